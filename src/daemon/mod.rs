@@ -1,0 +1,1 @@
+//! The daemon: event loop and IO shell.

@@ -1,0 +1,8 @@
+//! replayd: debug replay sessions for a Frigate-compatible NVR.
+
+pub mod config;
+pub mod daemon;
+pub mod log;
+pub mod nvr;
+pub mod protocol;
+pub mod replay;

@@ -1,0 +1,643 @@
+//! The control protocol, version 1, shared by `replayd` and `replayctl`.
+//!
+//! One JSON object per line (UTF-8, at most [`MAX_LINE`] bytes), exactly one
+//! response line per request, in order. Events are pushed to subscribers as
+//! lines of their own. The wire format is documented in `docs/protocol.md`;
+//! fields are only ever added with defaults.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Bumped only for incompatible changes; new fields with defaults do not count.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Longest request or response line accepted, newline excluded.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// The `job_type` of every job replayd reports (Frigate's name for it).
+pub const JOB_TYPE: &str = "debug_replay";
+
+/// The id of the synthetic terminal job state emitted by `stop`.
+pub const STOPPED_JOB_ID: &str = "stopped";
+
+/// A request from a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// `{"cmd":"ping"}` → `{"ok":true,"version":"0.1.0","protocol":1}`
+    Ping,
+    /// `{"cmd":"status"}` → `{"ok":true,"session":{..},"job":{..}|null,"last_summary":{..}|null}`
+    Status,
+    /// `{"cmd":"start","camera":"front","start_time":1700000000.0,"end_time":1700000060.0}`
+    /// → `{"ok":true,"replay_camera":"_replay_front","job_id":"..."}`
+    Start {
+        camera: String,
+        start_time: f64,
+        end_time: f64,
+    },
+    /// `{"cmd":"start_from_export","export_id":"front_1700000000-abc"}` → as `start`
+    StartFromExport { export_id: String },
+    /// `{"cmd":"stop"}` → `{"ok":true,"summary":{..}}` once cleanup is done
+    Stop,
+    /// `{"cmd":"subscribe"}` → `{"ok":true}`, then event lines until the client leaves
+    Subscribe,
+}
+
+impl Request {
+    /// Whether the request changes the session (start/stop need authorization).
+    pub fn is_privileged(&self) -> bool {
+        matches!(
+            self,
+            Request::Start { .. } | Request::StartFromExport { .. } | Request::Stop
+        )
+    }
+}
+
+/// The error codes of protocol version 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, not an object, unknown `cmd`, unknown field, line too long.
+    InvalidRequest,
+    /// A known request whose fields have the wrong type or value.
+    InvalidParams,
+    /// The camera or export does not exist.
+    NotFound,
+    /// No recording overlaps the requested range.
+    NoRecordings,
+    /// The replay directory's file system has no room for the clip.
+    NoSpace,
+    /// A session is already active (or being stopped).
+    AlreadyActive,
+    /// Stop with no active session.
+    NotActive,
+    /// The peer may not start or stop sessions.
+    PermissionDenied,
+    /// Something failed inside replayd; the message says what.
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidParams => "invalid_params",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::NoRecordings => "no_recordings",
+            ErrorCode::NoSpace => "no_space",
+            ErrorCode::AlreadyActive => "already_active",
+            ErrorCode::NotActive => "not_active",
+            ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `{"code":"not_found","message":"camera 'x' is not in the NVR config"}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ErrorBody {}
+
+/// Session states, in lifecycle order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    Idle,
+    PreparingClip,
+    StartingCamera,
+    Ready,
+}
+
+impl SessionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Idle => "idle",
+            SessionState::PreparingClip => "preparing_clip",
+            SessionState::StartingCamera => "starting_camera",
+            SessionState::Ready => "ready",
+        }
+    }
+}
+
+/// SESSION: `{"active":true,"state":"ready","replay_camera":"_replay_front",
+/// "source_camera":"front","start_time":F,"end_time":F,"started_at":F,
+/// "auto_stop_at":F,"clip_path":"/media/frigate/clips/replay/_replay_front.mp4"}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub active: bool,
+    pub state: SessionState,
+    pub replay_camera: Option<String>,
+    pub source_camera: Option<String>,
+    pub start_time: Option<f64>,
+    pub end_time: Option<f64>,
+    pub started_at: Option<f64>,
+    pub auto_stop_at: Option<f64>,
+    pub clip_path: Option<String>,
+}
+
+impl SessionView {
+    pub fn idle() -> Self {
+        SessionView {
+            active: false,
+            state: SessionState::Idle,
+            replay_camera: None,
+            source_camera: None,
+            start_time: None,
+            end_time: None,
+            started_at: None,
+            auto_stop_at: None,
+            clip_path: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Success,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Success | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
+}
+
+/// Frigate's job-state `results` of a debug replay job. The terminal state
+/// emitted by `stop` carries only the two camera names.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct JobResults {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_step: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_percent: Option<f64>,
+    pub source_camera: String,
+    pub replay_camera_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ts: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ts: Option<f64>,
+}
+
+/// JOB: `{"id":"..","job_type":"debug_replay","status":"running","start_time":F,
+/// "end_time":null,"error_message":null,"results":{..}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub job_type: String,
+    pub status: JobStatus,
+    pub start_time: Option<f64>,
+    pub end_time: Option<f64>,
+    pub error_message: Option<String>,
+    pub results: JobResults,
+}
+
+/// `{"alert":N,"detection":N}`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReviewCounts {
+    pub alert: u64,
+    pub detection: u64,
+}
+
+/// SUMMARY: what a replay produced, taken before cleanup deletes it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub replay_camera: String,
+    pub duration_s: f64,
+    pub events: u64,
+    pub events_by_label: BTreeMap<String, u64>,
+    pub review_segments: ReviewCounts,
+    pub files_removed: u64,
+    pub rows_removed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraAction {
+    Add,
+    Remove,
+}
+
+/// A line pushed to subscribers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// `{"event":"job_state","job":JOB}`
+    JobState { job: Job },
+    /// `{"event":"camera","action":"add","camera":"_replay_front","config":{..}}`
+    /// (`config` is null for `remove`)
+    Camera {
+        action: CameraAction,
+        camera: String,
+        config: Option<serde_json::Value>,
+    },
+    /// `{"event":"summary","summary":SUMMARY}`
+    Summary { summary: Summary },
+}
+
+/// Success body of `ping`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pong {
+    pub version: String,
+    pub protocol: u32,
+}
+
+/// Success body of `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReply {
+    pub session: SessionView,
+    pub job: Option<Job>,
+    pub last_summary: Option<Summary>,
+}
+
+/// Success body of `start` and `start_from_export`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartReply {
+    pub replay_camera: String,
+    pub job_id: String,
+}
+
+/// Success body of `stop`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StopReply {
+    pub summary: Summary,
+}
+
+/// The fields each command accepts besides `cmd`.
+fn allowed_fields(cmd: &str) -> Option<&'static [&'static str]> {
+    Some(match cmd {
+        "ping" | "status" | "stop" | "subscribe" => &[],
+        "start" => &["camera", "start_time", "end_time"],
+        "start_from_export" => &["export_id"],
+        _ => return None,
+    })
+}
+
+/// Decodes one request line (without its newline).
+///
+/// Framing and shape problems (not UTF-8, not JSON, not an object, unknown
+/// `cmd` or field) are `invalid_request`; a known request whose fields have
+/// the wrong type or are missing is `invalid_params`.
+pub fn decode_request(line: &[u8]) -> Result<Request, ErrorBody> {
+    let text = std::str::from_utf8(line)
+        .map_err(|_| ErrorBody::new(ErrorCode::InvalidRequest, "request is not UTF-8"))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!("request is not valid JSON: {e}"),
+        )
+    })?;
+    let object = value.as_object().ok_or_else(|| {
+        ErrorBody::new(ErrorCode::InvalidRequest, "request must be a JSON object")
+    })?;
+    let cmd = match object.get("cmd") {
+        Some(serde_json::Value::String(cmd)) => cmd.as_str(),
+        Some(_) => {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidRequest,
+                "field 'cmd' must be a string",
+            ))
+        }
+        None => {
+            return Err(ErrorBody::new(
+                ErrorCode::InvalidRequest,
+                "request has no 'cmd' field",
+            ))
+        }
+    };
+    let allowed = allowed_fields(cmd).ok_or_else(|| {
+        ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!("unknown cmd '{}'", printable(cmd)),
+        )
+    })?;
+    if let Some(unknown) = object
+        .keys()
+        .find(|k| k.as_str() != "cmd" && !allowed.contains(&k.as_str()))
+    {
+        return Err(ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            format!("unknown field '{}' for cmd '{cmd}'", printable(unknown)),
+        ));
+    }
+    serde_json::from_value(value.clone()).map_err(|e| {
+        ErrorBody::new(
+            ErrorCode::InvalidParams,
+            format!("bad parameters for '{cmd}': {e}"),
+        )
+    })
+}
+
+/// Echoing peer input into messages and logs: cap its length and escape
+/// control characters so a hostile name cannot forge log lines.
+pub fn printable(s: &str) -> String {
+    const CAP: usize = 64;
+    let mut out: String = s.chars().take(CAP).flat_map(char::escape_default).collect();
+    if s.chars().count() > CAP {
+        out.push('…');
+    }
+    out
+}
+
+/// Encodes a success response: the body's fields plus `"ok":true`.
+pub fn encode_ok<T: Serialize>(body: &T) -> String {
+    let mut map = match serde_json::to_value(body) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    map.insert("ok".into(), serde_json::Value::Bool(true));
+    let mut line = serde_json::Value::Object(map).to_string();
+    line.push('\n');
+    line
+}
+
+/// Encodes `{"ok":true}` alone (subscribe).
+pub fn encode_ok_empty() -> String {
+    "{\"ok\":true}\n".to_string()
+}
+
+/// Encodes a failure response.
+pub fn encode_error(error: &ErrorBody) -> String {
+    let mut line = serde_json::json!({ "ok": false, "error": error }).to_string();
+    line.push('\n');
+    line
+}
+
+/// Encodes an event line.
+pub fn encode_event(event: &Event) -> String {
+    let mut line = serde_json::to_string(event).unwrap_or_else(|_| "{}".into());
+    line.push('\n');
+    line
+}
+
+/// Encodes a request line (client side).
+pub fn encode_request(request: &Request) -> String {
+    let mut line = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
+    line.push('\n');
+    line
+}
+
+/// A response line as the client sees it: the success body, or the error.
+pub fn decode_response(line: &str) -> Result<Result<serde_json::Value, ErrorBody>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("response is not JSON: {e}"))?;
+    match value.get("ok") {
+        Some(serde_json::Value::Bool(true)) => Ok(Ok(value)),
+        Some(serde_json::Value::Bool(false)) => {
+            let error = value
+                .get("error")
+                .cloned()
+                .ok_or_else(|| "error response without 'error'".to_string())?;
+            serde_json::from_value(error)
+                .map(Err)
+                .map_err(|e| format!("malformed error response: {e}"))
+        }
+        _ => Err("response has no boolean 'ok'".into()),
+    }
+}
+
+/// What the line reader produced.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// One complete line, newline (and a trailing `\r`) removed.
+    Line(Vec<u8>),
+    /// A line longer than [`MAX_LINE`]; its bytes up to the next newline are
+    /// discarded so the connection can carry on with the next request.
+    TooLong,
+}
+
+/// Splits a byte stream into lines while never holding more than
+/// `MAX_LINE` + one read's worth of bytes.
+#[derive(Debug, Default)]
+pub struct LineReader {
+    buf: Vec<u8>,
+    discarding: bool,
+    max: usize,
+}
+
+impl LineReader {
+    pub fn new() -> Self {
+        Self::with_max(MAX_LINE)
+    }
+
+    pub fn with_max(max: usize) -> Self {
+        LineReader {
+            buf: Vec::new(),
+            discarding: false,
+            max,
+        }
+    }
+
+    /// Adds bytes just read from the peer.
+    pub fn push(&mut self, mut data: &[u8]) {
+        if self.discarding {
+            match data.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.discarding = false;
+                    data = &data[i + 1..];
+                }
+                None => return,
+            }
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The next complete frame, if any.
+    pub fn next_frame(&mut self) -> Option<Frame> {
+        if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = self.buf.drain(..=i).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if line.len() > self.max {
+                return Some(Frame::TooLong);
+            }
+            return Some(Frame::Line(line));
+        }
+        if self.buf.len() > self.max {
+            self.buf = Vec::new();
+            self.discarding = true;
+            return Some(Frame::TooLong);
+        }
+        None
+    }
+
+    /// Bytes held that do not form a complete line yet.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(line: &str) -> ErrorCode {
+        decode_request(line.as_bytes()).unwrap_err().code
+    }
+
+    #[test]
+    fn decodes_every_command() {
+        assert_eq!(decode_request(br#"{"cmd":"ping"}"#), Ok(Request::Ping));
+        assert_eq!(decode_request(br#"{"cmd":"status"}"#), Ok(Request::Status));
+        assert_eq!(decode_request(br#"{"cmd":"stop"}"#), Ok(Request::Stop));
+        assert_eq!(
+            decode_request(br#"{"cmd":"subscribe"}"#),
+            Ok(Request::Subscribe)
+        );
+        assert_eq!(
+            decode_request(br#"{"cmd":"start","camera":"front","start_time":1,"end_time":2.5}"#),
+            Ok(Request::Start {
+                camera: "front".into(),
+                start_time: 1.0,
+                end_time: 2.5
+            })
+        );
+        assert_eq!(
+            decode_request(br#"{"export_id":"e1","cmd":"start_from_export"}"#),
+            Ok(Request::StartFromExport {
+                export_id: "e1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn classifies_bad_requests() {
+        let cases = [
+            ("not json", ErrorCode::InvalidRequest),
+            ("[1,2]", ErrorCode::InvalidRequest),
+            ("{}", ErrorCode::InvalidRequest),
+            (r#"{"cmd":5}"#, ErrorCode::InvalidRequest),
+            (r#"{"cmd":"reboot"}"#, ErrorCode::InvalidRequest),
+            (r#"{"cmd":"ping","x":1}"#, ErrorCode::InvalidRequest),
+            (
+                r#"{"cmd":"start","camera":"a","start_time":1,"end_time":2,"fast":true}"#,
+                ErrorCode::InvalidRequest,
+            ),
+            (r#"{"cmd":"start","camera":"a"}"#, ErrorCode::InvalidParams),
+            (
+                r#"{"cmd":"start","camera":"a","start_time":"1","end_time":2}"#,
+                ErrorCode::InvalidParams,
+            ),
+            (
+                r#"{"cmd":"start","camera":"a","start_time":NaN,"end_time":2}"#,
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                r#"{"cmd":"start","camera":"a","start_time":1e999,"end_time":2}"#,
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                r#"{"cmd":"start","camera":7,"start_time":1,"end_time":2}"#,
+                ErrorCode::InvalidParams,
+            ),
+            (
+                r#"{"cmd":"start_from_export","export_id":null}"#,
+                ErrorCode::InvalidParams,
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(code(line), want, "{line}");
+        }
+        assert_eq!(
+            decode_request(&[0xff, 0xfe]).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn responses_carry_ok() {
+        let line = encode_ok(&Pong {
+            version: "1.2.3".into(),
+            protocol: 1,
+        });
+        assert!(line.ends_with('\n'));
+        let body = decode_response(line.trim_end()).unwrap().unwrap();
+        assert_eq!(body["protocol"], 1);
+        let err = encode_error(&ErrorBody::new(ErrorCode::NotActive, "no session"));
+        let got = decode_response(err.trim_end()).unwrap().unwrap_err();
+        assert_eq!(got.code, ErrorCode::NotActive);
+        assert_eq!(encode_ok_empty(), "{\"ok\":true}\n");
+    }
+
+    #[test]
+    fn stopped_job_has_only_camera_names() {
+        let job = Job {
+            id: STOPPED_JOB_ID.into(),
+            job_type: JOB_TYPE.into(),
+            status: JobStatus::Cancelled,
+            start_time: None,
+            end_time: Some(5.0),
+            error_message: None,
+            results: JobResults {
+                source_camera: "front".into(),
+                replay_camera_name: "_replay_front".into(),
+                ..Default::default()
+            },
+        };
+        let v = serde_json::to_value(&job).unwrap();
+        let results = v["results"].as_object().unwrap();
+        assert_eq!(results.len(), 2);
+        let event = encode_event(&Event::JobState { job });
+        assert!(event.starts_with(r#"{"event":"job_state""#));
+    }
+
+    #[test]
+    fn line_reader_splits_and_bounds() {
+        let mut r = LineReader::with_max(8);
+        r.push(b"ab\r\ncd");
+        assert_eq!(r.next_frame(), Some(Frame::Line(b"ab".to_vec())));
+        assert_eq!(r.next_frame(), None);
+        r.push(b"efghijkl");
+        assert_eq!(r.next_frame(), Some(Frame::TooLong));
+        assert_eq!(r.pending(), 0);
+        // The rest of the long line is dropped, the next line survives.
+        r.push(b"zzzz\nok\n");
+        assert_eq!(r.next_frame(), Some(Frame::Line(b"ok".to_vec())));
+        assert_eq!(r.next_frame(), None);
+        // A long line that arrives whole with its newline.
+        r.push(b"0123456789\nx\n");
+        assert_eq!(r.next_frame(), Some(Frame::TooLong));
+        assert_eq!(r.next_frame(), Some(Frame::Line(b"x".to_vec())));
+    }
+
+    #[test]
+    fn printable_escapes_controls() {
+        assert_eq!(printable("a\nb"), "a\\nb");
+        assert!(printable(&"x".repeat(100)).ends_with('…'));
+    }
+}

@@ -1,0 +1,4 @@
+pub mod camera;
+pub mod cleanup;
+pub mod clip;
+pub mod session;
