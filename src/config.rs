@@ -1,11 +1,49 @@
 //! replayd.toml: every key optional with built-in defaults (SPEC §1).
-//! CONTRACT STUB — to be implemented; keep these signatures.
+//!
+//! Three steps, kept apart so the first two stay pure: serde reads the text
+//! into `Raw*` structs (unknown keys and wrong types fail here), `validate`
+//! turns them into [`Config`] (bad values fail here), and [`load`] does the
+//! file IO. Every error names the file, the line and the full dotted key.
 
+use std::borrow::Cow;
+use std::ffi::OsStr;
+use std::fmt;
+use std::ops::Range;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
 /// Where replayd looks when `--config` is not given; a missing file there means defaults.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/replayd/replayd.toml";
+
+const DEFAULT_MEDIA_DIR: &str = "/media/frigate";
+const DEFAULT_RUNTIME_DIR: &str = "/run/replayd";
+const SOCKET_NAME: &str = "control.sock";
+const DEFAULT_SOCKET_MODE: u32 = 0o660;
+const DEFAULT_ADMIN_GROUP: &str = "replayd";
+const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(12 * 3600);
+const DEFAULT_MAX_RANGE: Duration = Duration::from_secs(6 * 3600);
+const DEFAULT_FFMPEG: &str = "ffmpeg";
+const DEFAULT_FFPROBE: &str = "ffprobe";
+const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Longest duration accepted anywhere: far beyond any sane setting, and small
+/// enough that `Instant + d` can never overflow (which would panic).
+pub const MAX_DURATION_VALUE: Duration = Duration::from_secs(3650 * 86400);
+
+/// `sun_path` holds 108 bytes including the terminating NUL; a longer socket
+/// path only fails at bind time, so catch it here where the key can be named.
+const MAX_SOCKET_PATH: usize = 107;
+
+const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "off"];
+const LOG_TARGETS: &[&str] = &["auto", "journal", "syslog", "stderr"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogTarget {
@@ -13,6 +51,41 @@ pub enum LogTarget {
     Journal,
     Syslog,
     Stderr,
+}
+
+impl LogTarget {
+    /// The spelling used in replayd.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogTarget::Auto => "auto",
+            LogTarget::Journal => "journal",
+            LogTarget::Syslog => "syslog",
+            LogTarget::Stderr => "stderr",
+        }
+    }
+}
+
+impl fmt::Display for LogTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LogTarget {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(LogTarget::Auto),
+            "journal" => Ok(LogTarget::Journal),
+            "syslog" => Ok(LogTarget::Syslog),
+            "stderr" => Ok(LogTarget::Stderr),
+            _ => Err(format!(
+                "invalid value {s:?} (expected one of {})",
+                LOG_TARGETS.join(", ")
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,8 +149,24 @@ pub struct Environment {
 
 impl Environment {
     pub fn from_process() -> Self {
-        todo!()
+        Self::from_runtime_directory_var(std::env::var_os("RUNTIME_DIRECTORY").as_deref())
     }
+
+    /// Builds the environment from the raw value of `$RUNTIME_DIRECTORY`.
+    /// systemd joins several `RuntimeDirectory=` entries with ':'; ours is the first.
+    pub fn from_runtime_directory_var(value: Option<&OsStr>) -> Self {
+        Environment {
+            runtime_directory: value.and_then(first_runtime_entry),
+        }
+    }
+}
+
+fn first_runtime_entry(value: &OsStr) -> Option<PathBuf> {
+    let first = value.as_bytes().split(|&b| b == b':').next()?;
+    if first.is_empty() {
+        return None;
+    }
+    Some(PathBuf::from(OsStr::from_bytes(first)))
 }
 
 /// A configuration error; Display names file, line and key.
@@ -90,13 +179,1388 @@ pub struct ConfigError {
     pub message: String,
 }
 
+impl ConfigError {
+    /// Builds the error; `message` becomes `FILE[:LINE]: [key 'KEY': ]DETAIL`.
+    pub fn new(file: &Path, line: Option<usize>, key: Option<String>, detail: &str) -> Self {
+        let mut message = file.display().to_string();
+        if let Some(line) = line {
+            message.push_str(&format!(":{line}"));
+        }
+        message.push_str(": ");
+        if let Some(key) = &key {
+            message.push_str(&format!("key '{key}': "));
+        }
+        message.push_str(detail);
+        ConfigError {
+            file: file.to_path_buf(),
+            line,
+            key,
+            message,
+        }
+    }
+}
+
+/// The configuration replayd runs with when there is no replayd.toml.
+pub fn defaults(env: &Environment) -> Config {
+    let runtime_dir = env
+        .runtime_directory
+        .as_deref()
+        .and_then(|dir| first_runtime_entry(dir.as_os_str()))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_RUNTIME_DIR));
+    Config {
+        nvr: NvrSettings {
+            config: None,
+            database: None,
+            media_dir: PathBuf::from(DEFAULT_MEDIA_DIR),
+        },
+        control: ControlSettings {
+            socket: runtime_dir.join(SOCKET_NAME),
+            socket_mode: DEFAULT_SOCKET_MODE,
+            admin_group: DEFAULT_ADMIN_GROUP.to_string(),
+        },
+        runtime: RuntimeSettings { dir: runtime_dir },
+        session: SessionSettings {
+            max_duration: DEFAULT_MAX_DURATION,
+            max_range: DEFAULT_MAX_RANGE,
+        },
+        ffmpeg: FfmpegSettings {
+            path: PathBuf::from(DEFAULT_FFMPEG),
+            ffprobe: PathBuf::from(DEFAULT_FFPROBE),
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            kill_grace: DEFAULT_KILL_GRACE,
+        },
+        log: LogSettings {
+            target: LogTarget::Auto,
+            level: log::LevelFilter::Info,
+        },
+    }
+}
+
 /// Parses replayd.toml text (`file` only names it in errors).
-pub fn parse(_text: &str, _file: &Path, _env: &Environment) -> Result<Config, ConfigError> {
-    todo!()
+pub fn parse(text: &str, file: &Path, env: &Environment) -> Result<Config, ConfigError> {
+    // The spanned tree is parsed first for two reasons: it separates syntax
+    // errors from schema errors, and it maps a serde error's byte offset back
+    // to the dotted key, which toml's error type keeps private.
+    let tree = match DeTable::parse(text) {
+        Ok(tree) => tree,
+        Err(e) => return Err(syntax_error(&e, text, file)),
+    };
+    // Serde would fill a struct from an array's elements in field order, so
+    // `[[session]]` would be reported against `max_duration`: refuse it here.
+    for (key, value) in tree.get_ref().iter() {
+        if let DeValue::Array(_) = value.get_ref() {
+            return Err(ConfigError::new(
+                file,
+                Some(line_of(text.as_bytes(), value.span().start)),
+                Some(key.get_ref().to_string()),
+                "invalid type: array, expected a table",
+            ));
+        }
+    }
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(e) => return Err(schema_error(&e, text, file, tree.get_ref())),
+    };
+    validate(raw, text, file, env)
 }
 
 /// Loads `path`, or DEFAULT_CONFIG_PATH when `None` (missing default file = all defaults;
 /// a missing explicit file is an error).
-pub fn load(_path: Option<&Path>, _env: &Environment) -> Result<Config, ConfigError> {
-    todo!()
+pub fn load(path: Option<&Path>, env: &Environment) -> Result<Config, ConfigError> {
+    match path {
+        Some(path) => load_file(path, false, env),
+        None => load_file(Path::new(DEFAULT_CONFIG_PATH), true, env),
+    }
+}
+
+fn load_file(path: &Path, missing_ok: bool, env: &Environment) -> Result<Config, ConfigError> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if missing_ok && e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(defaults(env))
+        }
+        Err(e) => {
+            return Err(ConfigError::new(
+                path,
+                None,
+                None,
+                &format!("cannot read: {e}"),
+            ))
+        }
+    };
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let line = line_of(e.as_bytes(), offset);
+        ConfigError::new(path, Some(line), None, "not valid UTF-8")
+    })?;
+    parse(&text, path, env)
+}
+
+// ---------------------------------------------------------------------------
+// Durations
+
+/// Parses a duration such as `"90s"`, `"12h"`, `"1h30m"`, `"500ms"`, `"2d"`
+/// (units ms, s, m, h, d; groups may be separated by spaces). Zero, negative,
+/// fractional and unit-less values are refused.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    if s.is_empty() {
+        return Err("empty duration (expected e.g. \"90s\", \"12h\", \"1h30m\")".into());
+    }
+    if s.starts_with('-') {
+        return Err(format!("invalid duration {text:?}: must be positive"));
+    }
+    let malformed = || {
+        format!("invalid duration {text:?} (expected e.g. \"90s\", \"12h\", \"1h30m\", \"500ms\", \"2d\")")
+    };
+    let too_large = || format!("invalid duration {text:?}: too large (at most 3650d)");
+    let bytes = s.as_bytes();
+    let mut total = Duration::ZERO;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b' ' {
+            i += 1;
+            continue;
+        }
+        let digits_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let unit_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
+            i += 1;
+        }
+        if digits_start == unit_start {
+            return Err(malformed());
+        }
+        if unit_start == i {
+            return Err(format!(
+                "invalid duration {text:?}: missing unit (ms, s, m, h or d)"
+            ));
+        }
+        let number: u64 = s[digits_start..unit_start]
+            .parse()
+            .map_err(|_| too_large())?;
+        let unit_ms: u64 = match &s[unit_start..i] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            other => {
+                return Err(format!(
+                    "invalid duration {text:?}: unknown unit {other:?} (expected ms, s, m, h or d)"
+                ))
+            }
+        };
+        let ms = number.checked_mul(unit_ms).ok_or_else(too_large)?;
+        total = total
+            .checked_add(Duration::from_millis(ms))
+            .ok_or_else(too_large)?;
+    }
+    if total.is_zero() {
+        return Err(format!(
+            "invalid duration {text:?}: must be greater than zero"
+        ));
+    }
+    if total > MAX_DURATION_VALUE {
+        return Err(too_large());
+    }
+    Ok(total)
+}
+
+/// Formats a duration the way replayd.toml spells it (`"1h30m"`, `"500ms"`).
+pub fn format_duration(d: Duration) -> String {
+    let mut ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, size) in [
+        ("d", 86_400_000u128),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+        ("ms", 1),
+    ] {
+        if ms >= size {
+            out.push_str(&format!("{}{unit}", ms / size));
+            ms %= size;
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// The file as serde sees it
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawConfig {
+    nvr: RawNvr,
+    runtime: RawRuntime,
+    control: RawControl,
+    session: RawSession,
+    ffmpeg: RawFfmpeg,
+    log: RawLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawNvr {
+    config: Option<Spanned<String>>,
+    database: Option<Spanned<String>>,
+    media_dir: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawRuntime {
+    dir: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawControl {
+    socket: Option<Spanned<String>>,
+    socket_mode: Option<Spanned<RawMode>>,
+    admin_group: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawSession {
+    max_duration: Option<Spanned<RawDuration>>,
+    max_range: Option<Spanned<RawDuration>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawFfmpeg {
+    path: Option<Spanned<String>>,
+    ffprobe: Option<Spanned<String>>,
+    stall_timeout: Option<Spanned<RawDuration>>,
+    kill_grace: Option<Spanned<RawDuration>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawLog {
+    target: Option<Spanned<String>>,
+    level: Option<Spanned<String>>,
+}
+
+/// A duration string; its own type only so that a wrong type says what a
+/// duration looks like instead of "expected a string".
+#[derive(Debug)]
+struct RawDuration(String);
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration string such as \"90s\" or \"1h30m\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `socket_mode` as written: an octal string, or an integer.
+#[derive(Debug)]
+enum RawMode {
+    Int(i64),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawMode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an octal mode such as \"0660\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawMode, E> {
+                Ok(RawMode::Int(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawMode, E> {
+                i64::try_from(v)
+                    .map(RawMode::Int)
+                    .map_err(|_| E::custom("mode out of range (at most \"0777\")"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawMode, E> {
+                Ok(RawMode::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+struct Checker<'a> {
+    text: &'a str,
+    file: &'a Path,
+}
+
+impl Checker<'_> {
+    fn error(&self, span: Range<usize>, key: &str, detail: &str) -> ConfigError {
+        ConfigError::new(
+            self.file,
+            Some(line_of(self.text.as_bytes(), span.start)),
+            Some(key.to_string()),
+            detail,
+        )
+    }
+
+    /// A path that the daemon opens or binds: relative paths would depend on
+    /// the working directory, which systemd sets to `/` but a shell does not.
+    fn absolute_path(&self, value: &Spanned<String>, key: &str) -> Result<PathBuf, ConfigError> {
+        let s = value.get_ref();
+        self.no_empty_or_nul(value, key)?;
+        if !s.starts_with('/') {
+            return Err(self.error(value.span(), key, &format!("path {s:?} must be absolute")));
+        }
+        Ok(PathBuf::from(s))
+    }
+
+    /// A program: a bare name is looked up in $PATH, anything with a '/' must be absolute.
+    fn program(&self, value: &Spanned<String>, key: &str) -> Result<PathBuf, ConfigError> {
+        let s = value.get_ref();
+        self.no_empty_or_nul(value, key)?;
+        if s.contains('/') && !s.starts_with('/') {
+            return Err(self.error(
+                value.span(),
+                key,
+                &format!("{s:?} must be a command name (looked up in PATH) or an absolute path"),
+            ));
+        }
+        Ok(PathBuf::from(s))
+    }
+
+    fn no_empty_or_nul(&self, value: &Spanned<String>, key: &str) -> Result<(), ConfigError> {
+        let s = value.get_ref();
+        if s.is_empty() {
+            return Err(self.error(value.span(), key, "must not be empty"));
+        }
+        if s.contains('\0') {
+            return Err(self.error(value.span(), key, "must not contain a NUL character"));
+        }
+        Ok(())
+    }
+
+    fn duration(&self, value: &Spanned<RawDuration>, key: &str) -> Result<Duration, ConfigError> {
+        parse_duration(&value.get_ref().0).map_err(|e| self.error(value.span(), key, &e))
+    }
+
+    fn socket_mode(&self, value: &Spanned<RawMode>, key: &str) -> Result<u32, ConfigError> {
+        let span = value.span();
+        let mode = match value.get_ref() {
+            RawMode::Text(s) => parse_octal_mode(s),
+            RawMode::Int(v) => {
+                let written = self.text.get(span.clone()).unwrap_or_default();
+                mode_from_integer(*v, written)
+            }
+        };
+        mode.map_err(|e| self.error(span, key, &e))
+    }
+}
+
+/// `"0660"`, `"660"` or `"0o660"`.
+fn parse_octal_mode(s: &str) -> Result<u32, String> {
+    let digits = s.strip_prefix("0o").unwrap_or(s);
+    if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return Err(format!(
+            "invalid mode {s:?} (expected octal digits, e.g. \"0660\")"
+        ));
+    }
+    let mode = u32::from_str_radix(digits, 8).map_err(|_| format!("invalid mode {s:?}"))?;
+    if mode > 0o777 {
+        return Err(format!("mode {s:?} out of range (at most \"0777\")"));
+    }
+    Ok(mode)
+}
+
+/// An integer mode. `0o660` (a TOML octal literal) means what it says; a
+/// decimal `660` is read like chmod reads it, as octal digits, because
+/// taking it as decimal 660 (= 0o1224) is never what an operator meant.
+fn mode_from_integer(value: i64, written: &str) -> Result<u32, String> {
+    if value < 0 {
+        return Err(format!("mode {value} out of range (at most \"0777\")"));
+    }
+    let written = written.trim_start_matches('+');
+    let radix_literal = ["0o", "0x", "0b"].iter().any(|p| written.starts_with(p));
+    let mode = if radix_literal {
+        u32::try_from(value).map_err(|_| format!("mode {written} out of range (at most 0o777)"))?
+    } else {
+        parse_octal_mode(&value.to_string())?
+    };
+    if mode > 0o777 {
+        return Err(format!("mode {written} out of range (at most 0o777)"));
+    }
+    Ok(mode)
+}
+
+fn validate(
+    raw: RawConfig,
+    text: &str,
+    file: &Path,
+    env: &Environment,
+) -> Result<Config, ConfigError> {
+    let c = Checker { text, file };
+    let mut cfg = defaults(env);
+
+    let nvr = &raw.nvr;
+    if let Some(v) = &nvr.config {
+        cfg.nvr.config = Some(c.absolute_path(v, "nvr.config")?);
+    }
+    if let Some(v) = &nvr.database {
+        cfg.nvr.database = Some(c.absolute_path(v, "nvr.database")?);
+    }
+    if let Some(v) = &nvr.media_dir {
+        cfg.nvr.media_dir = c.absolute_path(v, "nvr.media_dir")?;
+    }
+
+    if let Some(v) = &raw.runtime.dir {
+        cfg.runtime.dir = c.absolute_path(v, "runtime.dir")?;
+    }
+
+    let control = &raw.control;
+    match &control.socket {
+        Some(v) => {
+            let socket = c.absolute_path(v, "control.socket")?;
+            if socket.as_os_str().len() > MAX_SOCKET_PATH {
+                return Err(c.error(
+                    v.span(),
+                    "control.socket",
+                    &format!(
+                        "path is too long for a Unix socket (at most {MAX_SOCKET_PATH} bytes)"
+                    ),
+                ));
+            }
+            cfg.control.socket = socket;
+        }
+        None => {
+            cfg.control.socket = cfg.runtime.dir.join(SOCKET_NAME);
+            if cfg.control.socket.as_os_str().len() > MAX_SOCKET_PATH {
+                let detail = format!(
+                    "default path {} is too long for a Unix socket (at most {MAX_SOCKET_PATH} bytes); set control.socket",
+                    cfg.control.socket.display()
+                );
+                return Err(match &raw.runtime.dir {
+                    Some(v) => c.error(v.span(), "runtime.dir", &detail),
+                    None => ConfigError::new(file, None, Some("control.socket".into()), &detail),
+                });
+            }
+        }
+    }
+    if let Some(v) = &control.socket_mode {
+        cfg.control.socket_mode = c.socket_mode(v, "control.socket_mode")?;
+    }
+    if let Some(v) = &control.admin_group {
+        c.no_empty_or_nul(v, "control.admin_group")?;
+        let group = v.get_ref();
+        if group.contains(|ch: char| ch == ':' || ch.is_whitespace()) {
+            return Err(c.error(
+                v.span(),
+                "control.admin_group",
+                &format!("invalid group name {group:?}"),
+            ));
+        }
+        cfg.control.admin_group = group.clone();
+    }
+
+    let session = &raw.session;
+    if let Some(v) = &session.max_duration {
+        cfg.session.max_duration = c.duration(v, "session.max_duration")?;
+    }
+    if let Some(v) = &session.max_range {
+        cfg.session.max_range = c.duration(v, "session.max_range")?;
+    }
+
+    let ffmpeg = &raw.ffmpeg;
+    if let Some(v) = &ffmpeg.path {
+        cfg.ffmpeg.path = c.program(v, "ffmpeg.path")?;
+    }
+    if let Some(v) = &ffmpeg.ffprobe {
+        cfg.ffmpeg.ffprobe = c.program(v, "ffmpeg.ffprobe")?;
+    }
+    if let Some(v) = &ffmpeg.stall_timeout {
+        cfg.ffmpeg.stall_timeout = c.duration(v, "ffmpeg.stall_timeout")?;
+    }
+    if let Some(v) = &ffmpeg.kill_grace {
+        cfg.ffmpeg.kill_grace = c.duration(v, "ffmpeg.kill_grace")?;
+    }
+
+    if let Some(v) = &raw.log.target {
+        cfg.log.target = v
+            .get_ref()
+            .parse()
+            .map_err(|e: String| c.error(v.span(), "log.target", &e))?;
+    }
+    if let Some(v) = &raw.log.level {
+        cfg.log.level = parse_level(v.get_ref()).map_err(|e| c.error(v.span(), "log.level", &e))?;
+    }
+    Ok(cfg)
+}
+
+fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
+    // Exact lowercase spellings only: LevelFilter::from_str also takes
+    // "INFO" and "Warn", and one spelling keeps configs greppable.
+    if !LOG_LEVELS.contains(&s) {
+        return Err(format!(
+            "invalid value {s:?} (expected one of {})",
+            LOG_LEVELS.join(", ")
+        ));
+    }
+    log::LevelFilter::from_str(s).map_err(|_| format!("invalid value {s:?}"))
+}
+
+// ---------------------------------------------------------------------------
+// Error locations
+
+/// 1-based line of byte `offset`.
+fn line_of(text: &[u8], offset: usize) -> usize {
+    let end = offset.min(text.len());
+    text[..end].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+fn syntax_error(e: &toml::de::Error, text: &str, file: &Path) -> ConfigError {
+    let span = e.span();
+    let line = span.as_ref().map(|s| line_of(text.as_bytes(), s.start));
+    let detail = e.message().trim();
+    if detail == "duplicate key" {
+        if let Some(span) = span {
+            return ConfigError::new(file, line, Some(duplicate_key(text, span)), "duplicate key");
+        }
+    }
+    ConfigError::new(file, line, None, &format!("invalid TOML: {detail}"))
+}
+
+/// The dotted name of a duplicate key. It is in no tree, so it is read from
+/// the text: its own header line, or the header in force above it.
+fn duplicate_key(text: &str, span: Range<usize>) -> String {
+    let line_start = text
+        .get(..span.start)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |nl| nl + 1);
+    let own_line = text
+        .get(line_start..)
+        .and_then(|t| t.lines().next())
+        .unwrap_or_default();
+    if let Some(header) = header_name(own_line) {
+        return header;
+    }
+    let name = text.get(span).unwrap_or_default().trim_matches(['"', '\'']);
+    let above = text.get(..line_start).unwrap_or_default();
+    match above.lines().rev().find_map(header_name) {
+        Some(header) => format!("{header}.{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// `[a.b]` or `[[a.b]]` -> `a.b`; `None` if the line is not a header.
+fn header_name(line: &str) -> Option<String> {
+    let inner = line.trim().strip_prefix('[')?;
+    let end = inner.find(']')?;
+    let parts: Vec<&str> = inner[..end]
+        .trim_start_matches('[')
+        .split('.')
+        .map(|part| part.trim().trim_matches(['"', '\'']))
+        .collect();
+    Some(parts.join("."))
+}
+
+fn schema_error(e: &toml::de::Error, text: &str, file: &Path, tree: &DeTable<'_>) -> ConfigError {
+    let span = e.span();
+    let line = span.as_ref().map(|s| line_of(text.as_bytes(), s.start));
+    let key = span.as_ref().and_then(|s| key_at(tree, s.start));
+    let message = e.message().trim();
+    let detail = match message.strip_prefix("unknown field ") {
+        Some(rest) => {
+            let expected: Vec<&str> = backticked(rest).skip(1).collect();
+            match expected.as_slice() {
+                [] => "unknown key".to_string(),
+                [one] => format!("unknown key (expected {one})"),
+                many => format!("unknown key (expected one of {})", many.join(", ")),
+            }
+        }
+        None => humane_serde_message(message).into_owned(),
+    };
+    ConfigError::new(file, line, key, &detail)
+}
+
+/// The words serde quotes in backticks, in order.
+fn backticked(s: &str) -> impl Iterator<Item = &str> {
+    s.split('`').skip(1).step_by(2)
+}
+
+/// Serde speaks of Rust types; the operator wrote TOML.
+fn humane_serde_message(message: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(message);
+    if let Some(pos) = out.find("expected struct ") {
+        out = Cow::Owned(format!("{}expected a table", &out[..pos]));
+    }
+    if out.contains("invalid type: map") || out.contains("invalid type: sequence") {
+        out = Cow::Owned(
+            out.replace("invalid type: map", "invalid type: table")
+                .replace("invalid type: sequence", "invalid type: array"),
+        );
+    }
+    out
+}
+
+/// The dotted key whose name or value covers byte `offset`: the innermost
+/// such entry, since a table's span also covers its header.
+fn key_at(tree: &DeTable<'_>, offset: usize) -> Option<String> {
+    let mut best: Option<(usize, String)> = None;
+    let mut path = Vec::new();
+    visit_keys(
+        tree,
+        &mut path,
+        &mut |path: &[String], key: Range<usize>, value: Range<usize>| {
+            for span in [key, value] {
+                let covers = span.start <= offset
+                    && (offset < span.end || span.is_empty() && offset == span.start);
+                let len = span.end - span.start;
+                if covers && best.as_ref().map_or(true, |(l, _)| len <= *l) {
+                    best = Some((len, path.join(".")));
+                }
+            }
+        },
+    );
+    best.map(|(_, key)| key)
+}
+
+fn visit_keys<F>(table: &DeTable<'_>, path: &mut Vec<String>, f: &mut F)
+where
+    F: FnMut(&[String], Range<usize>, Range<usize>),
+{
+    for (key, value) in table.iter() {
+        path.push(key.get_ref().to_string());
+        f(path, key.span(), value.span());
+        visit_value(value.get_ref(), path, f);
+        path.pop();
+    }
+}
+
+fn visit_value<F>(value: &DeValue<'_>, path: &mut Vec<String>, f: &mut F)
+where
+    F: FnMut(&[String], Range<usize>, Range<usize>),
+{
+    match value {
+        DeValue::Table(table) => visit_keys(table, path, f),
+        DeValue::Array(array) => {
+            for (i, item) in array.iter().enumerate() {
+                if let Some(last) = path.last_mut() {
+                    let base = last.clone();
+                    *last = format!("{base}[{i}]");
+                    f(path, item.span(), item.span());
+                    visit_value(item.get_ref(), path, f);
+                    if let Some(last) = path.last_mut() {
+                        *last = base;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "/etc/replayd/replayd.toml";
+
+    fn env() -> Environment {
+        Environment::default()
+    }
+
+    fn parse_ok(text: &str) -> Config {
+        match parse(text, Path::new(FILE), &env()) {
+            Ok(cfg) => cfg,
+            Err(e) => panic!("{text:?} failed: {e}"),
+        }
+    }
+
+    fn parse_err(text: &str) -> ConfigError {
+        match parse(text, Path::new(FILE), &env()) {
+            Ok(cfg) => panic!("{text:?} parsed: {cfg:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn empty_file_gives_every_default() {
+        let cfg = parse_ok("");
+        assert_eq!(cfg, defaults(&env()));
+        assert_eq!(cfg.nvr.config, None);
+        assert_eq!(cfg.nvr.database, None);
+        assert_eq!(cfg.nvr.media_dir, Path::new("/media/frigate"));
+        assert_eq!(cfg.runtime.dir, Path::new("/run/replayd"));
+        assert_eq!(cfg.control.socket, Path::new("/run/replayd/control.sock"));
+        assert_eq!(cfg.control.socket_mode, 0o660);
+        assert_eq!(cfg.control.admin_group, "replayd");
+        assert_eq!(cfg.session.max_duration, Duration::from_secs(12 * 3600));
+        assert_eq!(cfg.session.max_range, Duration::from_secs(6 * 3600));
+        assert_eq!(cfg.ffmpeg.path, Path::new("ffmpeg"));
+        assert_eq!(cfg.ffmpeg.ffprobe, Path::new("ffprobe"));
+        assert_eq!(cfg.ffmpeg.stall_timeout, Duration::from_secs(60));
+        assert_eq!(cfg.ffmpeg.kill_grace, Duration::from_secs(2));
+        assert_eq!(cfg.log.target, LogTarget::Auto);
+        assert_eq!(cfg.log.level, log::LevelFilter::Info);
+    }
+
+    #[test]
+    fn empty_sections_and_comments_give_defaults() {
+        let text = "# nothing\n[nvr]\n[runtime]\n[control]\n[session]\n[ffmpeg]\n[log]\n";
+        assert_eq!(parse_ok(text), defaults(&env()));
+    }
+
+    #[test]
+    fn runtime_directory_from_environment() {
+        let cases: &[(Option<&str>, &str, &str)] = &[
+            (None, "/run/replayd", "/run/replayd/control.sock"),
+            (Some(""), "/run/replayd", "/run/replayd/control.sock"),
+            (Some("/run/x"), "/run/x", "/run/x/control.sock"),
+            (Some("/run/a:/run/b"), "/run/a", "/run/a/control.sock"),
+            (Some(":/run/b"), "/run/replayd", "/run/replayd/control.sock"),
+        ];
+        for (var, dir, socket) in cases {
+            let env = Environment::from_runtime_directory_var(var.map(OsStr::new));
+            let cfg = parse("", Path::new(FILE), &env).unwrap();
+            assert_eq!(cfg.runtime.dir, Path::new(dir), "{var:?}");
+            assert_eq!(cfg.control.socket, Path::new(socket), "{var:?}");
+            assert_eq!(defaults(&env), cfg, "{var:?}");
+        }
+        // Built by hand, still only the first entry counts.
+        let env = Environment {
+            runtime_directory: Some(PathBuf::from("/run/a:/run/b")),
+        };
+        assert_eq!(defaults(&env).runtime.dir, Path::new("/run/a"));
+    }
+
+    #[test]
+    fn runtime_dir_key_beats_environment_and_moves_the_socket() {
+        let env = Environment::from_runtime_directory_var(Some(OsStr::new("/run/env")));
+        let cfg = parse("[runtime]\ndir = \"/run/key\"\n", Path::new(FILE), &env).unwrap();
+        assert_eq!(cfg.runtime.dir, Path::new("/run/key"));
+        assert_eq!(cfg.control.socket, Path::new("/run/key/control.sock"));
+        let cfg = parse(
+            "[runtime]\ndir = \"/run/key\"\n[control]\nsocket = \"/tmp/s.sock\"\n",
+            Path::new(FILE),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(cfg.control.socket, Path::new("/tmp/s.sock"));
+    }
+
+    #[test]
+    fn every_key_set() {
+        let text = r#"
+[nvr]
+config = "/srv/nvr/config.yml"
+database = "/srv/nvr/frigate.db"
+media_dir = "/srv/media"
+
+[runtime]
+dir = "/run/rd"
+
+[control]
+socket = "/run/rd/ctl.sock"
+socket_mode = "0600"
+admin_group = "video"
+
+[session]
+max_duration = "1h30m"
+max_range = "45m"
+
+[ffmpeg]
+path = "/usr/local/bin/ffmpeg"
+ffprobe = "/usr/local/bin/ffprobe"
+stall_timeout = "90s"
+kill_grace = "500ms"
+
+[log]
+target = "syslog"
+level = "debug"
+"#;
+        let cfg = parse_ok(text);
+        let expected = Config {
+            nvr: NvrSettings {
+                config: Some("/srv/nvr/config.yml".into()),
+                database: Some("/srv/nvr/frigate.db".into()),
+                media_dir: "/srv/media".into(),
+            },
+            runtime: RuntimeSettings {
+                dir: "/run/rd".into(),
+            },
+            control: ControlSettings {
+                socket: "/run/rd/ctl.sock".into(),
+                socket_mode: 0o600,
+                admin_group: "video".into(),
+            },
+            session: SessionSettings {
+                max_duration: Duration::from_secs(5400),
+                max_range: Duration::from_secs(2700),
+            },
+            ffmpeg: FfmpegSettings {
+                path: "/usr/local/bin/ffmpeg".into(),
+                ffprobe: "/usr/local/bin/ffprobe".into(),
+                stall_timeout: Duration::from_secs(90),
+                kill_grace: Duration::from_millis(500),
+            },
+            log: LogSettings {
+                target: LogTarget::Syslog,
+                level: log::LevelFilter::Debug,
+            },
+        };
+        assert_eq!(cfg, expected);
+    }
+
+    #[test]
+    fn single_keys() {
+        type Check = fn(&Config) -> bool;
+        let cases: &[(&str, Check)] = &[
+            ("nvr.config = \"/c.yml\"", |c| {
+                c.nvr.config.as_deref() == Some(Path::new("/c.yml"))
+            }),
+            ("nvr.database = \"/d.db\"", |c| {
+                c.nvr.database.as_deref() == Some(Path::new("/d.db"))
+            }),
+            ("nvr.media_dir = \"/m\"", |c| {
+                c.nvr.media_dir == Path::new("/m")
+            }),
+            ("runtime.dir = \"/r\"", |c| c.runtime.dir == Path::new("/r")),
+            ("control.socket = \"/s\"", |c| {
+                c.control.socket == Path::new("/s")
+            }),
+            ("control.socket_mode = \"660\"", |c| {
+                c.control.socket_mode == 0o660
+            }),
+            ("control.socket_mode = \"0o640\"", |c| {
+                c.control.socket_mode == 0o640
+            }),
+            ("control.socket_mode = \"0777\"", |c| {
+                c.control.socket_mode == 0o777
+            }),
+            ("control.socket_mode = \"0\"", |c| {
+                c.control.socket_mode == 0
+            }),
+            ("control.socket_mode = 0o640", |c| {
+                c.control.socket_mode == 0o640
+            }),
+            ("control.socket_mode = 660", |c| {
+                c.control.socket_mode == 0o660
+            }),
+            ("control.socket_mode = 0x1a0", |c| {
+                c.control.socket_mode == 0o640
+            }),
+            ("control.admin_group = \"wheel\"", |c| {
+                c.control.admin_group == "wheel"
+            }),
+            ("session.max_duration = \"2d\"", |c| {
+                c.session.max_duration == Duration::from_secs(172_800)
+            }),
+            ("session.max_range = \"90s\"", |c| {
+                c.session.max_range == Duration::from_secs(90)
+            }),
+            ("ffmpeg.path = \"ff\"", |c| c.ffmpeg.path == Path::new("ff")),
+            ("ffmpeg.ffprobe = \"fp\"", |c| {
+                c.ffmpeg.ffprobe == Path::new("fp")
+            }),
+            ("ffmpeg.stall_timeout = \"1m\"", |c| {
+                c.ffmpeg.stall_timeout == Duration::from_secs(60)
+            }),
+            ("ffmpeg.kill_grace = \"250ms\"", |c| {
+                c.ffmpeg.kill_grace == Duration::from_millis(250)
+            }),
+            ("log.target = \"auto\"", |c| c.log.target == LogTarget::Auto),
+            ("log.target = \"journal\"", |c| {
+                c.log.target == LogTarget::Journal
+            }),
+            ("log.target = \"syslog\"", |c| {
+                c.log.target == LogTarget::Syslog
+            }),
+            ("log.target = \"stderr\"", |c| {
+                c.log.target == LogTarget::Stderr
+            }),
+            ("log.level = \"error\"", |c| {
+                c.log.level == log::LevelFilter::Error
+            }),
+            ("log.level = \"warn\"", |c| {
+                c.log.level == log::LevelFilter::Warn
+            }),
+            ("log.level = \"info\"", |c| {
+                c.log.level == log::LevelFilter::Info
+            }),
+            ("log.level = \"debug\"", |c| {
+                c.log.level == log::LevelFilter::Debug
+            }),
+            ("log.level = \"trace\"", |c| {
+                c.log.level == log::LevelFilter::Trace
+            }),
+            ("log.level = \"off\"", |c| {
+                c.log.level == log::LevelFilter::Off
+            }),
+            ("session = { max_range = \"1h\" }", |c| {
+                c.session.max_range == Duration::from_secs(3600)
+            }),
+        ];
+        for (text, check) in cases {
+            let cfg = parse_ok(text);
+            assert!(check(&cfg), "{text}: {cfg:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_inputs_name_file_line_and_key() {
+        // (text, line, key, fragment of the message)
+        let cases: &[(&str, usize, Option<&str>, &str)] = &[
+            // unknown keys
+            (
+                "[session]\nmax_durration = \"1h\"\n",
+                2,
+                Some("session.max_durration"),
+                "unknown key (expected one of max_duration, max_range)",
+            ),
+            (
+                "\n\n[sesion]\n",
+                3,
+                Some("sesion"),
+                "unknown key (expected one of nvr, runtime, control, session, ffmpeg, log)",
+            ),
+            (
+                "[runtime]\ndirectory = \"/x\"\n",
+                2,
+                Some("runtime.directory"),
+                "unknown key (expected dir)",
+            ),
+            (
+                "[log]\nlevel = \"info\"\nformat = \"json\"\n",
+                3,
+                Some("log.format"),
+                "unknown key",
+            ),
+            (
+                "control = { socket = \"/s\", mode = \"0600\" }\n",
+                1,
+                Some("control.mode"),
+                "unknown key",
+            ),
+            (
+                "ffmpeg.timeout = \"1s\"\n",
+                1,
+                Some("ffmpeg.timeout"),
+                "unknown key",
+            ),
+            ("[nvr.extra]\na = 1\n", 1, Some("nvr.extra"), "unknown key"),
+            ("top = 1\n", 1, Some("top"), "unknown key"),
+            // wrong types
+            (
+                "[session]\n\nmax_duration = 5\n",
+                3,
+                Some("session.max_duration"),
+                "expected a duration string",
+            ),
+            (
+                "[ffmpeg]\nkill_grace = true\n",
+                2,
+                Some("ffmpeg.kill_grace"),
+                "invalid type: boolean",
+            ),
+            (
+                "[nvr]\nmedia_dir = 7\n",
+                2,
+                Some("nvr.media_dir"),
+                "invalid type: integer `7`, expected a string",
+            ),
+            (
+                "[control]\nsocket_mode = true\n",
+                2,
+                Some("control.socket_mode"),
+                "expected an octal mode",
+            ),
+            (
+                "[control]\nsocket_mode = 1.5\n",
+                2,
+                Some("control.socket_mode"),
+                "expected an octal mode",
+            ),
+            (
+                "[control]\nadmin_group = [\"a\"]\n",
+                2,
+                Some("control.admin_group"),
+                "invalid type: array",
+            ),
+            ("session = 5\n", 1, Some("session"), "expected a table"),
+            (
+                "[log]\nlevel = { a = 1 }\n",
+                2,
+                Some("log.level"),
+                "invalid type: table",
+            ),
+            (
+                "[[session]]\nmax_range = \"1h\"\n",
+                1,
+                Some("session"),
+                "invalid type: array, expected a table",
+            ),
+            ("\n[[nvr]]\n[[nvr]]\n", 2, Some("nvr"), "expected a table"),
+            ("log = [1, 2]\n", 1, Some("log"), "expected a table"),
+            // bad values
+            (
+                "[session]\nmax_duration = \"0s\"\n",
+                2,
+                Some("session.max_duration"),
+                "greater than zero",
+            ),
+            (
+                "[session]\nmax_duration = \"-5m\"\n",
+                2,
+                Some("session.max_duration"),
+                "must be positive",
+            ),
+            (
+                "[session]\nmax_range = \"12\"\n",
+                2,
+                Some("session.max_range"),
+                "missing unit",
+            ),
+            (
+                "[session]\nmax_range = \"1.5h\"\n",
+                2,
+                Some("session.max_range"),
+                "invalid duration",
+            ),
+            (
+                "[session]\nmax_range = \"\"\n",
+                2,
+                Some("session.max_range"),
+                "empty duration",
+            ),
+            (
+                "[ffmpeg]\nstall_timeout = \"10min\"\n",
+                2,
+                Some("ffmpeg.stall_timeout"),
+                "unknown unit \"min\"",
+            ),
+            (
+                "[ffmpeg]\nkill_grace = \"99999d\"\n",
+                2,
+                Some("ffmpeg.kill_grace"),
+                "too large",
+            ),
+            (
+                "[log]\nlevel = \"verbose\"\n",
+                2,
+                Some("log.level"),
+                "expected one of error, warn, info, debug, trace, off",
+            ),
+            (
+                "[log]\nlevel = \"INFO\"\n",
+                2,
+                Some("log.level"),
+                "invalid value",
+            ),
+            (
+                "[log]\ntarget = \"file\"\n",
+                2,
+                Some("log.target"),
+                "expected one of auto, journal, syslog, stderr",
+            ),
+            (
+                "[control]\nsocket_mode = \"0888\"\n",
+                2,
+                Some("control.socket_mode"),
+                "octal digits",
+            ),
+            (
+                "[control]\nsocket_mode = \"1777\"\n",
+                2,
+                Some("control.socket_mode"),
+                "out of range",
+            ),
+            (
+                "[control]\nsocket_mode = \"\"\n",
+                2,
+                Some("control.socket_mode"),
+                "invalid mode",
+            ),
+            (
+                "[control]\nsocket_mode = 0o1777\n",
+                2,
+                Some("control.socket_mode"),
+                "out of range",
+            ),
+            (
+                "[control]\nsocket_mode = 1000\n",
+                2,
+                Some("control.socket_mode"),
+                "out of range",
+            ),
+            (
+                "[control]\nsocket_mode = 689\n",
+                2,
+                Some("control.socket_mode"),
+                "octal digits",
+            ),
+            (
+                "[control]\nsocket_mode = -1\n",
+                2,
+                Some("control.socket_mode"),
+                "out of range",
+            ),
+            (
+                "[control]\nadmin_group = \"\"\n",
+                2,
+                Some("control.admin_group"),
+                "must not be empty",
+            ),
+            (
+                "[control]\nadmin_group = \"a b\"\n",
+                2,
+                Some("control.admin_group"),
+                "invalid group name",
+            ),
+            (
+                "[control]\nsocket = \"\"\n",
+                2,
+                Some("control.socket"),
+                "must not be empty",
+            ),
+            (
+                "[control]\nsocket = \"ctl.sock\"\n",
+                2,
+                Some("control.socket"),
+                "must be absolute",
+            ),
+            (
+                "[nvr]\nconfig = \"\"\n",
+                2,
+                Some("nvr.config"),
+                "must not be empty",
+            ),
+            (
+                "[nvr]\ndatabase = \"db/frigate.db\"\n",
+                2,
+                Some("nvr.database"),
+                "must be absolute",
+            ),
+            (
+                "[nvr]\nmedia_dir = \"\"\n",
+                2,
+                Some("nvr.media_dir"),
+                "must not be empty",
+            ),
+            (
+                "[nvr]\nmedia_dir = \"/a\\u0000b\"\n",
+                2,
+                Some("nvr.media_dir"),
+                "NUL",
+            ),
+            (
+                "[runtime]\ndir = \"\"\n",
+                2,
+                Some("runtime.dir"),
+                "must not be empty",
+            ),
+            (
+                "[ffmpeg]\npath = \"\"\n",
+                2,
+                Some("ffmpeg.path"),
+                "must not be empty",
+            ),
+            (
+                "[ffmpeg]\nffprobe = \"bin/ffprobe\"\n",
+                2,
+                Some("ffmpeg.ffprobe"),
+                "absolute path",
+            ),
+            // syntax
+            ("[session]\nmax_duration = \n", 2, None, "invalid TOML"),
+            ("[session\n", 1, None, "invalid TOML"),
+            ("a = \"unterminated\n", 1, None, "invalid TOML"),
+            (
+                "[session]\nmax_range = \"1h\"\nmax_range = \"2h\"\n",
+                3,
+                Some("session.max_range"),
+                "duplicate key",
+            ),
+            ("[log]\n[session]\n[log]\n", 3, Some("log"), "duplicate key"),
+        ];
+        for (text, line, key, fragment) in cases {
+            let e = parse_err(text);
+            let msg = e.to_string();
+            assert_eq!(e.file, Path::new(FILE), "{text:?}");
+            assert_eq!(e.line, Some(*line), "{text:?}: {msg}");
+            assert_eq!(e.key.as_deref(), *key, "{text:?}: {msg}");
+            let prefix = match key {
+                Some(key) => format!("{FILE}:{line}: key '{key}': "),
+                None => format!("{FILE}:{line}: "),
+            };
+            assert!(msg.starts_with(&prefix), "{text:?}: {msg}");
+            assert!(msg.contains(fragment), "{text:?}: {msg}");
+            assert!(!msg.contains('\n'), "{text:?}: {msg}");
+        }
+    }
+
+    #[test]
+    fn example_from_the_brief() {
+        let text = "[nvr]\n\n[runtime]\n\n[control]\n[session]\nmax_durration = \"1h\"\n";
+        assert_eq!(
+            parse_err(text).to_string(),
+            "/etc/replayd/replayd.toml:7: key 'session.max_durration': \
+             unknown key (expected one of max_duration, max_range)"
+        );
+    }
+
+    #[test]
+    fn socket_path_length_is_checked() {
+        let long = format!("/{}", "d".repeat(120));
+        let e = parse_err(&format!("[control]\nsocket = \"{long}\"\n"));
+        assert_eq!(e.key.as_deref(), Some("control.socket"));
+        assert!(e.message.contains("too long"), "{e}");
+        let e = parse_err(&format!("[runtime]\ndir = \"{long}\"\n"));
+        assert_eq!(e.key.as_deref(), Some("runtime.dir"));
+        assert_eq!(e.line, Some(2));
+        // A long runtime dir is fine when the socket lives elsewhere.
+        parse_ok(&format!(
+            "[runtime]\ndir = \"{long}\"\n[control]\nsocket = \"/s\"\n"
+        ));
+    }
+
+    #[test]
+    fn durations() {
+        let ok: &[(&str, u64)] = &[
+            ("90s", 90_000),
+            ("12h", 43_200_000),
+            ("1h30m", 5_400_000),
+            ("1h 30m", 5_400_000),
+            (" 5m ", 300_000),
+            ("500ms", 500),
+            ("2d", 172_800_000),
+            ("1d2h3m4s5ms", 93_784_005),
+            ("0h1s", 1_000),
+            ("3650d", 315_360_000_000),
+        ];
+        for (text, ms) in ok {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_millis(*ms)),
+                "{text}"
+            );
+        }
+        let bad = [
+            "",
+            " ",
+            "0s",
+            "0",
+            "-1s",
+            "5",
+            "s",
+            "h1",
+            "1.5h",
+            "1x",
+            "1 h",
+            "1hh",
+            "3651d",
+            "99999999999999999999s",
+            "1h-5m",
+            "+5s",
+        ];
+        for text in bad {
+            assert!(parse_duration(text).is_err(), "{text:?} parsed");
+        }
+    }
+
+    #[test]
+    fn durations_round_trip_through_format() {
+        for text in ["90s", "1m30s", "12h", "1h30m", "500ms", "2d", "1d2h3m4s5ms"] {
+            let d = parse_duration(text).unwrap();
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{text}");
+        }
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(format_duration(Duration::ZERO), "0s");
+    }
+
+    #[test]
+    fn log_target_spellings_round_trip() {
+        for t in [
+            LogTarget::Auto,
+            LogTarget::Journal,
+            LogTarget::Syslog,
+            LogTarget::Stderr,
+        ] {
+            assert_eq!(t.as_str().parse::<LogTarget>(), Ok(t));
+            assert_eq!(t.to_string(), t.as_str());
+        }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("replayd-config-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn load_missing_default_file_means_defaults() {
+        let dir = temp_dir("missing-default");
+        let cfg = load_file(&dir.join("replayd.toml"), true, &env()).unwrap();
+        assert_eq!(cfg, defaults(&env()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn load_missing_explicit_file_is_an_error() {
+        let dir = temp_dir("missing-explicit");
+        let path = dir.join("nope.toml");
+        let e = load(Some(&path), &env()).unwrap_err();
+        assert_eq!(e.file, path);
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: cannot read", path.display())),
+            "{e}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn load_reads_and_names_the_file() {
+        let dir = temp_dir("load");
+        let path = dir.join("replayd.toml");
+        std::fs::write(&path, "[log]\nlevel = \"warn\"\n").unwrap();
+        let cfg = load(Some(&path), &env()).unwrap();
+        assert_eq!(cfg.log.level, log::LevelFilter::Warn);
+
+        std::fs::write(&path, "[log]\nlevel = \"loud\"\n").unwrap();
+        let e = load(Some(&path), &env()).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}:2: key 'log.level': ", path.display())),
+            "{e}"
+        );
+
+        std::fs::write(&path, b"# ok\n# \xff\n").unwrap();
+        let e = load(Some(&path), &env()).unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.to_string().contains("UTF-8"), "{e}");
+
+        // A directory exists but cannot be read as a file: an error even for the default path.
+        let e = load_file(&dir, true, &env()).unwrap_err();
+        assert!(e.to_string().contains("cannot read"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -1,5 +1,6 @@
 //! replayd: debug replay sessions for a Frigate-compatible NVR.
 
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod log;

@@ -1,14 +1,706 @@
 //! The log sink, chosen once at start-up: journal, syslog or stderr (SPEC §5).
-//! CONTRACT STUB — to be implemented; keep these signatures.
+//!
+//! Whatever the sink, logging never blocks and never panics: the daemon is
+//! one poll loop, and a log line that waits for a stuck reader would stop it
+//! from handling SIGTERM. A line that cannot be written at once is dropped
+//! and counted, and the count is reported once writing works again.
+
+use std::borrow::Cow;
+use std::io::{self, IsTerminal};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use log::{Level, LevelFilter, Log, Metadata, Record};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::MsgFlags;
+use syslog::{Facility, Formatter3164, LoggerBackend};
 
 use crate::config::LogTarget;
 
+/// The local syslog socket. Only this one: `syslog::init()` and friends fall
+/// back to TCP/UDP, where lines vanish without a trace.
+pub const SYSLOG_SOCKET: &str = "/dev/log";
+
+const PROCESS_NAME: &str = "replayd";
+
+/// Syslog daemons truncate or refuse long datagrams (rsyslog's default is
+/// 8 KiB, a datagram larger than the socket buffer fails outright).
+const SYSLOG_MAX_MESSAGE: usize = 8000;
+
+/// A syslog daemon that restarts leaves our connected socket pointing at
+/// nothing; reconnecting is cheap, but not on every line.
+const SYSLOG_RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The sink that `init` installed, for `--check-config` and start-up logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// stderr with `<N>` priority prefixes, read by journald.
+    Journal,
+    /// The local syslog socket.
+    Syslog,
+    /// Plain `LEVEL message` lines on stderr.
+    Stderr,
+}
+
+impl Sink {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sink::Journal => "journal",
+            Sink::Syslog => "syslog",
+            Sink::Stderr => "stderr",
+        }
+    }
+}
+
 /// Installs the `log` facade's sink. Call once.
-pub fn init(_target: LogTarget, _level: log::LevelFilter) {
-    todo!()
+pub fn init(target: LogTarget, level: log::LevelFilter) {
+    init_sink(target, level);
+}
+
+/// Like [`init`], and tells which sink it installed (after any fallback).
+pub fn init_sink(target: LogTarget, level: LevelFilter) -> Sink {
+    let stderr = io::stderr();
+    let stat = rustix::fs::fstat(stderr.as_fd()).ok();
+    let journal = match (std::env::var("JOURNAL_STREAM"), &stat) {
+        (Ok(value), Some(st)) => journal_stream_matches(&value, dev_ino(st).0, dev_ino(st).1),
+        _ => false,
+    };
+    let stderr_is_socket = stat.as_ref().is_some_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Socket
+    });
+    let wanted = choose_sink(
+        target,
+        journal,
+        stderr.is_terminal(),
+        Path::new(SYSLOG_SOCKET).exists(),
+    );
+
+    let mut fallback_reason = None;
+    let (sink, output) = match wanted {
+        Sink::Syslog => match SyslogOutput::connect(Path::new(SYSLOG_SOCKET)) {
+            Ok(out) => (Sink::Syslog, Output::Syslog(out)),
+            Err(e) => {
+                fallback_reason = Some(e);
+                let style = if journal { Sink::Journal } else { Sink::Stderr };
+                let out = StderrOutput::new(style, Box::new(io::stderr()), stderr_is_socket);
+                (style, Output::Stderr(out))
+            }
+        },
+        style => {
+            let out = StderrOutput::new(style, Box::new(io::stderr()), stderr_is_socket);
+            (style, Output::Stderr(out))
+        }
+    };
+
+    log::set_max_level(level);
+    let logger = Logger {
+        output: Mutex::new(output),
+    };
+    if log::set_boxed_logger(Box::new(logger)).is_err() {
+        // A second call only changes the level; the first sink stays.
+        return sink;
+    }
+    if let Some(e) = fallback_reason {
+        log::warn!("cannot log to syslog at {SYSLOG_SOCKET} ({e}); logging to stderr");
+    }
+    sink
 }
 
 /// Changes the level after a reload.
 pub fn set_level(level: log::LevelFilter) {
     log::set_max_level(level);
+}
+
+// The widths of st_dev and st_ino differ between architectures.
+#[allow(clippy::unnecessary_cast)]
+fn dev_ino(st: &rustix::fs::Stat) -> (u64, u64) {
+    (st.st_dev as u64, st.st_ino as u64)
+}
+
+// ---------------------------------------------------------------------------
+// Pure decisions
+
+/// Which sink `target` means here. `journal`: JOURNAL_STREAM names our
+/// stderr; `tty`: stderr is a terminal; `dev_log`: the syslog socket exists.
+pub fn choose_sink(target: LogTarget, journal: bool, tty: bool, dev_log: bool) -> Sink {
+    match target {
+        LogTarget::Journal => Sink::Journal,
+        LogTarget::Syslog => Sink::Syslog,
+        LogTarget::Stderr => Sink::Stderr,
+        LogTarget::Auto if journal => Sink::Journal,
+        LogTarget::Auto if tty => Sink::Stderr,
+        LogTarget::Auto if dev_log => Sink::Syslog,
+        LogTarget::Auto => Sink::Stderr,
+    }
+}
+
+/// Whether `$JOURNAL_STREAM` ("DEV:INODE", decimal) names the file with
+/// these numbers. systemd sets it for the stream it gave us; a child that
+/// inherited the variable but had stderr redirected must not match.
+pub fn journal_stream_matches(value: &str, dev: u64, ino: u64) -> bool {
+    let Some((d, i)) = value.trim().split_once(':') else {
+        return false;
+    };
+    matches!((d.parse::<u64>(), i.parse::<u64>()), (Ok(d), Ok(i)) if d == dev && i == ino)
+}
+
+/// sd-daemon(3) priority of a level: what journald reads from `<N>`.
+pub fn priority(level: Level) -> u8 {
+    match level {
+        Level::Error => 3,
+        Level::Warn => 4,
+        Level::Info => 6,
+        Level::Debug | Level::Trace => 7,
+    }
+}
+
+/// Keeps a record on one line, so that a message that embeds text from
+/// elsewhere (ffmpeg's stderr, a peer's request) cannot forge log lines.
+pub fn escape(message: &str) -> Cow<'_, str> {
+    if !message.contains(['\n', '\r']) {
+        return Cow::Borrowed(message);
+    }
+    Cow::Owned(message.replace('\n', "\\n").replace('\r', "\\r"))
+}
+
+/// `<6>message\n`: journald adds the timestamp and the unit.
+pub fn journal_line(level: Level, message: &str) -> String {
+    format!("<{}>{}\n", priority(level), escape(message))
+}
+
+/// `INFO message\n`.
+pub fn stderr_line(level: Level, message: &str) -> String {
+    format!("{} {}\n", level.as_str(), escape(message))
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn dropped_notice(count: u64) -> String {
+    format!("{count} log line(s) dropped: the log reader was not keeping up")
+}
+
+// ---------------------------------------------------------------------------
+// The logger
+
+struct Logger {
+    output: Mutex<Output>,
+}
+
+enum Output {
+    Stderr(StderrOutput),
+    Syslog(SyslogOutput),
+}
+
+impl Logger {
+    fn output(&self) -> MutexGuard<'_, Output> {
+        // A panic elsewhere while holding the lock must not silence logging.
+        self.output.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Log for Logger {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        // Formatted before locking: a Display impl that logs must not deadlock.
+        let message = record.args().to_string();
+        match &mut *self.output() {
+            Output::Stderr(out) => out.log(record.level(), &message),
+            Output::Syslog(out) => out.log(record.level(), &message),
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// stderr, written without ever waiting.
+struct StderrOutput {
+    style: Sink,
+    /// stderr; a pipe or socket pair in tests.
+    fd: Box<dyn AsFd + Send>,
+    /// A socket (journald's stream) takes `MSG_DONTWAIT`; O_NONBLOCK would
+    /// instead change the file description we share with stdout.
+    is_socket: bool,
+    /// The last write stopped mid-line; the next one first ends that line
+    /// so that two records never merge.
+    broken_line: bool,
+    dropped: u64,
+}
+
+impl StderrOutput {
+    fn new(style: Sink, fd: Box<dyn AsFd + Send>, is_socket: bool) -> Self {
+        StderrOutput {
+            style,
+            fd,
+            is_socket,
+            broken_line: false,
+            dropped: 0,
+        }
+    }
+
+    fn format(&self, level: Level, message: &str) -> String {
+        match self.style {
+            Sink::Journal => journal_line(level, message),
+            Sink::Syslog | Sink::Stderr => stderr_line(level, message),
+        }
+    }
+
+    fn log(&mut self, level: Level, message: &str) {
+        if self.dropped > 0 {
+            let notice = self.format(Level::Warn, &dropped_notice(self.dropped));
+            if self.write_line(&notice) {
+                self.dropped = 0;
+            }
+        }
+        let line = self.format(level, message);
+        if !self.write_line(&line) {
+            self.dropped += 1;
+        }
+    }
+
+    /// Writes one whole line, or as much as fits now. True if all of it went out.
+    fn write_line(&mut self, line: &str) -> bool {
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        if self.broken_line {
+            buf.push(b'\n');
+        }
+        buf.extend_from_slice(line.as_bytes());
+        let fd = self.fd.as_fd();
+        let mut written = 0;
+        while written < buf.len() {
+            match write_now(fd, &buf[written..], self.is_socket) {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+        }
+        if written == buf.len() {
+            self.broken_line = false;
+            true
+        } else {
+            // Nothing written: the previous state holds. Part of it: we are mid-line now.
+            if written > 0 {
+                self.broken_line = true;
+            }
+            false
+        }
+    }
+}
+
+/// One write that returns at once: EAGAIN instead of waiting.
+fn write_now(fd: BorrowedFd<'_>, buf: &[u8], is_socket: bool) -> Result<usize, Errno> {
+    if is_socket {
+        let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL;
+        return nix::sys::socket::send(fd.as_raw_fd(), buf, flags);
+    }
+    // Pipes, files and terminals cannot be asked not to block without
+    // changing the shared file description (O_NONBLOCK), so write only when
+    // poll says there is room, and no more than PIPE_BUF at once: a writable
+    // pipe has at least that much free, a larger write could wait for the rest.
+    let buf = &buf[..buf.len().min(libc::PIPE_BUF)];
+    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+    let ready = nix::poll::poll(&mut fds, PollTimeout::ZERO)?;
+    let writable = fds[0]
+        .revents()
+        .is_some_and(|r| r.contains(PollFlags::POLLOUT));
+    if ready == 0 || !writable {
+        return Err(Errno::EAGAIN);
+    }
+    nix::unistd::write(fd, buf)
+}
+
+/// The syslog crate's formatter over its unix datagram backend, made non-blocking.
+struct SyslogOutput {
+    logger: syslog::Logger<LoggerBackend, Formatter3164>,
+    path: &'static Path,
+    last_reconnect: Option<Instant>,
+    dropped: u64,
+}
+
+impl SyslogOutput {
+    fn connect(path: &'static Path) -> io::Result<Self> {
+        Ok(SyslogOutput {
+            logger: connect_syslog(path)?,
+            path,
+            last_reconnect: None,
+            dropped: 0,
+        })
+    }
+
+    fn log(&mut self, level: Level, message: &str) {
+        if self.dropped > 0
+            && self
+                .send(Level::Warn, &dropped_notice(self.dropped))
+                .is_ok()
+        {
+            self.dropped = 0;
+        }
+        let message = escape(message);
+        let message = truncate(&message, SYSLOG_MAX_MESSAGE);
+        let result = match self.send(level, message) {
+            Err(e) if needs_reconnect(&e) && self.reconnect() => self.send(level, message),
+            other => other,
+        };
+        if result.is_err() {
+            self.dropped += 1;
+        }
+    }
+
+    fn send(&mut self, level: Level, message: &str) -> syslog::Result<()> {
+        match level {
+            Level::Error => self.logger.err(message),
+            Level::Warn => self.logger.warning(message),
+            Level::Info => self.logger.info(message),
+            Level::Debug | Level::Trace => self.logger.debug(message),
+        }
+    }
+
+    fn reconnect(&mut self) -> bool {
+        let now = Instant::now();
+        if self
+            .last_reconnect
+            .is_some_and(|t| now.duration_since(t) < SYSLOG_RECONNECT_INTERVAL)
+        {
+            return false;
+        }
+        self.last_reconnect = Some(now);
+        match connect_syslog(self.path) {
+            Ok(logger) => {
+                self.logger = logger;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The syslog daemon went away (restart): a new socket may reach the new one.
+fn needs_reconnect(e: &syslog::Error) -> bool {
+    let io = match e {
+        syslog::Error::Write(io) | syslog::Error::Io(io) => io,
+        syslog::Error::Initialization(_) => return false,
+    };
+    matches!(
+        io.raw_os_error(),
+        Some(libc::ECONNREFUSED | libc::ENOTCONN | libc::ENOENT | libc::ECONNRESET)
+    )
+}
+
+fn connect_syslog(path: &Path) -> io::Result<syslog::Logger<LoggerBackend, Formatter3164>> {
+    let formatter = Formatter3164 {
+        facility: Facility::LOG_DAEMON,
+        // Local syslog fills in the host; RFC 3164 over /dev/log omits it.
+        hostname: None,
+        process: PROCESS_NAME.to_string(),
+        pid: std::process::id(),
+    };
+    let logger = syslog::unix_custom(formatter, path).map_err(io::Error::other)?;
+    match &logger.backend {
+        // The crate's socket blocks when the reader lags; a log line must
+        // never stall the loop, so a full queue drops the line instead.
+        LoggerBackend::Unix(socket) => socket.set_nonblocking(true)?,
+        // A stream socket would need buffering and framing to be
+        // non-blocking; Linux syslog daemons listen on datagrams.
+        _ => {
+            return Err(io::Error::other(format!(
+                "{} is not a datagram socket",
+                path.display()
+            )))
+        }
+    }
+    Ok(logger)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn priorities() {
+        let cases = [
+            (Level::Error, 3),
+            (Level::Warn, 4),
+            (Level::Info, 6),
+            (Level::Debug, 7),
+            (Level::Trace, 7),
+        ];
+        for (level, prio) in cases {
+            assert_eq!(priority(level), prio, "{level}");
+        }
+    }
+
+    #[test]
+    fn sink_choice() {
+        use LogTarget::*;
+        // (target, journal, tty, dev_log, expected)
+        let cases = [
+            (Auto, true, false, true, Sink::Journal),
+            (Auto, true, true, true, Sink::Journal),
+            (Auto, false, true, true, Sink::Stderr),
+            (Auto, false, false, true, Sink::Syslog),
+            (Auto, false, false, false, Sink::Stderr),
+            (Auto, false, true, false, Sink::Stderr),
+            (Journal, false, true, false, Sink::Journal),
+            (Syslog, true, true, false, Sink::Syslog),
+            (Stderr, true, false, true, Sink::Stderr),
+        ];
+        for (target, journal, tty, dev_log, expected) in cases {
+            assert_eq!(
+                choose_sink(target, journal, tty, dev_log),
+                expected,
+                "{target:?} journal={journal} tty={tty} dev_log={dev_log}"
+            );
+        }
+    }
+
+    #[test]
+    fn journal_stream() {
+        let cases = [
+            ("8:12345", 8, 12345, true),
+            (" 8:12345\n", 8, 12345, true),
+            ("8:12345", 8, 12346, false),
+            ("9:12345", 8, 12345, false),
+            ("", 8, 12345, false),
+            ("8", 8, 12345, false),
+            ("8:", 8, 12345, false),
+            (":12345", 8, 12345, false),
+            ("8:12345:1", 8, 12345, false),
+            ("x:y", 8, 12345, false),
+            ("-8:12345", 8, 12345, false),
+            ("18446744073709551615:1", u64::MAX, 1, true),
+        ];
+        for (value, dev, ino, expected) in cases {
+            assert_eq!(
+                journal_stream_matches(value, dev, ino),
+                expected,
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines() {
+        let cases = [
+            (Level::Info, "started", "<6>started\n", "INFO started\n"),
+            (Level::Error, "a\nb", "<3>a\\nb\n", "ERROR a\\nb\n"),
+            (
+                Level::Warn,
+                "x\r\ny\n",
+                "<4>x\\r\\ny\\n\n",
+                "WARN x\\r\\ny\\n\n",
+            ),
+            (Level::Debug, "", "<7>\n", "DEBUG \n"),
+            (
+                Level::Trace,
+                "tab\tkept",
+                "<7>tab\tkept\n",
+                "TRACE tab\tkept\n",
+            ),
+        ];
+        for (level, message, journal, plain) in cases {
+            assert_eq!(journal_line(level, message), journal, "{message:?}");
+            assert_eq!(stderr_line(level, message), plain, "{message:?}");
+        }
+    }
+
+    #[test]
+    fn escape_borrows_when_clean() {
+        assert!(matches!(escape("plain"), Cow::Borrowed("plain")));
+        assert_eq!(escape("a\nb"), "a\\nb");
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("abc", 5), "abc");
+        assert_eq!(truncate("abcdef", 3), "abc");
+        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate("", 0), "");
+    }
+
+    fn read_all(fd: &std::os::fd::OwnedFd) -> String {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            if nix::poll::poll(&mut fds, PollTimeout::ZERO).unwrap() == 0 {
+                break;
+            }
+            match nix::unistd::read(fd.as_fd(), &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    /// Fills the reader's side, checks nothing blocks, then drains and checks
+    /// that every record that did arrive is whole and the loss is reported.
+    fn check_full_reader(
+        style: Sink,
+        read: std::os::fd::OwnedFd,
+        write: std::os::fd::OwnedFd,
+        is_socket: bool,
+    ) {
+        let mut out = StderrOutput::new(style, Box::new(write), is_socket);
+        let started = Instant::now();
+        let long = "y".repeat(10_000);
+        for i in 0..3000 {
+            let message = if i % 7 == 0 {
+                format!("{i} {long}")
+            } else {
+                format!("line {i}\nmore")
+            };
+            out.log(Level::Info, &message);
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(out.dropped > 0);
+        let first = read_all(&read);
+        out.log(Level::Error, "after");
+        let second = read_all(&read);
+        let all = first + &second;
+        let prefix = if style == Sink::Journal {
+            "<6>"
+        } else {
+            "INFO "
+        };
+        let lines: Vec<&str> = all.lines().collect();
+        assert!(lines.len() > 3);
+        for line in &lines[..lines.len() - 2] {
+            // A line cut short by a full reader ends there; the next record starts fresh.
+            assert!(
+                line.starts_with(prefix),
+                "{:?}",
+                &line[..line.len().min(40)]
+            );
+        }
+        let notice = lines[lines.len() - 2];
+        assert!(notice.contains("log line(s) dropped"), "{notice}");
+        let last = lines[lines.len() - 1];
+        assert!(last == "<3>after" || last == "ERROR after", "{last}");
+        assert_eq!(out.dropped, 0);
+    }
+
+    #[test]
+    fn stderr_pipe_never_blocks() {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        check_full_reader(Sink::Stderr, read, write, false);
+    }
+
+    #[test]
+    fn journal_stream_socket_never_blocks() {
+        use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+        let (read, write) = socketpair(
+            AddressFamily::Unix,
+            SockType::Stream,
+            None,
+            SockFlag::empty(),
+        )
+        .unwrap();
+        check_full_reader(Sink::Journal, read, write, true);
+    }
+
+    #[test]
+    fn stderr_output_formats_by_style() {
+        for (style, expected) in [
+            (Sink::Journal, "<4>careful\\nnow\n"),
+            (Sink::Stderr, "WARN careful\\nnow\n"),
+        ] {
+            let (read, write) = nix::unistd::pipe().unwrap();
+            let mut out = StderrOutput::new(style, Box::new(write), false);
+            out.log(Level::Warn, "careful\nnow");
+            assert_eq!(read_all(&read), expected);
+        }
+    }
+
+    #[test]
+    fn syslog_never_blocks_on_a_full_socket() {
+        let dir = std::env::temp_dir().join(format!("replayd-log-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path: &'static Path = Box::leak(dir.join("log").into_boxed_path());
+        let server = UnixDatagram::bind(path).unwrap();
+
+        let mut out = SyslogOutput::connect(path).unwrap();
+        let started = Instant::now();
+        // Nobody reads: the queue fills after a few lines; the rest must be dropped at once.
+        for i in 0..5000 {
+            out.log(Level::Info, &format!("line {i}\nsecond half"));
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(out.dropped > 0);
+
+        let mut buf = [0u8; 9000];
+        let n = server.recv(&mut buf).unwrap();
+        let first = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // daemon facility (3) * 8 + info (6) = 30
+        assert!(first.starts_with("<30>"), "{first}");
+        assert!(first.contains(" replayd["), "{first}");
+        assert!(first.ends_with("]: line 0\\nsecond half"), "{first}");
+
+        // Drain, then the next line carries the count of what was lost.
+        server.set_nonblocking(true).unwrap();
+        while server.recv(&mut buf).is_ok() {}
+        out.log(Level::Warn, "after");
+        let n = server.recv(&mut buf).unwrap();
+        let notice = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(notice.starts_with("<28>"), "{notice}");
+        assert!(notice.contains("log line(s) dropped"), "{notice}");
+        assert_eq!(out.dropped, 0);
+        let n = server.recv(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).ends_with("]: after"));
+
+        // The reader restarts: the next line reconnects to the new socket.
+        drop(server);
+        std::fs::remove_file(path).unwrap();
+        let server = UnixDatagram::bind(path).unwrap();
+        out.log(Level::Error, "again");
+        let n = server.recv(&mut buf).unwrap();
+        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(
+            line.starts_with("<27>") && line.ends_with("]: again"),
+            "{line}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn syslog_truncates_long_messages() {
+        let dir = std::env::temp_dir().join(format!("replayd-log-long-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path: &'static Path = Box::leak(dir.join("log").into_boxed_path());
+        let server = UnixDatagram::bind(path).unwrap();
+        let mut out = SyslogOutput::connect(path).unwrap();
+        out.log(Level::Info, &"x".repeat(100_000));
+        let mut buf = vec![0u8; 200_000];
+        let n = server.recv(&mut buf).unwrap();
+        assert!(n < SYSLOG_MAX_MESSAGE + 100, "{n}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn syslog_connect_fails_cleanly_without_a_socket() {
+        let path = Path::new("/nonexistent/replayd/log");
+        assert!(SyslogOutput::connect(path).is_err());
+    }
 }

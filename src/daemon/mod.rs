@@ -1,1 +1,547 @@
-//! The daemon: event loop and IO shell.
+//! The daemon: one thread, one poll loop over the signal pipe, the timer,
+//! the control socket and its clients, and the one child process a session
+//! may have running. All state lives in [`Daemon`]; the files beside this
+//! one add its behaviours (`requests`, `job`, `teardown`, `recovery`).
+
+pub mod child;
+pub mod clock;
+pub mod control;
+pub mod errors;
+mod job;
+pub mod notify;
+mod recovery;
+mod requests;
+pub mod signals;
+pub mod state_store;
+mod teardown;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::unistd::Gid;
+
+use crate::config::{self, Config, Environment};
+use crate::nvr::config::{self as nvr_config, NvrConfig};
+use crate::protocol::{self, Event, Job, Summary};
+use crate::replay::session::{self, ProgressThrottle, Session};
+
+use self::clock::Timer;
+use self::control::Client;
+use self::job::Work;
+use self::notify::Notifier;
+use self::signals::Signals;
+use self::state_store::StateStore;
+
+/// EX_CONFIG: configuration errors (RestartPreventExitStatus= lists it).
+pub const EXIT_CONFIG: i32 = 78;
+/// EX_OSERR: the daemon could not set itself up (socket, runtime dir).
+pub const EXIT_OSERR: i32 = 71;
+
+/// Command-line options of `replayd`.
+#[derive(Debug, Default)]
+pub struct Options {
+    pub config: Option<PathBuf>,
+    pub check_config: bool,
+}
+
+/// Both configurations, loaded together so a reload swaps them together.
+pub struct Loaded {
+    pub config: Config,
+    pub nvr: NvrConfig,
+}
+
+/// Loads replayd.toml and the NVR config; the message names file, line and key.
+pub fn load_configs(path: Option<&Path>) -> Result<Loaded, String> {
+    let env = Environment::from_process();
+    let config = config::load(path, &env).map_err(|e| e.to_string())?;
+    let nvr_path = nvr_config::discover(
+        config.nvr.config.as_deref(),
+        std::env::var_os("CONFIG_FILE").map(PathBuf::from),
+    );
+    let nvr = NvrConfig::load(&nvr_path).map_err(|e| e.to_string())?;
+    Ok(Loaded { config, nvr })
+}
+
+/// The NVR database: replayd.toml, else the NVR config's `database.path`, else Frigate's default.
+pub fn database_path(loaded: &Loaded) -> PathBuf {
+    loaded
+        .config
+        .nvr
+        .database
+        .clone()
+        .or_else(|| loaded.nvr.database_path())
+        .unwrap_or_else(|| PathBuf::from("/config/frigate.db"))
+}
+
+/// What `--check-config` prints.
+pub fn describe(loaded: &Loaded) -> String {
+    let cameras = loaded.nvr.camera_names();
+    format!(
+        "config ok\nNVR config: {}\ncameras ({}): {}\ndatabase: {}\nmedia root: {}\nruntime dir: {}\ncontrol socket: {}\n",
+        loaded.nvr.path().display(),
+        cameras.len(),
+        cameras.join(", "),
+        database_path(loaded).display(),
+        loaded.config.nvr.media_dir.display(),
+        loaded.config.runtime.dir.display(),
+        loaded.config.control.socket.display(),
+    )
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; returns the exit status.
+pub fn run(options: Options, loaded: Loaded) -> i32 {
+    let mut daemon = match Daemon::start(options, loaded) {
+        Ok(daemon) => daemon,
+        Err(e) => {
+            log::error!("cannot start: {e}");
+            return EXIT_OSERR;
+        }
+    };
+    daemon.serve();
+    0
+}
+
+/// What the loop polls, and what each ready fd means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Signals,
+    Timer,
+    Listener,
+    Client(u64),
+    ChildExit,
+    ChildStdout,
+    ChildStderr,
+}
+
+pub struct Daemon {
+    config_path: Option<PathBuf>,
+    loaded: Loaded,
+    admin_gid: Option<Gid>,
+    listener: UnixListener,
+    /// The socket file we bound (removed at exit); `None` when systemd owns it.
+    bound_socket: Option<PathBuf>,
+    clients: BTreeMap<u64, Client>,
+    next_client: u64,
+    signals: Signals,
+    timer: Timer,
+    notifier: Notifier,
+    store: StateStore,
+    session: Option<Session>,
+    /// The last job's state (kept after it ended, so a failure stays visible).
+    job: Option<Job>,
+    last_summary: Option<Summary>,
+    progress: f64,
+    throttle: ProgressThrottle,
+    work: Work,
+    /// Clients owed the reply of a stop in progress (empty for auto-stop).
+    stop_waiters: Option<Vec<u64>>,
+    watchdog: Option<(Duration, f64)>,
+    terminating: bool,
+}
+
+impl Daemon {
+    fn start(options: Options, loaded: Loaded) -> io::Result<Daemon> {
+        let runtime = loaded.config.runtime.dir.clone();
+        std::fs::create_dir_all(runtime.join("cameras")).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create runtime dir {}: {e}", runtime.display()),
+            )
+        })?;
+        let admin_gid = control::admin_gid(&loaded.config.control.admin_group);
+        let (listener, bound_socket) = match notify::activated_socket() {
+            Some(fd) => {
+                log::info!("using the control socket passed by systemd");
+                (control::from_activation(fd)?, None)
+            }
+            None => {
+                let path = loaded.config.control.socket.clone();
+                let listener = control::bind(&path, loaded.config.control.socket_mode, admin_gid)
+                    .map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!("cannot bind control socket {}: {e}", path.display()),
+                        )
+                    })?;
+                (listener, Some(path))
+            }
+        };
+        let mut daemon = Daemon {
+            config_path: options.config,
+            store: StateStore::new(&runtime),
+            loaded,
+            admin_gid,
+            listener,
+            bound_socket,
+            clients: BTreeMap::new(),
+            next_client: 1,
+            signals: Signals::install()?,
+            timer: Timer::new()?,
+            notifier: Notifier::new(),
+            session: None,
+            job: None,
+            last_summary: None,
+            progress: 0.0,
+            throttle: ProgressThrottle::default(),
+            work: Work::Idle,
+            stop_waiters: None,
+            watchdog: notify::watchdog_interval().map(|every| (every, clock::boottime())),
+            terminating: false,
+        };
+        daemon.recover();
+        Ok(daemon)
+    }
+
+    fn serve(&mut self) {
+        let status = self.status_text();
+        self.notifier.ready(&status);
+        log::info!(
+            "replayd {} ready on {} ({})",
+            env!("CARGO_PKG_VERSION"),
+            self.loaded.config.control.socket.display(),
+            status
+        );
+        while !self.terminating {
+            if let Err(e) = self.timer.arm(self.next_deadline()) {
+                log::error!("cannot arm timer: {e}");
+            }
+            let ready = match self.poll_once() {
+                Ok(ready) => ready,
+                Err(e) => {
+                    log::error!("poll failed: {e}");
+                    continue;
+                }
+            };
+            for (token, revents) in ready {
+                self.dispatch(token, revents);
+            }
+            self.reap_clients();
+            self.notifier.status(&self.status_text());
+        }
+        self.shutdown();
+    }
+
+    /// One poll over every source; returns the ready tokens.
+    fn poll_once(&self) -> io::Result<Vec<(Token, PollFlags)>> {
+        let mut sources: Vec<(Token, BorrowedFd<'_>, PollFlags)> = vec![
+            (Token::Signals, self.signals.fd(), PollFlags::POLLIN),
+            (Token::Timer, self.timer.fd(), PollFlags::POLLIN),
+            (Token::Listener, self.listener.as_fd(), PollFlags::POLLIN),
+        ];
+        for (id, client) in &self.clients {
+            let mut events = PollFlags::empty();
+            if client.wants_read() {
+                events |= PollFlags::POLLIN;
+            }
+            if client.wants_write() {
+                events |= PollFlags::POLLOUT;
+            }
+            sources.push((Token::Client(*id), client.fd(), events));
+        }
+        if let Some(child) = self.work.child() {
+            sources.push((Token::ChildExit, child.pidfd(), PollFlags::POLLIN));
+            if let Some(fd) = child.stdout_fd() {
+                sources.push((Token::ChildStdout, fd, PollFlags::POLLIN));
+            }
+            if let Some(fd) = child.stderr_fd() {
+                sources.push((Token::ChildStderr, fd, PollFlags::POLLIN));
+            }
+        }
+        let mut fds: Vec<PollFd<'_>> = sources
+            .iter()
+            .map(|(_, fd, events)| PollFd::new(*fd, *events))
+            .collect();
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(sources
+            .iter()
+            .zip(fds.iter())
+            .filter_map(|((token, _, _), fd)| {
+                let revents = fd.revents().unwrap_or(PollFlags::empty());
+                (!revents.is_empty()).then_some((*token, revents))
+            })
+            .collect())
+    }
+
+    fn dispatch(&mut self, token: Token, revents: PollFlags) {
+        match token {
+            Token::Signals => {
+                let pending = self.signals.take();
+                if pending.reload {
+                    self.reload();
+                }
+                if pending.terminate {
+                    log::info!("termination requested");
+                    self.notifier.stopping();
+                    self.terminating = true;
+                }
+            }
+            Token::Timer => {
+                self.timer.acknowledge();
+                self.on_timer();
+            }
+            Token::Listener => self.accept_clients(),
+            Token::Client(id) => self.on_client(id, revents),
+            Token::ChildStdout => self.on_child_stdout(),
+            Token::ChildStderr => {
+                if let Some(child) = self.work.child_mut() {
+                    child.drain_stderr();
+                }
+            }
+            Token::ChildExit => self.on_child_exit(),
+        }
+    }
+
+    /// The nearest deadline on the boot-time clock, if anything is scheduled.
+    fn next_deadline(&self) -> Option<f64> {
+        let mut deadlines = Vec::new();
+        if let Some(session) = &self.session {
+            if self.stop_waiters.is_none() {
+                deadlines.push(session.deadline);
+            }
+        }
+        deadlines.extend(self.work.deadline(&self.loaded.config));
+        if let Some((_, next)) = self.watchdog {
+            deadlines.push(next);
+        }
+        deadlines.into_iter().reduce(f64::min)
+    }
+
+    fn on_timer(&mut self) {
+        let now = clock::boottime();
+        if let Some((every, next)) = self.watchdog {
+            if now >= next {
+                self.notifier.watchdog();
+                self.watchdog = Some((every, now + every.as_secs_f64()));
+            }
+        }
+        self.check_child_deadlines(now);
+        let due = self
+            .session
+            .as_ref()
+            .is_some_and(|s| now >= s.deadline && self.stop_waiters.is_none());
+        if due {
+            if let Some(s) = &self.session {
+                log::info!(
+                    "auto-stop: session of {} (source {}) reached session.max_duration",
+                    s.replay_camera,
+                    s.source_camera
+                );
+            }
+            self.begin_stop(None);
+        }
+    }
+
+    fn accept_clients(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    let id = self.next_client;
+                    self.next_client += 1;
+                    match Client::new(id, stream) {
+                        Ok(client) => {
+                            log::debug!(
+                                "client {id} connected (pid {}, uid {})",
+                                client.peer.pid,
+                                client.peer.uid
+                            );
+                            self.clients.insert(id, client);
+                        }
+                        Err(e) => log::warn!("cannot set up client connection: {e}"),
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: log, never die; the peer waits in the backlog.
+                    log::warn!("accept on control socket failed: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_client(&mut self, id: u64, revents: PollFlags) {
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if revents.contains(PollFlags::POLLOUT) {
+            client.flush();
+        }
+        if revents.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+            if client.wants_read() || revents.contains(PollFlags::POLLIN) {
+                client.read_input();
+            } else {
+                client.closing = true;
+            }
+        }
+        self.process_lines(id);
+    }
+
+    /// Answers every complete line a client has buffered, in order, until a
+    /// request defers its reply.
+    fn process_lines(&mut self, id: u64) {
+        loop {
+            let frame = match self.clients.get_mut(&id) {
+                Some(client) if !client.awaiting_reply && !client.dead => client.next_frame(),
+                _ => return,
+            };
+            let Some(frame) = frame else { return };
+            let reply = match frame {
+                protocol::Frame::TooLong => Some(protocol::encode_error(&protocol::ErrorBody::new(
+                    protocol::ErrorCode::InvalidRequest,
+                    format!("request line longer than {} bytes", protocol::MAX_LINE),
+                ))),
+                protocol::Frame::Line(line) if line.iter().all(u8::is_ascii_whitespace) => None,
+                protocol::Frame::Line(line) => match protocol::decode_request(&line) {
+                    Ok(request) => self.handle_request(id, request),
+                    Err(error) => {
+                        log::debug!("client {id}: bad request: {error}");
+                        Some(protocol::encode_error(&error))
+                    }
+                },
+            };
+            if let Some(reply) = reply {
+                self.send_to(id, &reply);
+            }
+        }
+    }
+
+    fn send_to(&mut self, id: u64, line: &str) {
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.send(line);
+        }
+    }
+
+    /// Sends a deferred reply and lets the client's next requests through.
+    fn complete_reply(&mut self, id: u64, line: &str) {
+        if let Some(client) = self.clients.get_mut(&id) {
+            client.awaiting_reply = false;
+            client.send(line);
+        }
+        self.process_lines(id);
+    }
+
+    fn broadcast(&mut self, event: &Event) {
+        let line = protocol::encode_event(event);
+        for client in self.clients.values_mut().filter(|c| c.subscribed) {
+            client.send(&line);
+        }
+    }
+
+    fn reap_clients(&mut self) {
+        self.clients.retain(|id, client| {
+            let keep = !client.finished();
+            if !keep {
+                log::debug!("client {id} disconnected");
+            }
+            keep
+        });
+    }
+
+    fn status_text(&self) -> String {
+        session::status_line(
+            self.session.as_ref(),
+            self.progress,
+            self.stop_waiters.is_some(),
+        )
+    }
+
+    fn persist(&mut self) {
+        if let Err(e) = self.store.save(self.session.as_ref()) {
+            log::error!(
+                "cannot write {}: {e}; a restart would lose track of the session",
+                self.store.path().display()
+            );
+        }
+    }
+
+    fn reload(&mut self) {
+        self.notifier.reloading();
+        match load_configs(self.config_path.as_deref()) {
+            Ok(loaded) => {
+                crate::log::set_level(loaded.config.log.level);
+                if loaded.config.runtime.dir != self.loaded.config.runtime.dir
+                    || loaded.config.control.socket != self.loaded.config.control.socket
+                {
+                    log::warn!("runtime.dir and control.socket changes take effect at restart");
+                }
+                self.admin_gid = control::admin_gid(&loaded.config.control.admin_group);
+                self.loaded = loaded;
+                log::info!(
+                    "configuration reloaded ({} cameras)",
+                    self.loaded.nvr.camera_names().len()
+                );
+            }
+            Err(e) => log::error!("reload failed, keeping the previous configuration: {e}"),
+        }
+        let status = self.status_text();
+        self.notifier.ready(&status);
+    }
+
+    fn shutdown(&mut self) {
+        // A stop in progress is finished now: its clients asked for a clean slate.
+        if self.stop_waiters.is_some() {
+            if let Some(child) = self.work.child_mut() {
+                child.kill();
+                child.wait_blocking();
+            }
+            self.work = Work::Idle;
+            self.finish_stop();
+        } else if let Some(mut child) = self.work.take_child() {
+            // The session stays in session.json: a restart resumes or re-prepares it.
+            log::info!("ending {} [{}] before exit", child.name(), child.pid());
+            child.kill();
+            child.wait_blocking();
+            self.discard_partial_clip();
+        }
+        for client in self.clients.values_mut() {
+            client.flush();
+        }
+        if let Some(path) = &self.bound_socket {
+            let _ = std::fs::remove_file(path);
+        }
+        log::info!("replayd stopped");
+    }
+
+    fn media_dir(&self) -> &Path {
+        &self.loaded.config.nvr.media_dir
+    }
+
+    fn clip_paths(&self, replay_camera: &str) -> ClipPaths {
+        ClipPaths::new(
+            self.media_dir(),
+            &self.loaded.config.runtime.dir,
+            replay_camera,
+        )
+    }
+}
+
+/// The concat list, clip and partial clip of a replay camera.
+pub(crate) struct ClipPaths {
+    pub dir: PathBuf,
+    pub clip: PathBuf,
+    pub part: PathBuf,
+    pub list: PathBuf,
+}
+
+impl ClipPaths {
+    pub fn new(media_dir: &Path, runtime_dir: &Path, replay_camera: &str) -> ClipPaths {
+        let dir = media_dir.join("clips").join("replay");
+        ClipPaths {
+            clip: dir.join(format!("{replay_camera}.mp4")),
+            part: dir.join(format!("{replay_camera}.mp4.part")),
+            list: runtime_dir.join(format!("{replay_camera}.ffconcat")),
+            dir,
+        }
+    }
+}
+

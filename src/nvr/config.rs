@@ -1,7 +1,30 @@
-//! The NVR's configuration (YAML or JSON): discovery, merge keys, cameras.
-//! CONTRACT STUB — to be implemented; keep these signatures.
+//! The NVR's configuration (YAML or JSON): discovery, merge keys, cameras, and
+//! a camera's effective settings (global sections merged under its own).
+//!
+//! `parse` is pure; `load` and `discover` are the only functions that touch
+//! the file system.
 
+use serde_yaml::{Mapping, Value};
 use std::path::{Path, PathBuf};
+
+/// Where the NVR looks when $CONFIG_FILE is not set.
+pub const DEFAULT_CONFIG_FILE: &str = "/config/config.yml";
+/// The NVR's fallback when [`DEFAULT_CONFIG_FILE`] does not exist.
+pub const FALLBACK_CONFIG_FILE: &str = "/config/config.yaml";
+
+/// Root sections whose settings the NVR propagates to every camera (SPEC §4).
+pub const GLOBAL_SECTIONS: [&str; 5] = ["detect", "objects", "motion", "lpr", "face_recognition"];
+
+/// Global `lpr` and `face_recognition` also hold model settings that do not
+/// exist per camera, and the NVR refuses a camera that carries them: only
+/// these fields propagate (the NVR's own `allowed_fields_map`).
+const CAMERA_LEVEL_FIELDS: [(&str, &[&str]); 2] = [
+    ("lpr", &["enabled", "expire_time", "min_area", "enhancement"]),
+    ("face_recognition", &["enabled", "min_area"]),
+];
+
+/// The YAML merge key (`<<: *defaults`).
+const MERGE_KEY: &str = "<<";
 
 #[derive(Debug, Clone)]
 pub struct NvrConfig {
@@ -22,31 +45,870 @@ pub enum NvrConfigError {
 
 /// The NVR config path: `explicit` (replayd.toml nvr.config), else $CONFIG_FILE
 /// (`env_config_file`), else /config/config.yml, falling back to /config/config.yaml.
-pub fn discover(_explicit: Option<&Path>, _env_config_file: Option<PathBuf>) -> PathBuf {
-    todo!()
+pub fn discover(explicit: Option<&Path>, env_config_file: Option<PathBuf>) -> PathBuf {
+    discover_with(explicit, env_config_file, |p| p.is_file())
+}
+
+fn discover_with(
+    explicit: Option<&Path>,
+    env_config_file: Option<PathBuf>,
+    is_file: impl Fn(&Path) -> bool,
+) -> PathBuf {
+    if let Some(path) = explicit {
+        return path.to_path_buf();
+    }
+    // `Environment=CONFIG_FILE=` is how a unit drop-in clears the variable.
+    if let Some(path) = env_config_file.filter(|p| !p.as_os_str().is_empty()) {
+        return path;
+    }
+    let primary = Path::new(DEFAULT_CONFIG_FILE);
+    let fallback = Path::new(FALLBACK_CONFIG_FILE);
+    // With neither file present the primary name is returned, so that the
+    // error the operator sees names the file the NVR documents.
+    if !is_file(primary) && is_file(fallback) {
+        fallback.to_path_buf()
+    } else {
+        primary.to_path_buf()
+    }
 }
 
 impl NvrConfig {
-    pub fn load(_path: &Path) -> Result<NvrConfig, NvrConfigError> {
-        todo!()
+    pub fn load(path: &Path) -> Result<NvrConfig, NvrConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| NvrConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
     }
-    pub fn parse(_text: &str, _path: &Path) -> Result<NvrConfig, NvrConfigError> {
-        todo!()
+
+    /// Parses YAML or JSON text (JSON is YAML to the parser); `path` only
+    /// names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<NvrConfig, NvrConfigError> {
+        let invalid = |message: String| NvrConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut value: Value =
+            serde_yaml::from_str(text).map_err(|e| invalid(describe_yaml_error(&e, text)))?;
+        resolve_merge_keys(&mut value, &mut String::new()).map_err(&invalid)?;
+        let root = match value {
+            Value::Mapping(root) => root,
+            Value::Null => {
+                return Err(invalid(
+                    "the file is empty; the NVR needs at least a `cameras` section".to_string(),
+                ))
+            }
+            other => {
+                return Err(invalid(format!(
+                    "the top level must be a mapping of sections (mqtt, cameras, ...), found {}",
+                    describe_kind(&other)
+                )))
+            }
+        };
+        check_cameras(&root, text).map_err(&invalid)?;
+        check_database(&root, text).map_err(&invalid)?;
+        Ok(NvrConfig {
+            path: path.to_path_buf(),
+            root,
+        })
     }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
+
     pub fn camera_names(&self) -> Vec<String> {
-        todo!()
+        self.cameras()
+            .into_iter()
+            .flat_map(Mapping::keys)
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect()
     }
-    pub fn has_camera(&self, _name: &str) -> bool {
-        todo!()
+
+    pub fn has_camera(&self, name: &str) -> bool {
+        self.camera(name).is_some()
     }
+
+    /// The camera's own settings as written (merge keys applied, no globals).
+    pub fn camera(&self, name: &str) -> Option<&Mapping> {
+        self.cameras()?.get(name)?.as_mapping()
+    }
+
     /// `database.path`, if the config sets it.
     pub fn database_path(&self) -> Option<PathBuf> {
-        todo!()
+        let path = self.root.get("database")?.get("path")?.as_str()?;
+        Some(PathBuf::from(path))
     }
+
     pub fn root(&self) -> &serde_yaml::Mapping {
         &self.root
+    }
+
+    /// A root section exactly as written (for `lpr` and `face_recognition`
+    /// this includes the model settings that never reach a camera).
+    pub fn global_section(&self, name: &str) -> Option<&Value> {
+        self.root.get(name)
+    }
+
+    /// The camera's own mapping with every global section deep-merged under
+    /// it (SPEC §4); `None` if the config has no such camera.
+    pub fn effective_camera(&self, name: &str) -> Option<Mapping> {
+        self.camera(name).map(|camera| self.merge_globals(camera))
+    }
+
+    /// What the NVR makes of `camera` once it sits in this config: each
+    /// global section merged under the camera's own, the camera winning.
+    /// Nested mappings merge key by key; any other value (a list included)
+    /// is taken whole from the camera when the camera wrote it.
+    pub fn merge_globals(&self, camera: &Mapping) -> Mapping {
+        let mut merged = camera.clone();
+        for section in GLOBAL_SECTIONS {
+            let Some(global) = self.propagated_section(section) else {
+                continue;
+            };
+            match merged.get_mut(section) {
+                None => {
+                    merged.insert(Value::from(section), Value::Mapping(global));
+                }
+                Some(Value::Mapping(own)) => merge_under(own, &global),
+                // The NVR's deep merge keeps a camera value that is not a
+                // mapping (even null) rather than the global one.
+                Some(_) => {}
+            }
+        }
+        merged
+    }
+
+    /// The part of a global section that reaches cameras.
+    fn propagated_section(&self, section: &str) -> Option<Mapping> {
+        let global = self.root.get(section)?.as_mapping()?;
+        let allowed = CAMERA_LEVEL_FIELDS
+            .iter()
+            .find(|(name, _)| *name == section)
+            .map(|(_, fields)| *fields);
+        Some(match allowed {
+            None => global.clone(),
+            Some(fields) => global
+                .iter()
+                .filter(|(k, _)| k.as_str().is_some_and(|k| fields.contains(&k)))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        })
+    }
+
+    fn cameras(&self) -> Option<&Mapping> {
+        self.root.get("cameras").and_then(Value::as_mapping)
+    }
+}
+
+/// Copies into `own` every entry of `global` that `own` does not have,
+/// recursing where both sides hold a mapping.
+fn merge_under(own: &mut Mapping, global: &Mapping) {
+    for (key, value) in global {
+        match (own.get_mut(key), value) {
+            (None, _) => {
+                own.insert(key.clone(), value.clone());
+            }
+            (Some(Value::Mapping(own_child)), Value::Mapping(global_child)) => {
+                merge_under(own_child, global_child)
+            }
+            (Some(_), _) => {}
+        }
+    }
+}
+
+/// "a list", "a string", ... for messages about a value of the wrong kind.
+pub fn describe_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// A mapping key as a person reads it in a field path.
+pub fn describe_key(key: &Value) -> String {
+    match key {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".to_string(),
+        other => describe_kind(other).to_string(),
+    }
+}
+
+fn check_cameras(root: &Mapping, text: &str) -> Result<(), String> {
+    let at = |path: &[&str]| match find_key_line(text, path) {
+        Some(line) => format!("line {line}: "),
+        None => String::new(),
+    };
+    let cameras = match root.get("cameras") {
+        None => return Err("no `cameras` section: the NVR needs at least one camera".to_string()),
+        Some(Value::Mapping(cameras)) => cameras,
+        Some(other) => {
+            return Err(format!(
+                "{}`cameras` must be a mapping of camera names to camera settings, found {}",
+                at(&["cameras"]),
+                describe_kind(other)
+            ))
+        }
+    };
+    for (name, camera) in cameras {
+        let Some(name) = name.as_str() else {
+            return Err(format!(
+                "camera names must be strings; `cameras` has the key {} ({}); quote it",
+                describe_key(name),
+                describe_kind(name)
+            ));
+        };
+        if !camera.is_mapping() {
+            return Err(format!(
+                "{}cameras.{name}: must be a mapping of camera settings, found {}",
+                at(&["cameras", name]),
+                describe_kind(camera)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_database(root: &Mapping, text: &str) -> Result<(), String> {
+    let at = |path: &[&str]| match find_key_line(text, path) {
+        Some(line) => format!("line {line}: "),
+        None => String::new(),
+    };
+    let database = match root.get("database") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Mapping(database)) => database,
+        Some(other) => {
+            return Err(format!(
+                "{}`database` must be a mapping (with `path`), found {}",
+                at(&["database"]),
+                describe_kind(other)
+            ))
+        }
+    };
+    match database.get("path") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(path)) if !path.is_empty() => Ok(()),
+        Some(other) => Err(format!(
+            "{}database.path: must be the path of the SQLite file, found {}",
+            at(&["database", "path"]),
+            if other.as_str().is_some() {
+                "an empty string"
+            } else {
+                describe_kind(other)
+            }
+        )),
+    }
+}
+
+/// Applies `<<` merge keys at every depth, including merges of mappings that
+/// themselves merge (serde_yaml's `apply_merge` leaves those behind), and
+/// lists of merges where the earlier mapping wins (YAML merge key spec).
+/// Explicit keys always win over merged ones; merged keys take the place of
+/// the `<<` entry so that the published file reads in the user's order.
+fn resolve_merge_keys(value: &mut Value, path: &mut String) -> Result<(), String> {
+    match value {
+        Value::Mapping(map) => resolve_mapping_merges(map, path),
+        Value::Sequence(items) => {
+            let len = path.len();
+            for (i, item) in items.iter_mut().enumerate() {
+                path.push_str(&format!("[{i}]"));
+                resolve_merge_keys(item, path)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Tagged(tagged) => resolve_merge_keys(&mut tagged.value, path),
+        _ => Ok(()),
+    }
+}
+
+fn resolve_mapping_merges(map: &mut Mapping, path: &mut String) -> Result<(), String> {
+    let len = path.len();
+    for (key, child) in map.iter_mut() {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(&describe_key(key));
+        resolve_merge_keys(child, path)?;
+        path.truncate(len);
+    }
+    if !map.contains_key(MERGE_KEY) {
+        return Ok(());
+    }
+    let where_ = if path.is_empty() {
+        "the top level".to_string()
+    } else {
+        path.clone()
+    };
+    let entries = std::mem::take(map);
+    let explicit: Vec<Value> = entries
+        .keys()
+        .filter(|k| k.as_str() != Some(MERGE_KEY))
+        .cloned()
+        .collect();
+    for (key, value) in entries {
+        if key.as_str() != Some(MERGE_KEY) {
+            map.insert(key, value);
+            continue;
+        }
+        let sources = match value {
+            Value::Mapping(source) => vec![source],
+            Value::Sequence(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Mapping(source) => Ok(source),
+                    other => Err(format!(
+                        "{where_}: each entry of a `<<` merge list must be a mapping (an alias like *defaults), found {}",
+                        describe_kind(&other)
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            other => {
+                return Err(format!(
+                    "{where_}: the merge key `<<` needs a mapping or a list of mappings (an alias like *defaults), found {}",
+                    describe_kind(&other)
+                ))
+            }
+        };
+        path.push_str(if path.is_empty() { "<<" } else { ".<<" });
+        for mut source in sources {
+            resolve_mapping_merges(&mut source, path)?;
+            for (key, value) in source {
+                // Explicit keys win wherever they are written, before or
+                // after `<<`; among merged mappings the first one wins.
+                if !map.contains_key(&key) && !explicit.contains(&key) {
+                    map.insert(key, value);
+                }
+            }
+        }
+        path.truncate(len);
+    }
+    Ok(())
+}
+
+/// serde_yaml's message, with the position where the parser knows it, and a
+/// duplicate key pointed at its second occurrence when that can be found.
+fn describe_yaml_error(err: &serde_yaml::Error, text: &str) -> String {
+    let message = err.to_string();
+    if let Some(duplicate) = describe_duplicate(&message, err.location(), text) {
+        return duplicate;
+    }
+    match err.location() {
+        Some(loc) if !message.contains(" at line ") => {
+            format!("line {} column {}: {message}", loc.line(), loc.column())
+        }
+        _ => message,
+    }
+}
+
+fn describe_duplicate(
+    message: &str,
+    location: Option<serde_yaml::Location>,
+    text: &str,
+) -> Option<String> {
+    const DUPLICATE: &str = "duplicate entry with key ";
+    let at = message.find(DUPLICATE)?;
+    let section = message[..at].trim_end().trim_end_matches(':');
+    let where_ = if section.is_empty() {
+        "the top level".to_string()
+    } else {
+        format!("`{section}`")
+    };
+    let rest = &message[at + DUPLICATE.len()..];
+    let shown = rest.split(" at line ").next().unwrap_or(rest).trim();
+    let Some(loc) = location else {
+        return Some(format!(
+            "duplicate key {shown} in {where_}: each key may appear only once"
+        ));
+    };
+    let key = shown
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(shown)
+        .replace("\\\"", "\"")
+        .replace("\\\\", "\\");
+    Some(match locate_duplicate(text, loc.line(), loc.column(), &key) {
+        Some(line) => format!(
+            "line {line}: duplicate key {shown} in {where_}: each key may appear only once (the mapping starts at line {} column {})",
+            loc.line(),
+            loc.column()
+        ),
+        None => format!(
+            "line {} column {}: duplicate key {shown} in {where_} (the mapping that starts there): each key may appear only once",
+            loc.line(),
+            loc.column()
+        ),
+    })
+}
+
+/// The 1-based line of the second `key:` of the block mapping that starts at
+/// `line`/`column` (what serde_yaml reports for a duplicate). Best effort:
+/// flow mappings (`{...}`, JSON) and unusual key spellings give `None`.
+fn locate_duplicate(text: &str, line: usize, column: usize, key: &str) -> Option<usize> {
+    let start = line.checked_sub(1)?;
+    let indent = column.checked_sub(1)?;
+    let mut seen = 0;
+    for (i, raw) in text.lines().enumerate().skip(start) {
+        let (depth, body) = if i == start {
+            // The mapping's first key may follow "- " or "key: " on its line.
+            let offset = raw.char_indices().nth(indent).map(|(at, _)| at)?;
+            (indent, &raw[offset..])
+        } else {
+            let body = raw.trim_start_matches(' ');
+            (raw.len() - body.len(), body)
+        };
+        let body = body.trim_end();
+        if body.is_empty() || body.starts_with('#') {
+            continue;
+        }
+        if i == start && (body.starts_with('{') || body.starts_with('[')) {
+            return None;
+        }
+        if i > start && depth < indent {
+            break;
+        }
+        if depth == indent && line_starts_with_key(body, key) {
+            seen += 1;
+            if seen == 2 {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
+/// Whether `body` (a line without its indentation) is `key:` (plain or quoted).
+fn line_starts_with_key(body: &str, key: &str) -> bool {
+    let quoted_double = format!("\"{key}\"");
+    let quoted_single = format!("'{key}'");
+    [key, quoted_double.as_str(), quoted_single.as_str()]
+        .iter()
+        .any(|spelling| {
+            body.strip_prefix(spelling)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+}
+
+/// Best-effort 1-based line of a nested block key (`cameras` → `front`), for
+/// messages about values that parsed but have the wrong shape.
+fn find_key_line(text: &str, path: &[&str]) -> Option<usize> {
+    let mut lines = text.lines().enumerate();
+    // Indentation of the keys that may match: the top level first, then
+    // whatever the first line under the matched parent uses.
+    let mut parent: Option<usize> = None;
+    let mut found = None;
+    for key in path {
+        found = None;
+        let mut level = if parent.is_none() { Some(0) } else { None };
+        for (i, raw) in lines.by_ref() {
+            let body = raw.trim_start_matches(' ');
+            let indent = raw.len() - body.len();
+            if body.trim_end().is_empty() || body.starts_with('#') {
+                continue;
+            }
+            if parent.is_some_and(|parent| indent <= parent) {
+                return None;
+            }
+            let level = *level.get_or_insert(indent);
+            if indent == level && line_starts_with_key(body, key) {
+                found = Some(i + 1);
+                parent = Some(indent);
+                break;
+            }
+        }
+        found?;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<NvrConfig, NvrConfigError> {
+        NvrConfig::parse(text, Path::new("/config/config.yml"))
+    }
+
+    fn parse_ok(text: &str) -> NvrConfig {
+        match parse(text) {
+            Ok(config) => config,
+            Err(e) => panic!("config should parse: {e}\n{text}"),
+        }
+    }
+
+    fn parse_err(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("config should be refused:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn yaml(text: &str) -> Value {
+        serde_yaml::from_str(text).expect("test YAML")
+    }
+
+    const FRIGATE: &str = r#"
+mqtt:
+  host: mqtt.lan
+database:
+  path: /db/frigate.db
+detect:
+  width: 1280
+  height: 720
+  fps: 5
+  stationary:
+    interval: 50
+    threshold: 50
+objects:
+  track: [person, car]
+  filters:
+    person:
+      min_score: 0.6
+      threshold: 0.75
+motion:
+  threshold: 25
+  contour_area: 15
+lpr:
+  enabled: true
+  model_size: large
+  device: GPU
+  min_area: 1500
+  recognition_threshold: 0.9
+face_recognition:
+  enabled: false
+  model_size: small
+  min_area: 500
+cameras:
+  front:
+    ffmpeg:
+      inputs:
+        - path: rtsp://cam1/main
+          roles: [detect, record]
+    detect:
+      fps: 10
+      stationary:
+        threshold: 80
+    objects:
+      track: [person, dog]
+      filters:
+        person:
+          min_area: 5000
+    zones:
+      yard:
+        coordinates: 0.1,0.1,0.9,0.1,0.9,0.9
+        objects: [person]
+  back:
+    ffmpeg:
+      inputs:
+        - path: rtsp://cam2/main
+          roles: [detect]
+    lpr:
+      expire_time: 5
+    face_recognition:
+      enabled: true
+"#;
+
+    #[test]
+    fn discover_table() {
+        let none = |_: &Path| false;
+        let only_yaml = |p: &Path| p == Path::new(FALLBACK_CONFIG_FILE);
+        let both = |_: &Path| true;
+        let cases: Vec<(Option<&Path>, Option<PathBuf>, &dyn Fn(&Path) -> bool, &str)> = vec![
+            (Some(Path::new("/etc/x.yml")), Some("/env.yml".into()), &both, "/etc/x.yml"),
+            (None, Some("/env.yml".into()), &both, "/env.yml"),
+            (None, Some(PathBuf::new()), &only_yaml, FALLBACK_CONFIG_FILE),
+            (None, None, &both, DEFAULT_CONFIG_FILE),
+            (None, None, &only_yaml, FALLBACK_CONFIG_FILE),
+            (None, None, &none, DEFAULT_CONFIG_FILE),
+        ];
+        for (explicit, env, exists, want) in cases {
+            assert_eq!(
+                discover_with(explicit, env.clone(), exists),
+                PathBuf::from(want),
+                "{explicit:?} {env:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn load_reports_missing_file() {
+        let err = NvrConfig::load(Path::new("/nonexistent/replayd-test/config.yml"))
+            .expect_err("missing file");
+        assert!(matches!(err, NvrConfigError::Io { .. }));
+        assert!(err.to_string().contains("/nonexistent/replayd-test/config.yml"));
+    }
+
+    #[test]
+    fn cameras_database_and_sections() {
+        let config = parse_ok(FRIGATE);
+        assert_eq!(config.camera_names(), vec!["front", "back"]);
+        assert!(config.has_camera("front"));
+        assert!(!config.has_camera("garage"));
+        assert_eq!(config.database_path(), Some(PathBuf::from("/db/frigate.db")));
+        assert_eq!(config.path(), Path::new("/config/config.yml"));
+        assert_eq!(
+            config.global_section("lpr").and_then(|l| l.get("model_size")),
+            Some(&yaml("large"))
+        );
+        assert!(config.global_section("birdseye").is_none());
+        assert!(config.root().contains_key("mqtt"));
+        let minimal = parse_ok("cameras:\n  a:\n    ffmpeg: {inputs: []}\n");
+        assert_eq!(minimal.database_path(), None);
+    }
+
+    #[test]
+    fn json_config() {
+        let config = parse_ok(
+            "{\n\t\"database\": {\"path\": \"/d.db\"},\n\t\"cameras\": {\"porch\": {\"detect\": {\"fps\": 5}}}\n}\n",
+        );
+        assert_eq!(config.camera_names(), vec!["porch"]);
+        assert_eq!(config.database_path(), Some(PathBuf::from("/d.db")));
+    }
+
+    #[test]
+    fn effective_camera_deep_merges_globals() {
+        let config = parse_ok(FRIGATE);
+        let front = Value::Mapping(config.effective_camera("front").expect("front"));
+        let want = yaml(
+            r#"
+detect: {fps: 10, stationary: {threshold: 80, interval: 50}, width: 1280, height: 720}
+objects:
+  track: [person, dog]
+  filters:
+    person: {min_area: 5000, min_score: 0.6, threshold: 0.75}
+motion: {threshold: 25, contour_area: 15}
+lpr: {enabled: true, min_area: 1500}
+face_recognition: {enabled: false, min_area: 500}
+"#,
+        );
+        for section in GLOBAL_SECTIONS {
+            assert_eq!(front.get(section), want.get(section), "section {section}");
+        }
+        // Camera-only sections are untouched and the model settings never
+        // reach a camera.
+        assert!(front.get("zones").is_some());
+        assert!(front["lpr"].get("model_size").is_none());
+        assert!(front["lpr"].get("recognition_threshold").is_none());
+
+        let back = Value::Mapping(config.effective_camera("back").expect("back"));
+        assert_eq!(back["lpr"], yaml("{expire_time: 5, enabled: true, min_area: 1500}"));
+        assert_eq!(back["face_recognition"], yaml("{enabled: true, min_area: 500}"));
+        assert_eq!(back["objects"]["track"], yaml("[person, car]"));
+        assert!(config.effective_camera("garage").is_none());
+    }
+
+    #[test]
+    fn merge_table() {
+        // (global sections, camera, expected effective camera)
+        let cases = [
+            // keys nobody wrote stay absent
+            ("{}", "{ffmpeg: {}}", "{ffmpeg: {}}"),
+            // lists are not merged: the camera's list wins
+            (
+                "{objects: {track: [person, car]}}",
+                "{objects: {track: [dog]}}",
+                "{objects: {track: [dog]}}",
+            ),
+            // nested maps merge key by key, three levels deep
+            (
+                "{detect: {stationary: {max_frames: {default: 3000, objects: {car: 100}}}}}",
+                "{detect: {stationary: {max_frames: {objects: {person: 50}}}}}",
+                "{detect: {stationary: {max_frames: {objects: {person: 50, car: 100}, default: 3000}}}}",
+            ),
+            // a camera value that is not a mapping wins whole, null included
+            ("{motion: {threshold: 20}}", "{motion: null}", "{motion: null}"),
+            // a global section that is not a mapping adds nothing
+            ("{motion: null}", "{motion: {threshold: 20}}", "{motion: {threshold: 20}}"),
+            // scalar conflicts: camera wins
+            ("{detect: {fps: 5, enabled: false}}", "{detect: {fps: 7}}", "{detect: {fps: 7, enabled: false}}"),
+            // sections outside the list do not propagate
+            ("{record: {enabled: true}, snapshots: {enabled: true}}", "{}", "{}"),
+            // lpr / face_recognition: camera-level fields only
+            (
+                "{lpr: {enabled: true, expire_time: 3, min_area: 1000, enhancement: 3, device: CPU, known_plates: {a: [x]}}}",
+                "{lpr: {min_area: 2000}}",
+                "{lpr: {min_area: 2000, enabled: true, expire_time: 3, enhancement: 3}}",
+            ),
+            (
+                "{face_recognition: {enabled: true, model_size: large, min_area: 400, recognition_threshold: 0.9}}",
+                "{}",
+                "{face_recognition: {enabled: true, min_area: 400}}",
+            ),
+        ];
+        for (globals, camera, want) in cases {
+            let mut root = yaml(globals).as_mapping().cloned().expect("globals mapping");
+            let camera = yaml(camera).as_mapping().cloned().expect("camera mapping");
+            let mut cameras = Mapping::new();
+            cameras.insert("cam".into(), Value::Mapping(camera.clone()));
+            root.insert("cameras".into(), Value::Mapping(cameras));
+            let text = serde_yaml::to_string(&root).expect("serialize");
+            let config = parse_ok(&text);
+            assert_eq!(
+                config.effective_camera("cam").map(Value::Mapping),
+                Some(yaml(want)),
+                "globals {globals} camera {camera:?}"
+            );
+            assert_eq!(Value::Mapping(config.merge_globals(&camera)), yaml(want));
+        }
+    }
+
+    #[test]
+    fn merge_keys_at_every_depth() {
+        let config = parse_ok(
+            r#"
+.base_detect: &base_detect
+  width: 1920
+  height: 1080
+.fast: &fast
+  <<: *base_detect
+  fps: 10
+.filters: &filters
+  person: {min_score: 0.7}
+.zone: &zone
+  inertia: 3
+  objects: [person]
+.zone_extra: &zone_extra
+  inertia: 9
+  loitering_time: 4
+cameras:
+  front:
+    ffmpeg:
+      inputs:
+        - path: rtsp://front
+          roles: [detect]
+    detect:
+      <<: *fast
+      fps: 5
+    objects:
+      filters:
+        <<: *filters
+        car: {min_score: 0.4}
+    zones:
+      yard:
+        <<: [*zone, *zone_extra]
+        coordinates: 0,0,1,0,1,1
+      street:
+        <<: [*zone_extra, *zone]
+        coordinates: 0,0,1,0,1,1
+  back:
+    <<: { detect: { fps: 2 } }
+    ffmpeg:
+      inputs:
+        - {<<: {roles: [detect]}, path: rtsp://back}
+"#,
+        );
+        let front = Value::Mapping(config.camera("front").cloned().expect("front"));
+        assert_eq!(
+            front["detect"],
+            yaml("{width: 1920, height: 1080, fps: 5}"),
+            "nested merge: an alias that merges itself"
+        );
+        assert_eq!(
+            front["objects"]["filters"],
+            yaml("{person: {min_score: 0.7}, car: {min_score: 0.4}}")
+        );
+        // In a list of merges the earlier mapping wins.
+        assert_eq!(
+            front["zones"]["yard"],
+            yaml("{inertia: 3, objects: [person], loitering_time: 4, coordinates: '0,0,1,0,1,1'}")
+        );
+        assert_eq!(front["zones"]["street"]["inertia"], yaml("9"));
+        let back = Value::Mapping(config.camera("back").cloned().expect("back"));
+        assert_eq!(back["detect"], yaml("{fps: 2}"));
+        assert_eq!(
+            back["ffmpeg"]["inputs"][0],
+            yaml("{roles: [detect], path: rtsp://back}")
+        );
+        let text = serde_yaml::to_string(config.root()).expect("serialize");
+        assert!(!text.contains("<<"), "no merge key left:\n{text}");
+    }
+
+    #[test]
+    fn explicit_keys_win_over_merged_ones_wherever_written() {
+        let config = parse_ok(
+            "d: &d {fps: 1, width: 640}\ncameras:\n  a:\n    detect:\n      fps: 9\n      <<: *d\n      width: 320\n",
+        );
+        assert_eq!(
+            Value::Mapping(config.camera("a").cloned().expect("a"))["detect"],
+            yaml("{fps: 9, width: 320}")
+        );
+    }
+
+    #[test]
+    fn refusals_name_file_line_and_key() {
+        let cases: [(&str, &[&str]); 14] = [
+            (
+                "cameras:\n  front:\n    detect:\n      fps: 5\n      fps: 10\n",
+                &["/config/config.yml", "line 5", "duplicate key \"fps\"", "cameras.front.detect"],
+            ),
+            (
+                "cameras:\n  front: {}\n  back: {}\n  front: {}\n",
+                &["line 4", "duplicate key \"front\"", "`cameras`"],
+            ),
+            ("mqtt: {}\nmqtt: {}\ncameras: {}\n", &["line 2", "duplicate key \"mqtt\"", "top level"]),
+            (
+                "cameras:\n  a:\n    zones:\n      - x: 1\n        y: 2\n        x: 3\n",
+                &["line 6", "duplicate key \"x\""],
+            ),
+            ("{\"cameras\": {\"a\": {}, \"a\": {}}}", &["line 1", "duplicate key \"a\""]),
+            ("cameras:\n  a: [1, 2\n", &["line"]),
+            ("cameras:\n  a: *nope\n", &["line 2", "anchor"]),
+            ("", &["empty", "cameras"]),
+            ("- a\n- b\n", &["top level", "a list"]),
+            ("mqtt: {}\n", &["no `cameras`"]),
+            ("mqtt: {}\ncameras:\n  - front\n", &["line 2", "`cameras` must be a mapping", "a list"]),
+            ("cameras:\n  123: {}\n", &["camera names must be strings", "123"]),
+            ("cameras:\n  front:\n  back: {}\n", &["line 2", "cameras.front", "null"]),
+            ("cameras: {}\ndatabase:\n  path: 42\n", &["line 3", "database.path", "a number"]),
+        ];
+        for (text, needles) in cases {
+            let message = parse_err(text);
+            for needle in needles {
+                assert!(
+                    message.contains(needle),
+                    "{needle:?} not in {message:?} for\n{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_merge_keys_are_refused() {
+        for (text, needle) in [
+            ("cameras:\n  a:\n    detect:\n      <<: 5\n", "cameras.a.detect"),
+            ("x: &x [1]\ncameras:\n  a:\n    <<: [*x]\n", "cameras.a"),
+        ] {
+            let message = parse_err(text);
+            assert!(message.contains(needle), "{message}");
+            assert!(message.contains("<<"), "{message}");
+        }
+    }
+
+    #[test]
+    fn other_refusals() {
+        assert!(parse_err("cameras: {}\ndatabase: /x.db\n").contains("`database` must be a mapping"));
+        assert!(parse_err("cameras: {}\ndatabase: {path: ''}\n").contains("empty"));
+        assert!(parse("cameras: {}\ndatabase:\n").is_ok());
+    }
+
+    #[test]
+    fn locate_duplicate_table() {
+        let text = "a:\n  b: 1\n  # b: comment\n  c: 2\n  'b': 3\nd: 1\n";
+        assert_eq!(locate_duplicate(text, 2, 3, "b"), Some(5));
+        assert_eq!(locate_duplicate(text, 2, 3, "d"), None);
+        assert_eq!(locate_duplicate("{a: 1, a: 2}", 1, 1, "a"), None);
+        assert_eq!(find_key_line("x:\n  cameras: 1\ncameras:\n  - a\n", &["cameras"]), Some(3));
+        assert_eq!(find_key_line("cameras:\n  a: 1\nb:\n  a: 2\n", &["cameras", "b"]), None);
+        assert_eq!(
+            find_key_line("cameras:\n  a:\n    b: 1\n  b: 2\n", &["cameras", "b"]),
+            Some(4)
+        );
     }
 }

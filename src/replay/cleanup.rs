@@ -1,16 +1,852 @@
 //! A replay camera's media files, and the stale replay cameras found at boot.
-//! CONTRACT STUB — to be implemented; keep these signatures.
+//!
+//! Everything here runs with write access to the whole media root, usually
+//! as a user that may delete any recording, so it is written to be unable to
+//! remove anything but a replay camera's own files:
+//!
+//! - only names with the replay prefix that are valid camera names;
+//! - every path component below the media root is opened with `O_NOFOLLOW`
+//!   and everything after that goes through `openat`/`unlinkat` on directory
+//!   descriptors, so a symlink planted anywhere (or swapped in during the
+//!   walk) is at most unlinked itself, never followed;
+//! - snapshot and thumbnail files must have a digit right after
+//!   `<camera>-`, because Frigate's event ids start with a Unix time: this is
+//!   what keeps `_replay_front` from matching `_replay_front-door-…`.
+//!
+//! Errors on single entries do not stop a cleanup: the rest is still removed,
+//! and the failures are reported (see [`Removal`]).
 
 use std::collections::BTreeSet;
+use std::ffi::{CStr, CString};
 use std::io;
-use std::path::Path;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{openat, statat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags, CWD};
+use rustix::io::Errno;
+
+/// What every replay camera name starts with (SPEC §1).
+pub const REPLAY_PREFIX: &str = "_replay_";
+
+/// Directory depth below a camera directory that we are willing to walk.
+/// Frigate's deepest layout is `recordings/<cam>/<date>/<hour>/<cam>/file`;
+/// the cap only bounds open descriptors against a pathological tree.
+const MAX_DEPTH: usize = 32;
+
+/// `_replay_` followed by a valid camera name (`^[a-zA-Z0-9_-]+$`).
+pub fn is_replay_camera_name(name: &str) -> bool {
+    name.len() > REPLAY_PREFIX.len()
+        && name.starts_with(REPLAY_PREFIX)
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The outcome of a cleanup that kept going past errors.
+#[derive(Debug, Default)]
+pub struct Removal {
+    /// Non-directory entries unlinked (files, and symlinks removed as links).
+    pub files: u64,
+    /// Entries that could not be removed or were not entered, with why.
+    pub failures: Vec<(PathBuf, io::Error)>,
+}
+
+impl Removal {
+    fn fail(&mut self, path: PathBuf, e: impl Into<io::Error>) {
+        self.failures.push((path, e.into()));
+    }
+}
 
 /// Removes the replay camera's files under `media_root` (SPEC §2 cleanup); returns files removed.
-pub fn remove_camera_files(_media_root: &Path, _camera: &str) -> io::Result<u64> {
-    todo!()
+///
+/// Removes `recordings/<cam>/`, `clips/<cam>/`, `clips/thumbs/<cam>/`,
+/// `clips/previews/<cam>/` (recursively) and `clips/<cam>-<digit>*.jpg`,
+/// `clips/<cam>-<digit>*-clean.{webp,png}`, `clips/review/thumb-<cam>-<digit>*.webp`.
+/// Missing paths (the media root included) are not errors. A name that is
+/// not a replay camera name is refused with `InvalidInput`; a media root that
+/// exists but cannot be opened is an error. Failures on single entries are
+/// logged as warnings and skipped, and the count of what was removed is still
+/// returned; [`remove_camera_files_sparing`] hands them back instead.
+pub fn remove_camera_files(media_root: &Path, camera: &str) -> io::Result<u64> {
+    let removal = remove_camera_files_sparing(media_root, camera, &[] as &[&str])?;
+    for (path, e) in &removal.failures {
+        log::warn!(
+            "cleanup of {camera}: could not remove {}: {e}",
+            path.display()
+        );
+    }
+    Ok(removal.files)
+}
+
+/// Like [`remove_camera_files`], but leaves alone the snapshot and thumbnail
+/// files that also belong to one of the `spare` cameras, and reports
+/// failures instead of logging them.
+///
+/// The digit rule cannot tell `_replay_front`'s `_replay_front-1-1700….jpg`
+/// from a camera named `_replay_front-1`; pass the names that must survive
+/// (the cameras the NVR config defines, a session being resumed) as `spare`.
+/// A `camera` that is itself in `spare` is refused with `InvalidInput`, so
+/// the whole NVR camera list can be passed as is.
+pub fn remove_camera_files_sparing<S: AsRef<str>>(
+    media_root: &Path,
+    camera: &str,
+    spare: &[S],
+) -> io::Result<Removal> {
+    check_name(camera)?;
+    let spare: Vec<&str> = spare.iter().map(AsRef::as_ref).collect();
+    if spare.contains(&camera) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("refusing to clean {camera:?}: it is to be spared"),
+        ));
+    }
+    let mut out = Removal::default();
+    let Some(root) = open_root(media_root)? else {
+        return Ok(out);
+    };
+    let cam = cstring(camera)?;
+
+    if let Some(recordings) = open_dir(&root, media_root, "recordings", &mut out) {
+        let base = media_root.join("recordings");
+        remove_tree(&recordings, &base, &cam, 0, &mut out);
+    }
+
+    let clips_path = media_root.join("clips");
+    if let Some(clips) = open_dir(&root, media_root, "clips", &mut out) {
+        remove_tree(&clips, &clips_path, &cam, 0, &mut out);
+        for sub in ["thumbs", "previews"] {
+            if let Some(dir) = open_dir(&clips, &clips_path, sub, &mut out) {
+                remove_tree(&dir, &clips_path.join(sub), &cam, 0, &mut out);
+            }
+        }
+        remove_matching(&clips, &clips_path, &mut out, |name| {
+            is_snapshot_of(name, camera) && !spare.iter().any(|s| is_snapshot_of(name, s))
+        });
+        if let Some(review) = open_dir(&clips, &clips_path, "review", &mut out) {
+            remove_matching(&review, &clips_path.join("review"), &mut out, |name| {
+                is_review_thumb_of(name, camera)
+                    && !spare.iter().any(|s| is_review_thumb_of(name, s))
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Removes the replay clip `clips/replay/<camera>.mp4`; returns whether it existed.
+///
+/// Not part of [`remove_camera_files`] (SPEC §2 lists the clip apart from
+/// the camera's media), but boot cleanup needs it: a stale clip left in
+/// place is found again by [`stale_replay_cameras`] at every boot.
+pub fn remove_replay_clip(media_root: &Path, camera: &str) -> io::Result<bool> {
+    check_name(camera)?;
+    let Some(root) = open_root(media_root)? else {
+        return Ok(false);
+    };
+    let mut out = Removal::default();
+    let Some(clips) = open_dir(&root, media_root, "clips", &mut out) else {
+        return first_failure(out).map(|()| false);
+    };
+    let Some(replay) = open_dir(&clips, &media_root.join("clips"), "replay", &mut out) else {
+        return first_failure(out).map(|()| false);
+    };
+    let name = cstring(&format!("{camera}.mp4"))?;
+    match unlinkat(&replay, name.as_c_str(), AtFlags::empty()) {
+        Ok(()) => Ok(true),
+        Err(Errno::NOENT) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Names with the replay prefix found in recordings/, clips/, clips/thumbs/, clips/replay/*.mp4.
-pub fn stale_replay_cameras(_media_root: &Path) -> io::Result<BTreeSet<String>> {
-    todo!()
+///
+/// Only those four directories are listed (never a camera directory), so the
+/// cost does not grow with the recordings kept. Directories (and symlinks,
+/// which cleanup removes as links) count in the first three; regular files
+/// named `<camera>.mp4` in `clips/replay/`. Names that are not valid camera
+/// names are ignored. A missing media root or directory yields nothing; a
+/// directory that cannot be read is logged and skipped.
+pub fn stale_replay_cameras(media_root: &Path) -> io::Result<BTreeSet<String>> {
+    let mut found = BTreeSet::new();
+    let Some(root) = open_root(media_root)? else {
+        return Ok(found);
+    };
+    let mut out = Removal::default();
+    let clips_path = media_root.join("clips");
+    let recordings = open_dir(&root, media_root, "recordings", &mut out);
+    let clips = open_dir(&root, media_root, "clips", &mut out);
+    let (thumbs, replay) = match &clips {
+        Some(clips) => (
+            open_dir(clips, &clips_path, "thumbs", &mut out),
+            open_dir(clips, &clips_path, "replay", &mut out),
+        ),
+        None => (None, None),
+    };
+
+    let camera_dirs = [
+        (recordings, media_root.join("recordings")),
+        (clips, clips_path.clone()),
+        (thumbs, clips_path.join("thumbs")),
+    ];
+    for (dir, path) in camera_dirs {
+        let Some(dir) = dir else { continue };
+        for (name, kind) in list(&dir, &path, &mut out) {
+            let Ok(name) = name.into_string() else {
+                continue;
+            };
+            if matches!(kind, FileType::Directory | FileType::Symlink)
+                && is_replay_camera_name(&name)
+            {
+                found.insert(name);
+            }
+        }
+    }
+    if let Some(replay) = replay {
+        for (name, kind) in list(&replay, &clips_path.join("replay"), &mut out) {
+            let Ok(name) = name.into_string() else {
+                continue;
+            };
+            if kind == FileType::Directory {
+                continue;
+            }
+            if let Some(stem) = name.strip_suffix(".mp4") {
+                if is_replay_camera_name(stem) {
+                    found.insert(stem.to_string());
+                }
+            }
+        }
+    }
+    for (path, e) in &out.failures {
+        log::warn!("stale replay scan: skipped {}: {e}", path.display());
+    }
+    Ok(found)
+}
+
+fn check_name(camera: &str) -> io::Result<()> {
+    if is_replay_camera_name(camera) {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("refusing to clean {camera:?}: not a replay camera name"),
+        ))
+    }
+}
+
+fn cstring(s: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+fn first_failure(out: Removal) -> io::Result<()> {
+    match out.failures.into_iter().next() {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// `<camera>-<digit>…` ending in `.jpg`, `-clean.webp` or `-clean.png`.
+fn is_snapshot_of(name: &str, camera: &str) -> bool {
+    match after_camera(name, camera) {
+        Some(rest) => {
+            rest.ends_with(".jpg") || rest.ends_with("-clean.webp") || rest.ends_with("-clean.png")
+        }
+        None => false,
+    }
+}
+
+/// `thumb-<camera>-<digit>….webp`.
+fn is_review_thumb_of(name: &str, camera: &str) -> bool {
+    name.strip_prefix("thumb-")
+        .and_then(|rest| after_camera(rest, camera))
+        .is_some_and(|rest| rest.ends_with(".webp"))
+}
+
+/// What follows `<camera>-` when it starts with a digit.
+fn after_camera<'a>(name: &'a str, camera: &str) -> Option<&'a str> {
+    name.strip_prefix(camera)?
+        .strip_prefix('-')
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// The media root itself may be a symlink (a mount elsewhere is common);
+/// everything below it is opened without following links.
+fn open_root(media_root: &Path) -> io::Result<Option<OwnedFd>> {
+    match openat(
+        CWD,
+        media_root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::NOENT) => Ok(None),
+        Err(e) => Err(io::Error::new(
+            io::Error::from(e).kind(),
+            format!("cannot open media root {}: {e}", media_root.display()),
+        )),
+    }
+}
+
+fn open_nofollow(parent: &OwnedFd, name: &CStr) -> Result<OwnedFd, Errno> {
+    openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Opens a fixed media directory (`clips`, `recordings`, …) below `parent`.
+/// Missing: `None`. A symlink or anything else: `None`, recorded as a
+/// failure, since the camera's files behind it are then left in place.
+fn open_dir(
+    parent: &OwnedFd,
+    parent_path: &Path,
+    name: &str,
+    out: &mut Removal,
+) -> Option<OwnedFd> {
+    let path = parent_path.join(name);
+    let cname = match cstring(name) {
+        Ok(c) => c,
+        Err(e) => {
+            out.fail(path, e);
+            return None;
+        }
+    };
+    match open_nofollow(parent, &cname) {
+        Ok(fd) => Some(fd),
+        Err(Errno::NOENT) => None,
+        Err(Errno::LOOP) | Err(Errno::NOTDIR) if is_symlink(parent, &cname) => {
+            out.fail(
+                path,
+                io::Error::other("is a symbolic link; not followed out of the media root"),
+            );
+            None
+        }
+        Err(e) => {
+            out.fail(path, e);
+            None
+        }
+    }
+}
+
+fn is_symlink(dir: &OwnedFd, name: &CStr) -> bool {
+    statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
+}
+
+/// The entries of `dir` (without `.` and `..`), with their types resolved
+/// without following links. Collected before anything is unlinked, so
+/// removal never races the directory stream.
+fn list(dir: &OwnedFd, path: &Path, out: &mut Removal) -> Vec<(CString, FileType)> {
+    let mut entries = Vec::new();
+    let stream = match Dir::read_from(dir) {
+        Ok(s) => s,
+        Err(e) => {
+            out.fail(path.to_path_buf(), e);
+            return entries;
+        }
+    };
+    for entry in stream {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                out.fail(path.to_path_buf(), e);
+                break;
+            }
+        };
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let mut kind = entry.file_type();
+        if kind == FileType::Unknown {
+            // Some file systems leave d_type empty.
+            match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => kind = FileType::from_raw_mode(st.st_mode),
+                Err(Errno::NOENT) => continue,
+                Err(e) => {
+                    out.fail(path.join(os_str(name)), e);
+                    continue;
+                }
+            }
+        }
+        entries.push((name.to_owned(), kind));
+    }
+    entries
+}
+
+fn os_str(name: &CStr) -> &std::ffi::OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(name.to_bytes())
+}
+
+/// Unlinks the non-directory entries of `dir` whose names satisfy `wanted`.
+fn remove_matching(dir: &OwnedFd, path: &Path, out: &mut Removal, wanted: impl Fn(&str) -> bool) {
+    for (name, kind) in list(dir, path, out) {
+        if kind == FileType::Directory {
+            continue;
+        }
+        let Ok(utf8) = name.to_str() else { continue };
+        if !wanted(utf8) {
+            continue;
+        }
+        match unlinkat(dir, name.as_c_str(), AtFlags::empty()) {
+            Ok(()) => out.files += 1,
+            Err(Errno::NOENT) => {}
+            Err(e) => out.fail(path.join(os_str(&name)), e),
+        }
+    }
+}
+
+/// Removes `parent/name` and everything below it, counting non-directories.
+/// A symlink (or a file) at `name` is unlinked itself; directories are
+/// entered only through `O_NOFOLLOW` descriptors.
+fn remove_tree(parent: &OwnedFd, parent_path: &Path, name: &CStr, depth: usize, out: &mut Removal) {
+    let path = parent_path.join(os_str(name));
+    let dir = match open_nofollow(parent, name) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return,
+        Err(Errno::LOOP | Errno::NOTDIR) => {
+            match unlinkat(parent, name, AtFlags::empty()) {
+                Ok(()) => out.files += 1,
+                Err(Errno::NOENT) => {}
+                Err(e) => out.fail(path, e),
+            }
+            return;
+        }
+        Err(e) => {
+            out.fail(path, e);
+            return;
+        }
+    };
+    if depth >= MAX_DEPTH {
+        out.fail(
+            path,
+            io::Error::other("directory tree too deep; not removed"),
+        );
+        return;
+    }
+    for (child, kind) in list(&dir, &path, out) {
+        if kind == FileType::Directory {
+            remove_tree(&dir, &path, &child, depth + 1, out);
+            continue;
+        }
+        match unlinkat(&dir, child.as_c_str(), AtFlags::empty()) {
+            Ok(()) => out.files += 1,
+            Err(Errno::NOENT) => {}
+            // Turned into a directory since it was listed.
+            Err(Errno::ISDIR) => remove_tree(&dir, &path, &child, depth + 1, out),
+            Err(e) => out.fail(path.join(os_str(&child)), e),
+        }
+    }
+    drop(dir);
+    match unlinkat(parent, name, AtFlags::REMOVEDIR) {
+        Ok(()) | Err(Errno::NOENT) => {}
+        Err(e) => out.fail(path, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            static N: AtomicU32 = AtomicU32::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "replayd-cleanup-test-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+        fn media(&self) -> PathBuf {
+            self.0.join("media")
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn touch(root: &Path, rel: &str) {
+        let p = root.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, b"x").unwrap();
+    }
+
+    /// A camera's full set of media: 4 recordings, 4 under the camera dirs,
+    /// 3 snapshots, 1 review thumbnail.
+    fn plant_camera(root: &Path, cam: &str) {
+        touch(
+            root,
+            &format!("recordings/{cam}/2024-01-01/10/{cam}/00.00.mp4"),
+        );
+        touch(
+            root,
+            &format!("recordings/{cam}/2024-01-01/10/{cam}/00.10.mp4"),
+        );
+        touch(
+            root,
+            &format!("recordings/{cam}/2024-01-01/11/{cam}/00.00.mp4"),
+        );
+        touch(
+            root,
+            &format!("recordings/{cam}/2024-01-02/00/{cam}/00.00.mp4"),
+        );
+        touch(root, &format!("clips/{cam}/a.jpg"));
+        touch(root, &format!("clips/thumbs/{cam}/1700000000.1-abc.webp"));
+        touch(
+            root,
+            &format!("clips/previews/{cam}/1700000000.1-1700000060.0.mp4"),
+        );
+        touch(root, &format!("clips/previews/{cam}/x/y.mp4"));
+        touch(root, &format!("clips/{cam}-1700000000.123456-abc123.jpg"));
+        touch(
+            root,
+            &format!("clips/{cam}-1700000000.123456-abc123-clean.webp"),
+        );
+        touch(
+            root,
+            &format!("clips/{cam}-1700000000.123456-abc123-clean.png"),
+        );
+        touch(
+            root,
+            &format!("clips/review/thumb-{cam}-1700000000.5-xyz987.webp"),
+        );
+    }
+
+    const PER_CAMERA: u64 = 12;
+
+    fn all_files(root: &Path) -> BTreeSet<String> {
+        fn walk(base: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+            for e in fs::read_dir(dir).unwrap() {
+                let e = e.unwrap();
+                let p = e.path();
+                let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+                if e.file_type().unwrap().is_dir() {
+                    walk(base, &p, out);
+                } else {
+                    out.insert(rel);
+                }
+            }
+        }
+        let mut out = BTreeSet::new();
+        if root.exists() {
+            walk(root, root, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn removes_exactly_the_cameras_files() {
+        let t = TempDir::new();
+        let m = t.media();
+        let neighbours = [
+            "_replay_front-door",
+            "_replay_front_door-yard",
+            "_replay_front_door",
+            "front",
+        ];
+        for cam in neighbours {
+            plant_camera(&m, cam);
+        }
+        let before = all_files(&m);
+        plant_camera(&m, "_replay_front");
+        // Not a snapshot of _replay_front: no digit after "<cam>-", other
+        // extensions, or a directory with a snapshot-like name.
+        touch(&m, "clips/_replay_front-door-1700.jpg");
+        touch(&m, "clips/_replay_front-x1700.jpg");
+        touch(&m, "clips/_replay_front-1700.webp");
+        touch(&m, "clips/_replay_front.jpg");
+        touch(&m, "clips/_replay_front1700.jpg");
+        touch(&m, "clips/review/thumb-_replay_front-door-1700.webp");
+        touch(&m, "clips/review/thumb-_replay_front-1700.jpg");
+        touch(&m, "clips/_replay_front-1700-dir.jpg/inner");
+        touch(&m, "clips/replay/_replay_front.mp4");
+        let keep = all_files(&m)
+            .into_iter()
+            .filter(|f| !before.contains(f))
+            .filter(|f| {
+                !f.starts_with("recordings/_replay_front/")
+                    && !f.starts_with("clips/_replay_front/")
+                    && !f.starts_with("clips/thumbs/_replay_front/")
+                    && !f.starts_with("clips/previews/_replay_front/")
+                    && !f.contains("-1700000000.")
+            })
+            .collect::<BTreeSet<_>>();
+        assert_eq!(keep.len(), 9, "{keep:?}");
+
+        assert_eq!(
+            remove_camera_files(&m, "_replay_front").unwrap(),
+            PER_CAMERA
+        );
+        let after = all_files(&m);
+        let expected: BTreeSet<String> = before.union(&keep).cloned().collect();
+        assert_eq!(after, expected);
+        for d in ["recordings", "clips", "clips/thumbs", "clips/previews"] {
+            assert!(!m.join(d).join("_replay_front").exists(), "{d}");
+        }
+        // Idempotent.
+        assert_eq!(remove_camera_files(&m, "_replay_front").unwrap(), 0);
+        assert_eq!(all_files(&m), expected);
+    }
+
+    #[test]
+    fn underscore_neighbour_is_not_a_prefix_match() {
+        let t = TempDir::new();
+        let m = t.media();
+        plant_camera(&m, "_replay_front_door-yard");
+        plant_camera(&m, "_replay_front_door");
+        let yard: BTreeSet<String> = all_files(&m)
+            .into_iter()
+            .filter(|f| f.contains("_replay_front_door-yard"))
+            .collect();
+        assert_eq!(
+            remove_camera_files(&m, "_replay_front_door").unwrap(),
+            PER_CAMERA
+        );
+        assert_eq!(all_files(&m), yard);
+    }
+
+    #[test]
+    fn digit_rule() {
+        assert!(is_snapshot_of(
+            "_replay_front-1700000000.1-abc.jpg",
+            "_replay_front"
+        ));
+        assert!(is_snapshot_of(
+            "_replay_front-1-clean.webp",
+            "_replay_front"
+        ));
+        assert!(is_snapshot_of("_replay_front-9-clean.png", "_replay_front"));
+        assert!(!is_snapshot_of(
+            "_replay_front-door-1700.jpg",
+            "_replay_front"
+        ));
+        assert!(!is_snapshot_of("_replay_front--1700.jpg", "_replay_front"));
+        assert!(!is_snapshot_of("_replay_front-.jpg", "_replay_front"));
+        assert!(!is_snapshot_of("_replay_front-1700.webp", "_replay_front"));
+        assert!(!is_snapshot_of(
+            "_replay_front-1700-clean.jpeg",
+            "_replay_front"
+        ));
+        assert!(!is_snapshot_of(
+            "_replay_front_door-1700.jpg",
+            "_replay_front"
+        ));
+        assert!(is_review_thumb_of(
+            "thumb-_replay_front-1700.1-a.webp",
+            "_replay_front"
+        ));
+        assert!(!is_review_thumb_of(
+            "thumb-_replay_front-door-1700.webp",
+            "_replay_front"
+        ));
+        assert!(!is_review_thumb_of(
+            "_replay_front-1700.webp",
+            "_replay_front"
+        ));
+    }
+
+    #[test]
+    fn spared_cameras_keep_their_snapshots() {
+        let t = TempDir::new();
+        let m = t.media();
+        plant_camera(&m, "_replay_front");
+        plant_camera(&m, "_replay_front-2");
+        let other: BTreeSet<String> = all_files(&m)
+            .into_iter()
+            .filter(|f| f.contains("_replay_front-2"))
+            .collect();
+        let err =
+            remove_camera_files_sparing(&m, "_replay_front", &["_replay_front-2", "_replay_front"])
+                .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(all_files(&m).len() as u64, 2 * PER_CAMERA);
+        let r = remove_camera_files_sparing(&m, "_replay_front", &["_replay_front-2", "front"])
+            .unwrap();
+        assert_eq!(r.files, PER_CAMERA);
+        assert!(r.failures.is_empty(), "{:?}", r.failures);
+        assert_eq!(all_files(&m), other);
+    }
+
+    #[test]
+    fn planted_symlink_to_outside_dir_is_not_followed() {
+        let t = TempDir::new();
+        let m = t.media();
+        let outside = t.0.join("outside");
+        touch(&outside, "precious.mp4");
+        touch(&outside, "sub/precious.jpg");
+        plant_camera(&m, "_replay_front");
+        symlink(&outside, m.join("recordings/_replay_front/2024-01-01/link")).unwrap();
+        symlink(&outside, m.join("clips/previews/_replay_front/link")).unwrap();
+        symlink(
+            outside.join("precious.mp4"),
+            m.join("clips/_replay_front/file-link.mp4"),
+        )
+        .unwrap();
+        assert_eq!(
+            remove_camera_files(&m, "_replay_front").unwrap(),
+            PER_CAMERA + 3
+        );
+        assert_eq!(
+            all_files(&outside),
+            BTreeSet::from(["precious.mp4".into(), "sub/precious.jpg".into()])
+        );
+        assert!(!m.join("recordings/_replay_front").exists());
+    }
+
+    #[test]
+    fn symlinked_camera_dir_is_removed_as_a_link() {
+        let t = TempDir::new();
+        let m = t.media();
+        let outside = t.0.join("outside");
+        touch(&outside, "2024-01-01/10/a.mp4");
+        fs::create_dir_all(m.join("recordings")).unwrap();
+        fs::create_dir_all(m.join("clips/thumbs")).unwrap();
+        symlink(&outside, m.join("recordings/_replay_front")).unwrap();
+        symlink(&outside, m.join("clips/thumbs/_replay_front")).unwrap();
+        assert_eq!(remove_camera_files(&m, "_replay_front").unwrap(), 2);
+        assert!(fs::symlink_metadata(m.join("recordings/_replay_front")).is_err());
+        assert!(fs::symlink_metadata(m.join("clips/thumbs/_replay_front")).is_err());
+        assert_eq!(
+            all_files(&outside),
+            BTreeSet::from(["2024-01-01/10/a.mp4".into()])
+        );
+    }
+
+    #[test]
+    fn symlinked_media_subdir_is_not_entered() {
+        let t = TempDir::new();
+        let m = t.media();
+        let outside = t.0.join("outside");
+        plant_camera(&outside, "_replay_front");
+        let planted = all_files(&outside);
+        fs::create_dir_all(&m).unwrap();
+        symlink(outside.join("clips"), m.join("clips")).unwrap();
+        symlink(outside.join("recordings"), m.join("recordings")).unwrap();
+        let r = remove_camera_files_sparing(&m, "_replay_front", &[] as &[&str]).unwrap();
+        assert_eq!(r.files, 0);
+        assert_eq!(r.failures.len(), 2, "{:?}", r.failures);
+        assert_eq!(all_files(&outside), planted);
+        assert_eq!(remove_camera_files(&m, "_replay_front").unwrap(), 0);
+        assert!(stale_replay_cameras(&m).unwrap().is_empty());
+    }
+
+    #[test]
+    fn media_root_may_itself_be_a_symlink() {
+        let t = TempDir::new();
+        let real = t.0.join("disk");
+        plant_camera(&real, "_replay_front");
+        symlink(&real, t.media()).unwrap();
+        assert_eq!(
+            remove_camera_files(&t.media(), "_replay_front").unwrap(),
+            PER_CAMERA
+        );
+    }
+
+    #[test]
+    fn missing_paths_are_fine() {
+        let t = TempDir::new();
+        assert_eq!(remove_camera_files(&t.media(), "_replay_front").unwrap(), 0);
+        fs::create_dir_all(t.media().join("clips")).unwrap();
+        assert_eq!(remove_camera_files(&t.media(), "_replay_front").unwrap(), 0);
+        assert!(stale_replay_cameras(&t.media()).unwrap().is_empty());
+        assert!(stale_replay_cameras(&t.0.join("nothing"))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn refuses_names_without_the_prefix_or_with_path_characters() {
+        let t = TempDir::new();
+        let m = t.media();
+        plant_camera(&m, "front");
+        let before = all_files(&m);
+        for name in [
+            "front",
+            "",
+            "_replay_",
+            "_replay_../front",
+            "_replay_a/b",
+            "..",
+            "_replay_.",
+            "replay_front",
+            "_REPLAY_front",
+            "_replay_fr\0nt",
+            "_replay_front ",
+        ] {
+            let err = remove_camera_files(&m, name).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{name:?}");
+            assert_eq!(
+                remove_replay_clip(&m, name).unwrap_err().kind(),
+                io::ErrorKind::InvalidInput
+            );
+        }
+        assert_eq!(all_files(&m), before);
+    }
+
+    #[test]
+    fn stale_scan() {
+        let t = TempDir::new();
+        let m = t.media();
+        plant_camera(&m, "front");
+        touch(&m, "recordings/_replay_a/2024-01-01/00/_replay_a/00.00.mp4");
+        fs::create_dir_all(m.join("clips/_replay_b")).unwrap();
+        fs::create_dir_all(m.join("clips/thumbs/_replay_c")).unwrap();
+        touch(&m, "clips/replay/_replay_d.mp4");
+        touch(&m, "clips/replay/_replay_e.mp4.tmp");
+        touch(&m, "clips/replay/notes.mp4");
+        fs::create_dir_all(m.join("clips/replay/_replay_f.mp4")).unwrap();
+        symlink(t.0.join("nowhere"), m.join("recordings/_replay_g")).unwrap();
+        // Not camera names, or not where the scan looks.
+        fs::create_dir_all(m.join("recordings/_replay_bad.name")).unwrap();
+        fs::create_dir_all(m.join("recordings/_replay_")).unwrap();
+        touch(&m, "recordings/_replay_file");
+        touch(&m, "clips/_replay_h-1700000000.1-abc.jpg");
+        fs::create_dir_all(m.join("clips/previews/_replay_i")).unwrap();
+        fs::create_dir_all(m.join("clips/review/_replay_j")).unwrap();
+        // Never looked into: the scan only lists top-level directories.
+        fs::create_dir_all(m.join("recordings/front/_replay_k")).unwrap();
+
+        let found = stale_replay_cameras(&m).unwrap();
+        let expected: BTreeSet<String> = [
+            "_replay_a",
+            "_replay_b",
+            "_replay_c",
+            "_replay_d",
+            "_replay_g",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        assert_eq!(found, expected);
+
+        for cam in &found {
+            remove_camera_files(&m, cam).unwrap();
+            remove_replay_clip(&m, cam).unwrap();
+        }
+        assert!(stale_replay_cameras(&m).unwrap().is_empty());
+    }
+
+    #[test]
+    fn replay_clip_removal() {
+        let t = TempDir::new();
+        let m = t.media();
+        assert!(!remove_replay_clip(&m, "_replay_front").unwrap());
+        touch(&m, "clips/replay/_replay_front.mp4");
+        touch(&m, "clips/replay/_replay_front-door.mp4");
+        assert!(remove_replay_clip(&m, "_replay_front").unwrap());
+        assert!(!remove_replay_clip(&m, "_replay_front").unwrap());
+        assert!(m.join("clips/replay/_replay_front-door.mp4").exists());
+    }
 }

@@ -1,1 +1,302 @@
-//! The session state machine.
+//! The replay session: what it is, what it reports, and the job states it
+//! emits. Pure: no clock or IO here; times come in as arguments.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{
+    Job, JobResults, JobStatus, SessionState, SessionView, JOB_TYPE, STOPPED_JOB_ID,
+};
+
+/// Where the clip comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClipSource {
+    /// The source camera's recordings overlapping [start_time, end_time].
+    Recordings,
+    /// One export's file, copied whole.
+    Export {
+        export_id: String,
+        video_path: PathBuf,
+    },
+}
+
+/// An ffmpeg the session started: pid plus start time (clock ticks since
+/// boot) identify it across a daemon restart, even if the pid is reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildRecord {
+    pub pid: u32,
+    pub start_ticks: u64,
+}
+
+/// The one active session. Serialized as-is into session.json.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub replay_camera: String,
+    pub source_camera: String,
+    pub source: ClipSource,
+    pub start_time: f64,
+    pub end_time: f64,
+    /// Wall clock at acceptance (display only).
+    pub started_at: f64,
+    /// Wall clock of the auto-stop (display only).
+    pub auto_stop_at: f64,
+    /// Boot-time clock of the auto-stop: what the timer is armed to.
+    pub deadline: f64,
+    pub state: SessionState,
+    pub clip_path: Option<PathBuf>,
+    /// Whether `camera add` was published (and so `camera remove` is owed).
+    pub published: bool,
+    pub job_id: String,
+    /// How many times a preparation was interrupted by a daemon death.
+    #[serde(default)]
+    pub interruptions: u32,
+    #[serde(default)]
+    pub ffmpeg: Option<ChildRecord>,
+}
+
+impl Session {
+    pub fn view(&self) -> SessionView {
+        SessionView {
+            active: true,
+            state: self.state,
+            replay_camera: Some(self.replay_camera.clone()),
+            source_camera: Some(self.source_camera.clone()),
+            start_time: Some(self.start_time),
+            end_time: Some(self.end_time),
+            started_at: Some(self.started_at),
+            auto_stop_at: Some(self.auto_stop_at),
+            clip_path: self
+                .clip_path
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+        }
+    }
+
+    /// Seconds of footage requested.
+    pub fn range(&self) -> f64 {
+        self.end_time - self.start_time
+    }
+}
+
+/// The job-state payload for a session's job.
+pub fn job_state(
+    session: &Session,
+    status: JobStatus,
+    progress: f64,
+    started_at: f64,
+    ended_at: Option<f64>,
+    error: Option<String>,
+) -> Job {
+    let step = match status {
+        JobStatus::Success => SessionState::Ready,
+        _ => session.state,
+    };
+    Job {
+        id: session.job_id.clone(),
+        job_type: JOB_TYPE.to_string(),
+        status,
+        start_time: Some(started_at),
+        end_time: ended_at,
+        error_message: error,
+        results: JobResults {
+            current_step: Some(step.as_str().to_string()),
+            progress_percent: Some(round1(progress)),
+            source_camera: session.source_camera.clone(),
+            replay_camera_name: session.replay_camera.clone(),
+            start_ts: Some(session.start_time),
+            end_ts: Some(session.end_time),
+        },
+    }
+}
+
+/// The terminal state `stop` emits: id "stopped", only the camera names.
+pub fn stopped_job(source_camera: &str, replay_camera: &str, now: f64) -> Job {
+    Job {
+        id: STOPPED_JOB_ID.to_string(),
+        job_type: JOB_TYPE.to_string(),
+        status: JobStatus::Cancelled,
+        start_time: None,
+        end_time: Some(now),
+        error_message: None,
+        results: JobResults {
+            source_camera: source_camera.to_string(),
+            replay_camera_name: replay_camera.to_string(),
+            ..Default::default()
+        },
+    }
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// Decides which progress updates are broadcast: at most one a second, plus
+/// every step change.
+#[derive(Debug, Default)]
+pub struct ProgressThrottle {
+    last_emit: Option<f64>,
+    last_step: Option<SessionState>,
+}
+
+impl ProgressThrottle {
+    pub fn should_emit(&mut self, now: f64, step: SessionState) -> bool {
+        let step_changed = self.last_step != Some(step);
+        let due = self.last_emit.is_none_or(|t| now - t >= 1.0);
+        if step_changed || due {
+            self.last_emit = Some(now);
+            self.last_step = Some(step);
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// The STATUS= line systemd shows.
+pub fn status_line(session: Option<&Session>, progress: f64, stopping: bool) -> String {
+    let Some(s) = session else {
+        return "idle".to_string();
+    };
+    if stopping {
+        return format!("stopping replay {}", s.replay_camera);
+    }
+    match s.state {
+        SessionState::Idle => "idle".to_string(),
+        SessionState::PreparingClip => format!(
+            "preparing clip {:.0}% for {} from {}",
+            progress, s.replay_camera, s.source_camera
+        ),
+        SessionState::StartingCamera => format!("starting camera {}", s.replay_camera),
+        SessionState::Ready => format!(
+            "replaying {}, auto-stop at {}",
+            s.replay_camera,
+            format_utc(s.auto_stop_at)
+        ),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC`, without a date crate.
+pub fn format_utc(unix: f64) -> String {
+    let secs = unix.floor() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        Session {
+            replay_camera: "_replay_front".into(),
+            source_camera: "front".into(),
+            source: ClipSource::Recordings,
+            start_time: 100.0,
+            end_time: 160.0,
+            started_at: 1000.0,
+            auto_stop_at: 1000.0 + 43_200.0,
+            deadline: 50.0,
+            state: SessionState::PreparingClip,
+            clip_path: None,
+            published: false,
+            job_id: "j1".into(),
+            interruptions: 0,
+            ffmpeg: None,
+        }
+    }
+
+    #[test]
+    fn view_is_active_with_clip_unset() {
+        let v = session().view();
+        assert!(v.active);
+        assert_eq!(v.state, SessionState::PreparingClip);
+        assert_eq!(v.clip_path, None);
+        assert_eq!(v.replay_camera.as_deref(), Some("_replay_front"));
+    }
+
+    #[test]
+    fn job_state_reports_step_and_progress() {
+        let job = job_state(&session(), JobStatus::Running, 42.26, 1000.0, None, None);
+        assert_eq!(job.results.current_step.as_deref(), Some("preparing_clip"));
+        assert_eq!(job.results.progress_percent, Some(42.3));
+        assert_eq!(job.results.start_ts, Some(100.0));
+        let done = job_state(&session(), JobStatus::Success, 100.0, 1.0, Some(2.0), None);
+        assert_eq!(done.results.current_step.as_deref(), Some("ready"));
+    }
+
+    #[test]
+    fn stopped_job_is_cancelled_with_names_only() {
+        let job = stopped_job("front", "_replay_front", 5.0);
+        assert_eq!(job.id, "stopped");
+        assert_eq!(job.status, JobStatus::Cancelled);
+        assert_eq!(job.results.progress_percent, None);
+    }
+
+    #[test]
+    fn throttle_once_a_second_plus_step_changes() {
+        let mut t = ProgressThrottle::default();
+        assert!(t.should_emit(0.0, SessionState::PreparingClip));
+        assert!(!t.should_emit(0.5, SessionState::PreparingClip));
+        assert!(t.should_emit(1.0, SessionState::PreparingClip));
+        assert!(t.should_emit(1.1, SessionState::StartingCamera));
+        assert!(!t.should_emit(1.2, SessionState::StartingCamera));
+    }
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(status_line(None, 0.0, false), "idle");
+        let mut s = session();
+        assert_eq!(
+            status_line(Some(&s), 41.6, false),
+            "preparing clip 42% for _replay_front from front"
+        );
+        s.state = SessionState::Ready;
+        s.auto_stop_at = 1_700_000_000.0;
+        assert_eq!(
+            status_line(Some(&s), 100.0, false),
+            "replaying _replay_front, auto-stop at 2023-11-14 22:13:20 UTC"
+        );
+    }
+
+    #[test]
+    fn session_round_trips_through_json() {
+        let mut s = session();
+        s.source = ClipSource::Export {
+            export_id: "e1".into(),
+            video_path: "/media/frigate/exports/e1.mp4".into(),
+        };
+        s.ffmpeg = Some(ChildRecord {
+            pid: 42,
+            start_ticks: 7,
+        });
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Session>(&text).unwrap(), s);
+    }
+}

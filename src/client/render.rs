@@ -1,0 +1,553 @@
+//! What `replayctl` prints for a person: status, summaries, job lines,
+//! events and the progress bar. Pure: the clock, the zone and the terminal
+//! width are passed in.
+
+use super::time::{format_duration, format_local, format_relative, Zone};
+use crate::protocol::{
+    CameraAction, Event, Job, JobStatus, Pong, SessionState, StatusReply, Summary, PROTOCOL_VERSION,
+    STOPPED_JOB_ID,
+};
+use std::fmt::Write as _;
+
+/// Width of the label column of `status`.
+const LABEL: usize = 13;
+
+/// Makes daemon-supplied text (camera names, ffmpeg's stderr in error
+/// messages) safe to print on a terminal: control characters are escaped so
+/// that no escape sequence reaches it; newlines survive only when asked.
+pub fn clean(s: &str, keep_newlines: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if (c == '\n' && keep_newlines) || c == '\t' || !c.is_control() {
+            out.push(c);
+        } else {
+            out.extend(c.escape_default());
+        }
+    }
+    out
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Progress percent clamped to 0–100; a missing or NaN value is 0.
+fn percent(job: &Job) -> f64 {
+    match job.results.progress_percent {
+        Some(p) if p.is_finite() => p.clamp(0.0, 100.0),
+        _ => 0.0,
+    }
+}
+
+fn status_word(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Queued => "queued",
+        JobStatus::Running => "running",
+        JobStatus::Success => "success",
+        JobStatus::Failed => "failed",
+        JobStatus::Cancelled => "cancelled",
+    }
+}
+
+/// What the job is doing: its step, else its status.
+fn step_label(job: &Job) -> String {
+    match &job.results.current_step {
+        Some(step) if !step.is_empty() => clean(step, false),
+        _ => status_word(job.status).into(),
+    }
+}
+
+/// One line about a job, without its error message:
+/// `1795-ab running: preparing_clip 42%`, `stopped: session of _replay_front stopped`.
+pub fn job_summary(job: &Job) -> String {
+    let id = clean(&job.id, false);
+    let camera = clean(&job.results.replay_camera_name, false);
+    match job.status {
+        JobStatus::Queued => format!("{id} queued for {camera}"),
+        JobStatus::Running => {
+            let pct = percent(job).floor();
+            match &job.results.current_step {
+                Some(step) if !step.is_empty() => {
+                    format!("{id} running: {} {pct}%", clean(step, false))
+                }
+                _ => format!("{id} running: {pct}%"),
+            }
+        }
+        JobStatus::Success => format!("{id} success: {camera} published"),
+        JobStatus::Failed => format!("{id} failed ({camera})"),
+        JobStatus::Cancelled if job.id == STOPPED_JOB_ID => {
+            format!("{id}: session of {camera} stopped")
+        }
+        JobStatus::Cancelled => format!("{id} cancelled ({camera})"),
+    }
+}
+
+/// A job's error message, if it has one worth showing.
+pub fn job_error(job: &Job) -> Option<String> {
+    job.error_message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(|m| clean(m, true))
+}
+
+/// Indents every line after the first by `by` spaces, for multi-line values.
+fn indent_rest(s: &str, by: usize) -> String {
+    s.replace('\n', &format!("\n{}", " ".repeat(by)))
+}
+
+/// A redrawable bar that fits in `width` columns:
+/// `[##########..........]  50%  preparing_clip`.
+pub fn progress_bar(job: &Job, width: usize) -> String {
+    let pct = percent(job);
+    let mut label = step_label(job);
+    let tail_len = |label: &str| 7 + label.chars().count();
+    let bar_len = width
+        .saturating_sub(2 + tail_len(&label))
+        .clamp(10, 40);
+    let room = width.saturating_sub(2 + bar_len + 7);
+    if label.chars().count() > room {
+        label = label.chars().take(room).collect();
+    }
+    let filled = ((pct / 100.0) * bar_len as f64).round() as usize;
+    let filled = filled.min(bar_len);
+    format!(
+        "[{}{}] {:>3}%  {label}",
+        "#".repeat(filled),
+        ".".repeat(bar_len - filled),
+        pct.floor() as u32
+    )
+    .trim_end()
+    .to_string()
+}
+
+/// Decides which job states deserve a line of their own when the output is
+/// not a terminal (a log, a pipe): each change of status or step, and each
+/// further 10 % of progress, so that a long clip writes ~10 lines, not one
+/// per second.
+#[derive(Debug, Default)]
+pub struct StepLog {
+    last: Option<(JobStatus, Option<String>, u32)>,
+}
+
+impl StepLog {
+    pub fn should_print(&mut self, job: &Job) -> bool {
+        let bucket = (percent(job) / 10.0).floor() as u32;
+        let key = (job.status, job.results.current_step.clone(), bucket);
+        let print = match &self.last {
+            None => true,
+            Some((status, step, last_bucket)) => {
+                *status != key.0 || *step != key.1 || bucket > *last_bucket
+            }
+        };
+        if print {
+            self.last = Some(key);
+        }
+        print
+    }
+}
+
+fn field(out: &mut String, label: &str, value: &str) {
+    let _ = writeln!(
+        out,
+        "{label:<LABEL$}{}",
+        indent_rest(value, LABEL)
+    );
+}
+
+fn state_words(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Idle => "idle",
+        SessionState::PreparingClip => "preparing clip",
+        SessionState::StartingCamera => "starting camera",
+        SessionState::Ready => "ready",
+    }
+}
+
+/// `status` for a person; `now` (Unix seconds) makes "3m ago" / "in 11h".
+pub fn status_text(reply: &StatusReply, now: f64, zone: &dyn Zone) -> String {
+    let mut out = String::new();
+    let s = &reply.session;
+    let at = |t: f64| format!("{} ({})", format_local(t, zone), format_relative(t, now));
+    if !s.active {
+        field(&mut out, "session:", "none active");
+    } else {
+        field(&mut out, "session:", state_words(s.state));
+        if let Some(replay) = &s.replay_camera {
+            let camera = match &s.source_camera {
+                Some(src) => format!("{} (replaying {})", clean(replay, false), clean(src, false)),
+                None => clean(replay, false),
+            };
+            field(&mut out, "camera:", &camera);
+        }
+        if let (Some(from), Some(to)) = (s.start_time, s.end_time) {
+            let range = format!(
+                "{} to {} ({})",
+                format_local(from, zone),
+                format_local(to, zone),
+                format_duration(to - from)
+            );
+            field(&mut out, "range:", &range);
+        }
+        if let Some(t) = s.started_at {
+            field(&mut out, "started:", &at(t));
+        }
+        if let Some(t) = s.auto_stop_at {
+            field(&mut out, "auto-stop:", &at(t));
+        }
+        if let Some(clip) = &s.clip_path {
+            field(&mut out, "clip:", &clean(clip, false));
+        }
+    }
+    if let Some(job) = &reply.job {
+        let mut line = job_summary(job);
+        if job.status.is_terminal() {
+            if let Some(end) = job.end_time {
+                let _ = write!(line, ", {}", format_relative(end, now));
+            }
+        }
+        field(&mut out, if s.active { "job:" } else { "last job:" }, &line);
+        if let Some(err) = job_error(job) {
+            field(&mut out, "error:", &err);
+        }
+    }
+    if let Some(summary) = &reply.last_summary {
+        field(&mut out, "last replay:", &summary_line(summary));
+    }
+    out
+}
+
+/// `person 11, car 3`: most frequent label first.
+fn labels(summary: &Summary) -> String {
+    let mut by: Vec<(&String, &u64)> = summary.events_by_label.iter().collect();
+    by.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    by.iter()
+        .map(|(label, n)| format!("{} {n}", clean(label, false)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn events_phrase(summary: &Summary) -> String {
+    let mut s = plural(summary.events, "event", "events");
+    if !summary.events_by_label.is_empty() {
+        let _ = write!(s, " ({})", labels(summary));
+    }
+    s
+}
+
+fn reviews_phrase(summary: &Summary) -> String {
+    format!(
+        "{}, {}",
+        plural(summary.review_segments.alert, "alert", "alerts"),
+        plural(summary.review_segments.detection, "detection", "detections")
+    )
+}
+
+/// The summary of a stopped replay on one line (status, watch).
+pub fn summary_line(summary: &Summary) -> String {
+    format!(
+        "{} ran {}: {}; {}; removed {}, {}",
+        clean(&summary.replay_camera, false),
+        format_duration(summary.duration_s),
+        events_phrase(summary),
+        reviews_phrase(summary),
+        plural(summary.files_removed, "file", "files"),
+        plural(summary.rows_removed, "row", "rows"),
+    )
+}
+
+/// The summary printed by `stop`.
+pub fn summary_text(summary: &Summary) -> String {
+    let mut out = String::new();
+    field(&mut out, "stopped:", &clean(&summary.replay_camera, false));
+    field(&mut out, "ran:", &format_duration(summary.duration_s));
+    field(&mut out, "events:", &events_phrase(summary));
+    field(&mut out, "reviews:", &reviews_phrase(summary));
+    let removed = format!(
+        "{}, {} from the database",
+        plural(summary.files_removed, "file", "files"),
+        plural(summary.rows_removed, "row", "rows")
+    );
+    field(&mut out, "removed:", &removed);
+    out
+}
+
+/// One event for `watch`, without a timestamp.
+pub fn event_line(event: &Event) -> String {
+    match event {
+        Event::JobState { job } => {
+            let mut line = format!("job {}", job_summary(job));
+            if let Some(err) = job_error(job) {
+                let _ = write!(line, ": {}", indent_rest(&err, 4));
+            }
+            line
+        }
+        Event::Camera { action, camera, .. } => {
+            let what = match action {
+                CameraAction::Add => "published",
+                CameraAction::Remove => "removed",
+            };
+            format!("camera {} {what}", clean(camera, false))
+        }
+        Event::Summary { summary } => format!("summary {}", summary_line(summary)),
+    }
+}
+
+/// `ping` for a person.
+pub fn pong_text(pong: &Pong) -> String {
+    let mut s = format!("replayd {}, protocol {}", clean(&pong.version, false), pong.protocol);
+    if pong.protocol != PROTOCOL_VERSION {
+        let _ = write!(s, " (this replayctl speaks protocol {PROTOCOL_VERSION})");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::time::FixedOffset;
+    use crate::protocol::{JobResults, ReviewCounts, SessionView};
+
+    const UTC: FixedOffset = FixedOffset(0);
+    // 2026-11-24T10:00:00Z
+    const T0: f64 = 1_795_514_400.0;
+
+    fn job(status: JobStatus, step: Option<&str>, pct: Option<f64>) -> Job {
+        Job {
+            id: "1795514400-ab12".into(),
+            job_type: "debug_replay".into(),
+            status,
+            start_time: Some(T0),
+            end_time: None,
+            error_message: None,
+            results: JobResults {
+                current_step: step.map(Into::into),
+                progress_percent: pct,
+                source_camera: "front".into(),
+                replay_camera_name: "_replay_front".into(),
+                start_ts: Some(T0 - 600.0),
+                end_ts: Some(T0 - 300.0),
+            },
+        }
+    }
+
+    fn summary() -> Summary {
+        Summary {
+            replay_camera: "_replay_front".into(),
+            duration_s: 723.0,
+            events: 14,
+            events_by_label: [("car".to_string(), 3), ("person".to_string(), 11)]
+                .into_iter()
+                .collect(),
+            review_segments: ReviewCounts {
+                alert: 1,
+                detection: 5,
+            },
+            files_removed: 120,
+            rows_removed: 300,
+        }
+    }
+
+    #[test]
+    fn cleans_control_characters() {
+        assert_eq!(clean("a\x1b[2Jb", false), "a\\u{1b}[2Jb");
+        assert_eq!(clean("a\nb\tc", true), "a\nb\tc");
+        assert_eq!(clean("a\nb", false), "a\\nb");
+        assert_eq!(clean("\u{9b}x", false), "\\u{9b}x");
+    }
+
+    #[test]
+    fn job_lines() {
+        let cases = [
+            (
+                job(JobStatus::Running, Some("preparing_clip"), Some(42.7)),
+                "1795514400-ab12 running: preparing_clip 42%",
+            ),
+            (
+                job(JobStatus::Running, None, None),
+                "1795514400-ab12 running: 0%",
+            ),
+            (
+                job(JobStatus::Running, Some("x"), Some(f64::NAN)),
+                "1795514400-ab12 running: x 0%",
+            ),
+            (
+                job(JobStatus::Running, Some("x"), Some(250.0)),
+                "1795514400-ab12 running: x 100%",
+            ),
+            (
+                job(JobStatus::Queued, None, None),
+                "1795514400-ab12 queued for _replay_front",
+            ),
+            (
+                job(JobStatus::Success, None, Some(100.0)),
+                "1795514400-ab12 success: _replay_front published",
+            ),
+            (
+                job(JobStatus::Failed, None, None),
+                "1795514400-ab12 failed (_replay_front)",
+            ),
+        ];
+        for (job, want) in cases {
+            assert_eq!(job_summary(&job), want);
+        }
+        let mut stopped = job(JobStatus::Cancelled, None, None);
+        stopped.id = STOPPED_JOB_ID.into();
+        assert_eq!(job_summary(&stopped), "stopped: session of _replay_front stopped");
+    }
+
+    #[test]
+    fn progress_bar_fits_the_width() {
+        let j = job(JobStatus::Running, Some("preparing_clip"), Some(50.0));
+        assert_eq!(
+            progress_bar(&j, 80),
+            format!("[{}{}]  50%  preparing_clip", "#".repeat(20), ".".repeat(20))
+        );
+        let narrow = progress_bar(&j, 30);
+        assert_eq!(narrow.chars().count(), 30, "{narrow}");
+        assert!(narrow.starts_with("[#####.....]  50%  "), "{narrow}");
+        // Too narrow for even the shortest bar and the percent: stays short.
+        assert!(progress_bar(&j, 5).chars().count() <= 19);
+        let done = progress_bar(&job(JobStatus::Running, None, Some(100.0)), 80);
+        assert!(done.starts_with(&format!("[{}] 100%  running", "#".repeat(40))), "{done}");
+        let empty = progress_bar(&job(JobStatus::Queued, None, None), 80);
+        assert!(empty.starts_with("[....") && empty.ends_with("  0%  queued"), "{empty}");
+    }
+
+    #[test]
+    fn step_log_prints_steps_and_tens() {
+        let mut log = StepLog::default();
+        let seq = [
+            (JobStatus::Queued, None, None, true),
+            (JobStatus::Running, Some("preparing_clip"), Some(0.0), true),
+            (JobStatus::Running, Some("preparing_clip"), Some(4.0), false),
+            (JobStatus::Running, Some("preparing_clip"), Some(10.5), true),
+            (JobStatus::Running, Some("preparing_clip"), Some(19.0), false),
+            (JobStatus::Running, Some("preparing_clip"), Some(45.0), true),
+            (JobStatus::Running, Some("preparing_clip"), Some(40.0), false),
+            (JobStatus::Running, Some("starting_camera"), Some(100.0), true),
+            (JobStatus::Success, Some("starting_camera"), Some(100.0), true),
+        ];
+        for (i, (status, step, pct, want)) in seq.into_iter().enumerate() {
+            assert_eq!(log.should_print(&job(status, step, pct)), want, "step {i}");
+        }
+    }
+
+    #[test]
+    fn status_of_a_running_session() {
+        let reply = StatusReply {
+            session: SessionView {
+                active: true,
+                state: SessionState::PreparingClip,
+                replay_camera: Some("_replay_front".into()),
+                source_camera: Some("front".into()),
+                start_time: Some(T0 - 600.0),
+                end_time: Some(T0 - 300.0),
+                started_at: Some(T0 - 30.0),
+                auto_stop_at: Some(T0 - 30.0 + 43_200.0),
+                clip_path: None,
+            },
+            job: Some(job(JobStatus::Running, Some("preparing_clip"), Some(42.0))),
+            last_summary: None,
+        };
+        let want = "\
+session:    preparing clip
+camera:     _replay_front (replaying front)
+range:      2026-11-24 09:50:00 +00:00 to 2026-11-24 09:55:00 +00:00 (5m)
+started:    2026-11-24 09:59:30 +00:00 (30s ago)
+auto-stop:  2026-11-24 21:59:30 +00:00 (in 11h 59m)
+job:        1795514400-ab12 running: preparing_clip 42%
+";
+        assert_eq!(status_text(&reply, T0, &UTC), want);
+    }
+
+    #[test]
+    fn status_when_idle_after_a_failure() {
+        let mut failed = job(JobStatus::Failed, Some("preparing_clip"), Some(12.0));
+        failed.end_time = Some(T0 - 120.0);
+        failed.error_message = Some("ffmpeg exited with 1:\nsegment.mp4: Invalid data\x1b[0m".into());
+        let reply = StatusReply {
+            session: SessionView::idle(),
+            job: Some(failed),
+            last_summary: Some(summary()),
+        };
+        let want = "\
+session:    none active
+last job:   1795514400-ab12 failed (_replay_front), 2m ago
+error:      ffmpeg exited with 1:
+            segment.mp4: Invalid data\\u{1b}[0m
+last replay:_replay_front ran 12m 3s: 14 events (person 11, car 3); 1 alert, 5 detections; removed 120 files, 300 rows
+";
+        assert_eq!(status_text(&reply, T0, &UTC), want);
+    }
+
+    #[test]
+    fn summaries() {
+        let want = "\
+stopped:    _replay_front
+ran:        12m 3s
+events:     14 (person 11, car 3)
+reviews:    1 alert, 5 detections
+removed:    120 files, 300 rows from the database
+";
+        assert_eq!(summary_text(&summary()), want);
+        let empty = Summary {
+            replay_camera: "_replay_x".into(),
+            events: 1,
+            files_removed: 1,
+            rows_removed: 1,
+            ..Default::default()
+        };
+        assert_eq!(
+            summary_line(&empty),
+            "_replay_x ran 0s: 1 event; 0 alerts, 0 detections; removed 1 file, 1 row"
+        );
+    }
+
+    #[test]
+    fn event_lines() {
+        let mut failed = job(JobStatus::Failed, None, None);
+        failed.error_message = Some("no space\nleft".into());
+        let cases = [
+            (
+                Event::JobState { job: failed },
+                "job 1795514400-ab12 failed (_replay_front): no space\n    left",
+            ),
+            (
+                Event::Camera {
+                    action: CameraAction::Add,
+                    camera: "_replay_front".into(),
+                    config: None,
+                },
+                "camera _replay_front published",
+            ),
+            (
+                Event::Camera {
+                    action: CameraAction::Remove,
+                    camera: "_replay_front".into(),
+                    config: None,
+                },
+                "camera _replay_front removed",
+            ),
+        ];
+        for (event, want) in cases {
+            assert_eq!(event_line(&event), want);
+        }
+        let line = event_line(&Event::Summary { summary: summary() });
+        assert!(line.starts_with("summary _replay_front ran 12m 3s"), "{line}");
+    }
+
+    #[test]
+    fn pong() {
+        let p = Pong {
+            version: "0.1.0".into(),
+            protocol: PROTOCOL_VERSION,
+        };
+        assert_eq!(pong_text(&p), "replayd 0.1.0, protocol 1");
+        let newer = Pong {
+            version: "9.0.0".into(),
+            protocol: 2,
+        };
+        assert!(pong_text(&newer).ends_with("(this replayctl speaks protocol 1)"));
+    }
+}

@@ -1,0 +1,619 @@
+//! Times and durations as operators type them, and as `replayctl` shows them.
+//!
+//! Pure: "now" and the local time zone are passed in, so every format can be
+//! table-tested; the libc-backed zone lives in [`super::zone`].
+
+use std::fmt;
+
+/// Latest instant accepted (9999-12-31T23:59:59Z): beyond it a typo, not a
+/// recording, is the likelier explanation.
+const MAX_UNIX: f64 = 253_402_300_799.0;
+
+/// A wall-clock date and time, without a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+/// The local time zone, injected so that parsing and rendering stay pure.
+pub trait Zone {
+    /// Unix seconds of a local wall-clock time; `None` when the zone skips
+    /// that time (a DST gap).
+    fn to_unix(&self, local: &Civil) -> Option<i64>;
+    /// Local wall-clock time and UTC offset (seconds east) of a Unix time.
+    fn to_local(&self, unix: i64) -> Option<(Civil, i64)>;
+}
+
+/// A zone with a constant UTC offset (seconds east); UTC is `FixedOffset(0)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedOffset(pub i64);
+
+impl Zone for FixedOffset {
+    fn to_unix(&self, local: &Civil) -> Option<i64> {
+        Some(civil_to_unix_utc(local) - self.0)
+    }
+
+    fn to_local(&self, unix: i64) -> Option<(Civil, i64)> {
+        Some((unix_to_civil_utc(unix.checked_add(self.0)?), self.0))
+    }
+}
+
+/// Why a time or duration argument was refused; shown as a usage error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeError {
+    what: &'static str,
+    input: String,
+    reason: String,
+}
+
+impl TimeError {
+    fn new(what: &'static str, input: &str, reason: impl Into<String>) -> Self {
+        TimeError {
+            what,
+            input: crate::protocol::printable(input),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for TimeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {} '{}': {}", self.what, self.input, self.reason)
+    }
+}
+
+impl std::error::Error for TimeError {}
+
+const TIME_FORMS: &str = "expected RFC 3339 (2026-11-24T10:00:00Z), local \
+     'YYYY-MM-DD HH:MM[:SS]', Unix seconds, 'now', or relative like -5m, -1h30m";
+
+/// Parses a point in time; `now` is Unix seconds.
+///
+/// Accepted: RFC 3339 (`T` or space, fractional seconds, `Z` or `±HH:MM`),
+/// the same without an offset as local time (`YYYY-MM-DD HH:MM[:SS]`),
+/// Unix seconds (`1700000000`, `1700000000.5`), `now`, and `-DURATION`
+/// relative to now (see [`parse_duration`]).
+pub fn parse_time(input: &str, now: f64, zone: &dyn Zone) -> Result<f64, TimeError> {
+    let s = input.trim();
+    let err = |reason: &str| TimeError::new("time", input, reason);
+    if s.eq_ignore_ascii_case("now") {
+        return Ok(now);
+    }
+    if let Some(rest) = s.strip_prefix('-') {
+        let ago = parse_duration(rest).map_err(|e| err(&e.reason))?;
+        return Ok(now - ago);
+    }
+    if is_decimal(s) {
+        // Only plain digits reach f64 parsing, so "NaN", "inf" and "1e9"
+        // can never sneak through as Unix times.
+        let t: f64 = s.parse().map_err(|_| err(TIME_FORMS))?;
+        if t > MAX_UNIX {
+            return Err(err("Unix time is beyond the year 9999"));
+        }
+        return Ok(t);
+    }
+    let b = s.as_bytes();
+    if b.len() >= 10 && b[4] == b'-' && b[0].is_ascii_digit() {
+        return parse_datetime(s, zone).map_err(|reason| err(&reason));
+    }
+    Err(err(TIME_FORMS))
+}
+
+/// Digits, optionally followed by one `.` and more digits.
+fn is_decimal(s: &str) -> bool {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (s, None),
+    };
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
+    digits(int) && frac.map_or(true, digits)
+}
+
+/// A byte cursor over an ASCII date-time.
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Exactly `n` ASCII digits.
+    fn number(&mut self, n: usize, field: &str) -> Result<u32, String> {
+        let end = self.i + n;
+        match self.b.get(self.i..end) {
+            Some(d) if d.iter().all(u8::is_ascii_digit) => {
+                self.i = end;
+                Ok(d.iter().fold(0, |acc, c| acc * 10 + u32::from(c - b'0')))
+            }
+            _ => Err(format!("{field} must have {n} digits")),
+        }
+    }
+
+    fn expect(&mut self, c: u8, after: &str) -> Result<(), String> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(format!("expected '{}' after the {after}", c as char))
+        }
+    }
+}
+
+fn parse_datetime(s: &str, zone: &dyn Zone) -> Result<f64, String> {
+    let mut c = Cursor {
+        b: s.as_bytes(),
+        i: 0,
+    };
+    let year = c.number(4, "year")?;
+    c.expect(b'-', "year")?;
+    let month = c.number(2, "month")?;
+    c.expect(b'-', "month")?;
+    let day = c.number(2, "day")?;
+    if !(c.eat(b'T') || c.eat(b't') || c.eat(b' ')) {
+        return Err("expected 'T' or a space between date and time \
+                    (a date alone is not enough: add HH:MM)"
+            .into());
+    }
+    let hour = c.number(2, "hour")?;
+    c.expect(b':', "hour")?;
+    let minute = c.number(2, "minute")?;
+    let mut second = 0;
+    let mut frac = 0.0;
+    if c.eat(b':') {
+        second = c.number(2, "second")?;
+        if c.eat(b'.') {
+            let start = c.i;
+            while c.peek().is_some_and(|d| d.is_ascii_digit()) {
+                c.i += 1;
+            }
+            if c.i == start {
+                return Err("expected digits after the decimal point".into());
+            }
+            // The slice is ASCII digits only, so this cannot fail; 0.0 keeps
+            // the parser total anyway.
+            frac = format!("0.{}", &s[start..c.i]).parse().unwrap_or(0.0);
+        }
+    }
+    let offset = match c.peek() {
+        None => None,
+        Some(b'Z' | b'z') => {
+            c.i += 1;
+            Some(0)
+        }
+        Some(sign @ (b'+' | b'-')) => {
+            c.i += 1;
+            let oh = c.number(2, "offset hour")?;
+            c.eat(b':');
+            let om = c.number(2, "offset minute")?;
+            if oh > 23 || om > 59 {
+                return Err("UTC offset out of range".into());
+            }
+            let secs = i64::from(oh * 3600 + om * 60);
+            Some(if sign == b'-' { -secs } else { secs })
+        }
+        Some(_) => return Err("unexpected text after the time".into()),
+    };
+    if c.peek().is_some() {
+        return Err("unexpected text after the UTC offset".into());
+    }
+    if !(1..=12).contains(&month) {
+        return Err(format!("month {month} does not exist"));
+    }
+    let year = year as i32;
+    if day == 0 || day > days_in_month(year, month) {
+        return Err(format!("day {day} does not exist in {year}-{month:02}"));
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return Err(format!(
+            "{hour:02}:{minute:02}:{second:02} is not a time of day"
+        ));
+    }
+    let civil = Civil {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    };
+    let whole = match offset {
+        Some(off) => civil_to_unix_utc(&civil) - off,
+        None => zone.to_unix(&civil).ok_or_else(|| {
+            "this local time does not exist (skipped by a DST change); \
+             give a UTC offset"
+                .to_string()
+        })?,
+    };
+    Ok(whole as f64 + frac)
+}
+
+/// Parses a positive duration: one or more `<number><unit>` with units
+/// `d`, `h`, `m`, `s` from largest to smallest (`90s`, `5m`, `1h30m`, `1.5h`).
+/// A bare number is refused: "5" could mean seconds or minutes.
+pub fn parse_duration(input: &str) -> Result<f64, TimeError> {
+    let err = |reason: &str| TimeError::new("duration", input, reason);
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(err("empty; expected e.g. 90s, 5m, 1h30m"));
+    }
+    let mut total = 0.0;
+    let mut last_unit = usize::MAX;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .bytes()
+            .position(|c| !(c.is_ascii_digit() || c == b'.'))
+            .unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(num_len);
+        if !is_decimal(num) {
+            return Err(err("expected a number before each unit, e.g. 90s, 5m, 1h30m"));
+        }
+        let unit = tail.chars().next().ok_or_else(|| {
+            err("a unit is needed after the number: d, h, m or s (e.g. 5m)")
+        })?;
+        const UNITS: [(char, f64); 4] = [('d', 86400.0), ('h', 3600.0), ('m', 60.0), ('s', 1.0)];
+        let (rank, scale) = UNITS
+            .iter()
+            .position(|&(u, _)| u == unit)
+            .map(|i| (i, UNITS[i].1))
+            .ok_or_else(|| err(&format!("unknown unit '{}'; use d, h, m or s", unit.escape_default())))?;
+        if last_unit != usize::MAX && rank <= last_unit {
+            return Err(err("units must go from largest to smallest, each once (1h30m)"));
+        }
+        last_unit = rank;
+        let value: f64 = num.parse().map_err(|_| err("bad number"))?;
+        total += value * scale;
+        rest = &tail[unit.len_utf8()..];
+    }
+    if !total.is_finite() || total > MAX_UNIX {
+        return Err(err("too long"));
+    }
+    if total <= 0.0 {
+        return Err(err("must be longer than zero"));
+    }
+    Ok(total)
+}
+
+fn is_leap(y: i32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+/// `days_from_civil`).
+fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Inverse of [`days_from_civil`].
+fn civil_from_days(z: i64) -> (i32, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y as i32, m, d)
+}
+
+fn civil_to_unix_utc(c: &Civil) -> i64 {
+    days_from_civil(c.year, c.month, c.day) * 86400
+        + i64::from(c.hour * 3600 + c.minute * 60 + c.second)
+}
+
+fn unix_to_civil_utc(t: i64) -> Civil {
+    let (year, month, day) = civil_from_days(t.div_euclid(86400));
+    let secs = t.rem_euclid(86400) as u32;
+    Civil {
+        year,
+        month,
+        day,
+        hour: secs / 3600,
+        minute: secs / 60 % 60,
+        second: secs % 60,
+    }
+}
+
+/// `2026-11-24 10:00:05 +01:00` in the given zone (UTC with `Z` if the zone
+/// cannot say); fractions of a second are dropped.
+pub fn format_local(t: f64, zone: &dyn Zone) -> String {
+    if !t.is_finite() || t.abs() > MAX_UNIX {
+        return "?".into();
+    }
+    let secs = t.floor() as i64;
+    let (c, off) = match zone.to_local(secs) {
+        Some(local) => local,
+        None => (unix_to_civil_utc(secs), 0),
+    };
+    let sign = if off < 0 { '-' } else { '+' };
+    let off = off.abs();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {sign}{:02}:{:02}",
+        c.year,
+        c.month,
+        c.day,
+        c.hour,
+        c.minute,
+        c.second,
+        off / 3600,
+        off / 60 % 60
+    )
+}
+
+/// `HH:MM:SS` in the given zone, for timestamps of lines as they happen.
+pub fn format_clock(t: f64, zone: &dyn Zone) -> String {
+    if !t.is_finite() || t.abs() > MAX_UNIX {
+        return "??:??:??".into();
+    }
+    let secs = t.floor() as i64;
+    let c = zone
+        .to_local(secs)
+        .map_or_else(|| unix_to_civil_utc(secs), |(c, _)| c);
+    format!("{:02}:{:02}:{:02}", c.hour, c.minute, c.second)
+}
+
+/// A duration for a person: `45s`, `5m 3s`, `1h 30m`, `2d 3h`; the smaller
+/// unit is dropped once the larger is in hours.
+pub fn format_duration(secs: f64) -> String {
+    if !secs.is_finite() || secs <= 0.0 {
+        return "0s".into();
+    }
+    let s = secs.round() as u64;
+    let (d, h, m, s) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+    let pair = |a: u64, ua: &str, b: u64, ub: &str| {
+        if b == 0 {
+            format!("{a}{ua}")
+        } else {
+            format!("{a}{ua} {b}{ub}")
+        }
+    };
+    if d > 0 {
+        pair(d, "d", h, "h")
+    } else if h > 0 {
+        pair(h, "h", m, "m")
+    } else if m > 0 {
+        pair(m, "m", s, "s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// `in 5m` / `5m ago`, relative to `now`.
+pub fn format_relative(t: f64, now: f64) -> String {
+    let d = t - now;
+    if d.abs() < 1.0 {
+        "now".into()
+    } else if d > 0.0 {
+        format!("in {}", format_duration(d))
+    } else {
+        format!("{} ago", format_duration(-d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_795_000_000.0;
+    // 2026-11-24T10:00:00Z
+    const T0: f64 = 1_795_514_400.0;
+    const CET: FixedOffset = FixedOffset(3600);
+
+    /// A zone that skips 02:00–03:00 on every day, like a spring-forward.
+    struct GapZone;
+    impl Zone for GapZone {
+        fn to_unix(&self, c: &Civil) -> Option<i64> {
+            (c.hour != 2).then(|| civil_to_unix_utc(c))
+        }
+        fn to_local(&self, unix: i64) -> Option<(Civil, i64)> {
+            Some((unix_to_civil_utc(unix), 0))
+        }
+    }
+
+    #[test]
+    fn parses_every_time_form() {
+        let cases: &[(&str, f64)] = &[
+            ("2026-11-24T10:00:00Z", T0),
+            ("2026-11-24t10:00:00z", T0),
+            ("2026-11-24 10:00:00Z", T0),
+            ("2026-11-24T10:00Z", T0),
+            ("2026-11-24T10:00:00.25Z", T0 + 0.25),
+            ("2026-11-24T11:00:00+01:00", T0),
+            ("2026-11-24T11:00:00+0100", T0),
+            ("2026-11-24T05:30:00-04:30", T0),
+            ("2026-11-24T11:00:00.5+01:00", T0 + 0.5),
+            // Local time (CET in this table).
+            ("2026-11-24 11:00", T0),
+            ("2026-11-24 11:00:30", T0 + 30.0),
+            ("2026-11-24T11:00:30", T0 + 30.0),
+            ("2026-11-24 11:00:30.125", T0 + 30.125),
+            ("  2026-11-24 11:00  ", T0),
+            // Unix seconds.
+            ("1795514400", T0),
+            ("1795514400.75", T0 + 0.75),
+            ("0", 0.0),
+            // Relative to now.
+            ("now", NOW),
+            ("NOW", NOW),
+            ("-5m", NOW - 300.0),
+            ("-90s", NOW - 90.0),
+            ("-1h30m", NOW - 5400.0),
+            ("-1.5h", NOW - 5400.0),
+            ("-2d", NOW - 172_800.0),
+            // Leap day.
+            ("2028-02-29T00:00:00Z", 1_835_395_200.0),
+        ];
+        for &(input, want) in cases {
+            assert_eq!(parse_time(input, NOW, &CET), Ok(want), "{input}");
+        }
+    }
+
+    #[test]
+    fn refuses_bad_times() {
+        let cases = [
+            "",
+            "yesterday",
+            "2026-13-01 10:00",
+            "2026-00-01 10:00",
+            "2026-02-29 10:00",
+            "2026-04-31 10:00",
+            "2026-11-24",
+            "2026-11-24 24:00",
+            "2026-11-24 10:60",
+            "2026-11-24 10:00:60",
+            "2026-11-24 10",
+            "2026-11-24 10:00:",
+            "2026-11-24 10:00:00.",
+            "2026-11-24 10:00:00 Z",
+            "2026-11-24T10:00:00+25:00",
+            "2026-11-24T10:00:00+01",
+            "2026-11-24T10:00:00Zjunk",
+            "2026-1-24 10:00",
+            "26-11-24 10:00",
+            "-5x",
+            "-5",
+            "-",
+            "--5m",
+            "+5m",
+            "NaN",
+            "nan",
+            "inf",
+            "-inf",
+            "1e9",
+            "1795514400.",
+            ".5",
+            "1,5",
+            "99999999999999",
+            "5m",
+        ];
+        for input in cases {
+            assert!(
+                parse_time(input, NOW, &CET).is_err(),
+                "{input:?} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn local_time_in_a_dst_gap_is_refused() {
+        let err = parse_time("2026-03-29 02:30", NOW, &GapZone).unwrap_err();
+        assert!(err.to_string().contains("DST"), "{err}");
+        assert!(parse_time("2026-03-29T02:30:00Z", NOW, &GapZone).is_ok());
+        assert!(parse_time("2026-03-29 03:30", NOW, &GapZone).is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_input_and_the_problem() {
+        let e = parse_time("2026-13-01 10:00", NOW, &CET).unwrap_err();
+        assert_eq!(e.to_string(), "invalid time '2026-13-01 10:00': month 13 does not exist");
+        let e = parse_time("-5x", NOW, &CET).unwrap_err();
+        assert!(e.to_string().contains("unknown unit 'x'"), "{e}");
+        let e = parse_time("yest\x1b[2Jerday", NOW, &CET).unwrap_err();
+        assert!(!e.to_string().contains('\x1b'), "{e}");
+    }
+
+    #[test]
+    fn parses_durations() {
+        let cases: &[(&str, f64)] = &[
+            ("90s", 90.0),
+            ("5m", 300.0),
+            ("1h", 3600.0),
+            ("1h30m", 5400.0),
+            ("1d2h3m4s", 93_784.0),
+            ("1.5h", 5400.0),
+            ("0.5s", 0.5),
+            (" 5m ", 300.0),
+        ];
+        for &(input, want) in cases {
+            assert_eq!(parse_duration(input), Ok(want), "{input}");
+        }
+        let bad = [
+            "", "5", "m", "5x", "-5m", "5m5m", "30m1h", "1h 30m", "0s", "0m0s", "1..5m", ".5m",
+            "5M", "NaN", "infs", "5mm", "1e3s", "5µ",
+        ];
+        for input in bad {
+            assert!(parse_duration(input).is_err(), "{input:?} was accepted");
+        }
+        let huge = format!("{}d", "9".repeat(400));
+        assert!(parse_duration(&huge).is_err());
+    }
+
+    #[test]
+    fn civil_round_trips() {
+        for t in [-86_401, -1, 0, 951_782_400, 1_795_082_400, 4_102_444_800] {
+            assert_eq!(civil_to_unix_utc(&unix_to_civil_utc(t)), t, "{t}");
+        }
+        assert_eq!(
+            unix_to_civil_utc(951_825_600),
+            Civil {
+                year: 2000,
+                month: 2,
+                day: 29,
+                hour: 12,
+                minute: 0,
+                second: 0
+            }
+        );
+    }
+
+    #[test]
+    fn formats_times_and_durations() {
+        assert_eq!(format_local(T0 + 0.9, &CET), "2026-11-24 11:00:00 +01:00");
+        assert_eq!(format_local(T0, &FixedOffset(-16_200)), "2026-11-24 05:30:00 -04:30");
+        assert_eq!(format_local(f64::NAN, &CET), "?");
+        assert_eq!(format_clock(T0 + 65.0, &CET), "11:01:05");
+        let durations: &[(f64, &str)] = &[
+            (0.0, "0s"),
+            (-5.0, "0s"),
+            (f64::NAN, "0s"),
+            (0.4, "0s"),
+            (45.0, "45s"),
+            (60.0, "1m"),
+            (303.0, "5m 3s"),
+            (3600.0, "1h"),
+            (5430.0, "1h 30m"),
+            (43_200.0, "12h"),
+            (183_600.0, "2d 3h"),
+        ];
+        for &(secs, want) in durations {
+            assert_eq!(format_duration(secs), want, "{secs}");
+        }
+        assert_eq!(format_relative(NOW + 300.0, NOW), "in 5m");
+        assert_eq!(format_relative(NOW - 90.0, NOW), "1m 30s ago");
+        assert_eq!(format_relative(NOW, NOW), "now");
+    }
+}

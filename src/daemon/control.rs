@@ -1,0 +1,260 @@
+//! The control socket: listener set-up, per-client buffers, peer credentials.
+//!
+//! Every client is non-blocking with its own input and output buffer; output
+//! is written as far as the socket takes it and POLLOUT is asked for only
+//! while some is pending, so a slow reader never stalls the loop.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+
+use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+use nix::unistd::{Gid, Group};
+
+use crate::protocol::{Frame, LineReader};
+
+/// Output a client may have pending before it is dropped as too slow
+/// (a subscriber that stopped reading).
+const MAX_PENDING_OUTPUT: usize = 4 * 1024 * 1024;
+
+/// The peer's credentials from SO_PEERCRED at accept time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Binds the control socket at `path` with `mode` and `group`.
+pub fn bind(path: &Path, mode: u32, group: Option<Gid>) -> io::Result<UnixListener> {
+    if let Ok(meta) = fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+        if UnixStream::connect(path).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("{} is in use: another replayd is running", path.display()),
+            ));
+        }
+        // A socket nobody listens on is left over from a dead daemon.
+        fs::remove_file(path)?;
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let listener = UnixListener::bind(path)?;
+    // bind() applies the umask (0755 for root); the mode is the contract.
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+    if let Some(gid) = group {
+        nix::unistd::chown(path, None, Some(gid)).map_err(io::Error::from)?;
+    }
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// A listener passed by systemd.
+pub fn from_activation(fd: OwnedFd) -> io::Result<UnixListener> {
+    let listener = UnixListener::from(fd);
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// The admin group's gid; `None` (root only) with a warning when it does not exist.
+pub fn admin_gid(name: &str) -> Option<Gid> {
+    match Group::from_name(name) {
+        Ok(Some(group)) => Some(group.gid),
+        Ok(None) => {
+            log::warn!("admin group '{name}' does not exist: only root may start and stop");
+            None
+        }
+        Err(e) => {
+            log::warn!("cannot look up admin group '{name}': {e}; only root may start and stop");
+            None
+        }
+    }
+}
+
+/// Root and members of the admin group (primary or supplementary) may
+/// start and stop.
+pub fn is_admin(peer: &Peer, admin: Option<Gid>) -> bool {
+    if peer.uid == 0 {
+        return true;
+    }
+    let Some(admin) = admin else {
+        return false;
+    };
+    if peer.gid == admin.as_raw() {
+        return true;
+    }
+    supplementary_groups(peer.pid).contains(&admin.as_raw())
+}
+
+/// The `Groups:` line of /proc/PID/status.
+fn supplementary_groups(pid: i32) -> Vec<u32> {
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return Vec::new();
+    };
+    parse_groups(&status)
+}
+
+fn parse_groups(status: &str) -> Vec<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Groups:"))
+        .map(|g| g.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+pub struct Client {
+    pub id: u64,
+    stream: UnixStream,
+    reader: LineReader,
+    out: Vec<u8>,
+    pub peer: Peer,
+    pub subscribed: bool,
+    /// A request whose reply comes later (stop, start_from_export): further
+    /// lines wait so replies stay in request order.
+    pub awaiting_reply: bool,
+    /// Reading side closed or the client misbehaved: drop once output is flushed.
+    pub closing: bool,
+    /// Broken: drop now.
+    pub dead: bool,
+}
+
+impl Client {
+    pub fn new(id: u64, stream: UnixStream) -> io::Result<Client> {
+        stream.set_nonblocking(true)?;
+        let cred = getsockopt(&stream, PeerCredentials).map_err(io::Error::from)?;
+        Ok(Client {
+            id,
+            stream,
+            reader: LineReader::new(),
+            out: Vec::new(),
+            peer: Peer {
+                pid: cred.pid(),
+                uid: cred.uid(),
+                gid: cred.gid(),
+            },
+            subscribed: false,
+            awaiting_reply: false,
+            closing: false,
+            dead: false,
+        })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.stream.as_fd()
+    }
+
+    /// Reads what the socket has into the line buffer.
+    pub fn read_input(&mut self) {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => {
+                    self.closing = true;
+                    return;
+                }
+                Ok(n) => {
+                    self.reader.push(&buf[..n]);
+                    // Stop reading while lines are queued: bounded memory per client.
+                    if self.reader.pending() > crate::protocol::MAX_LINE {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.dead = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    pub fn next_frame(&mut self) -> Option<Frame> {
+        self.reader.next_frame()
+    }
+
+    /// Queues a line and writes what the socket takes now.
+    pub fn send(&mut self, line: &str) {
+        if self.dead {
+            return;
+        }
+        if self.out.len() + line.len() > MAX_PENDING_OUTPUT {
+            log::warn!(
+                "dropping client {} (pid {}): it stopped reading",
+                self.id,
+                self.peer.pid
+            );
+            self.dead = true;
+            return;
+        }
+        self.out.extend_from_slice(line.as_bytes());
+        self.flush();
+    }
+
+    pub fn flush(&mut self) {
+        while !self.out.is_empty() {
+            match self.stream.write(&self.out) {
+                Ok(0) => {
+                    self.dead = true;
+                    return;
+                }
+                Ok(n) => {
+                    self.out.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.dead = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Whether the loop should read more from this client now.
+    pub fn wants_read(&self) -> bool {
+        !self.closing && !self.awaiting_reply && self.reader.pending() <= crate::protocol::MAX_LINE
+    }
+
+    /// Done: nothing more to read, nothing owed, nothing left to write.
+    pub fn finished(&self) -> bool {
+        self.dead || (self.closing && !self.awaiting_reply && self.out.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_line() {
+        let status = "Name:\tbash\nUid:\t1000\t1000\t1000\t1000\nGroups:\t4 27 1001 \nVmRSS: 1 kB\n";
+        assert_eq!(parse_groups(status), vec![4, 27, 1001]);
+        assert_eq!(parse_groups("Groups:\n"), Vec::<u32>::new());
+        assert_eq!(parse_groups(""), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn admin_rules() {
+        let root = Peer { pid: 1, uid: 0, gid: 0 };
+        let user = Peer { pid: i32::MAX, uid: 1000, gid: 1000 };
+        assert!(is_admin(&root, None));
+        assert!(!is_admin(&user, None));
+        assert!(is_admin(&user, Some(Gid::from_raw(1000))));
+        assert!(!is_admin(&user, Some(Gid::from_raw(4242))));
+    }
+}

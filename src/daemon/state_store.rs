@@ -1,0 +1,172 @@
+//! session.json under the runtime dir: written atomically at every session
+//! transition, tagged with the boot id so a file from before a reboot is
+//! never mistaken for a live session.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::replay::session::Session;
+
+/// Bumped when the file's meaning changes; an unknown version is treated as corrupt.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateFile {
+    schema: u32,
+    boot_id: String,
+    session: Option<Session>,
+}
+
+/// What was found at start-up.
+#[derive(Debug, PartialEq)]
+pub enum Loaded {
+    Missing,
+    /// Written during another boot: nothing of it is alive any more.
+    OtherBoot,
+    /// Unreadable; it was moved aside to `session.json.corrupt`.
+    Corrupt(String),
+    Current(Option<Session>),
+}
+
+pub struct StateStore {
+    path: PathBuf,
+    boot_id: String,
+}
+
+impl StateStore {
+    pub fn new(runtime_dir: &Path) -> StateStore {
+        StateStore {
+            path: runtime_dir.join("session.json"),
+            boot_id: current_boot_id(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// temp file, fsync, rename, fsync dir: a crash leaves the old or the new file, never half.
+    pub fn save(&self, session: Option<&Session>) -> io::Result<()> {
+        let state = StateFile {
+            schema: SCHEMA_VERSION,
+            boot_id: self.boot_id.clone(),
+            session: session.cloned(),
+        };
+        let mut text = serde_json::to_vec_pretty(&state).map_err(io::Error::other)?;
+        text.push(b'\n');
+        let tmp = self.path.with_extension("json.tmp");
+        {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.write_all(&text)?;
+            file.sync_all()?;
+        }
+        fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    pub fn load(&self) -> Loaded {
+        let text = match fs::read(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Loaded::Missing,
+            Err(e) => return self.set_aside(format!("cannot read: {e}")),
+        };
+        match serde_json::from_slice::<StateFile>(&text) {
+            Ok(state) if state.schema != SCHEMA_VERSION => {
+                self.set_aside(format!("unknown schema version {}", state.schema))
+            }
+            Ok(state) if state.boot_id != self.boot_id => Loaded::OtherBoot,
+            Ok(state) => Loaded::Current(state.session),
+            Err(e) => self.set_aside(format!("not a valid state file: {e}")),
+        }
+    }
+
+    fn set_aside(&self, reason: String) -> Loaded {
+        let aside = self.path.with_extension("json.corrupt");
+        if let Err(e) = fs::rename(&self.path, &aside) {
+            log::warn!("cannot move {} aside: {e}", self.path.display());
+        }
+        Loaded::Corrupt(reason)
+    }
+}
+
+fn current_boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::SessionState;
+    use crate::replay::session::ClipSource;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("replayd-state-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn session() -> Session {
+        Session {
+            replay_camera: "_replay_front".into(),
+            source_camera: "front".into(),
+            source: ClipSource::Recordings,
+            start_time: 1.0,
+            end_time: 2.0,
+            started_at: 3.0,
+            auto_stop_at: 4.0,
+            deadline: 5.0,
+            state: SessionState::Ready,
+            clip_path: Some("/m/clips/replay/_replay_front.mp4".into()),
+            published: true,
+            job_id: "j".into(),
+            interruptions: 0,
+            ffmpeg: None,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_boot_id() {
+        let dir = temp_dir("rt");
+        let store = StateStore::new(&dir);
+        assert_eq!(store.load(), Loaded::Missing);
+        store.save(Some(&session())).unwrap();
+        assert_eq!(store.load(), Loaded::Current(Some(session())));
+        store.save(None).unwrap();
+        assert_eq!(store.load(), Loaded::Current(None));
+        let other = StateStore {
+            path: store.path.clone(),
+            boot_id: "another-boot".into(),
+        };
+        assert_eq!(other.load(), Loaded::OtherBoot);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn corrupt_file_is_set_aside() {
+        let dir = temp_dir("corrupt");
+        let store = StateStore::new(&dir);
+        fs::write(store.path(), b"{\"schema\":1,").unwrap();
+        assert!(matches!(store.load(), Loaded::Corrupt(_)));
+        assert!(dir.join("session.json.corrupt").exists());
+        assert!(!store.path().exists());
+        fs::write(store.path(), b"{\"schema\":99,\"boot_id\":\"x\",\"session\":null}").unwrap();
+        assert!(matches!(store.load(), Loaded::Corrupt(m) if m.contains("99")));
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
