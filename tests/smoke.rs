@@ -178,7 +178,11 @@ fn replay_artifacts_cover_the_cleanup_list() {
 fn daemon_starts_answers_and_stops() {
     let root = TestRoot::new();
     let mut daemon = Daemon::spawn(&root);
-    assert!(daemon.has_notification("READY=1"), "{:?}", daemon.notifications());
+    assert!(
+        daemon.has_notification("READY=1"),
+        "{:?}",
+        daemon.notifications()
+    );
 
     let mut client = Client::connect(root.socket());
     let pong = client.request(&json!({"cmd": "ping"}));
@@ -206,5 +210,8 @@ fn daemon_starts_answers_and_stops() {
         "{:?}",
         daemon.notifications()
     );
-    assert!(client.wait_closed(secs(5)), "connection still open after exit");
+    assert!(
+        client.wait_closed(secs(5)),
+        "connection still open after exit"
+    );
 }

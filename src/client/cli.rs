@@ -142,7 +142,9 @@ pub fn resolve(
                         _ => return Err(usage("give --from and --to, or --last, or --export")),
                     };
                     if end_time <= start_time {
-                        return Err(usage("the start of the range (--from) must be before its end (--to)"));
+                        return Err(usage(
+                            "the start of the range (--from) must be before its end (--to)",
+                        ));
                     }
                     Request::Start {
                         camera,
@@ -199,7 +201,10 @@ mod tests {
             (&["stop"], Action::Stop),
             (&["watch"], Action::Watch),
             (&["ping"], Action::Ping),
-            (&["start", "front", "--last", "5m"], start("front", NOW - 300.0, NOW)),
+            (
+                &["start", "front", "--last", "5m"],
+                start("front", NOW - 300.0, NOW),
+            ),
             (
                 &["start", "front", "--from", "-10m", "--to", "-5m"],
                 start("front", NOW - 600.0, NOW - 300.0),
@@ -209,7 +214,14 @@ mod tests {
                 start("front", NOW - 3600.0, NOW),
             ),
             (
-                &["start", "front", "--from", "1795510800", "--to", "2026-11-24T10:00:00Z"],
+                &[
+                    "start",
+                    "front",
+                    "--from",
+                    "1795510800",
+                    "--to",
+                    "2026-11-24T10:00:00Z",
+                ],
                 start("front", NOW - 3600.0, NOW),
             ),
             (
@@ -249,14 +261,23 @@ mod tests {
             &["start", "front"],
             &["start", "front", "--from", "-5m"],
             &["start", "front", "--to", "-5m"],
-            &["start", "front", "--last", "5m", "--from", "-5m", "--to", "now"],
+            &[
+                "start", "front", "--last", "5m", "--from", "-5m", "--to", "now",
+            ],
             &["start", "front", "--export", "e1"],
             &["start", "--export", "e1", "--last", "5m"],
             &["start", "--last", "5m"],
             &["start", "front", "--last", "5"],
             &["start", "front", "--last", "-5m"],
             &["start", "front", "--from", "yesterday", "--to", "now"],
-            &["start", "front", "--from", "2026-13-01 10:00", "--to", "now"],
+            &[
+                "start",
+                "front",
+                "--from",
+                "2026-13-01 10:00",
+                "--to",
+                "now",
+            ],
             &["start", "front", "--from", "-5x", "--to", "now"],
             &["start", "front", "--from", "NaN", "--to", "now"],
             &["start", "front", "--from", "-5m", "--to", "-10m"],
@@ -280,8 +301,11 @@ mod tests {
         assert_eq!(got.socket, PathBuf::from("/tmp/env.sock"));
         let got = parse_env(&["ping"], Some("")).expect("ping");
         assert_eq!(got.socket, PathBuf::from(DEFAULT_SOCKET));
-        let got = parse_env(&["--socket", "/tmp/a.sock", "--json", "ping"], Some("/tmp/env.sock"))
-            .expect("ping");
+        let got = parse_env(
+            &["--socket", "/tmp/a.sock", "--json", "ping"],
+            Some("/tmp/env.sock"),
+        )
+        .expect("ping");
         assert_eq!(got.socket, PathBuf::from("/tmp/a.sock"));
         assert!(got.json);
         // Global options also go after the subcommand.
@@ -293,6 +317,9 @@ mod tests {
     #[test]
     fn bad_time_message_names_the_value() {
         let err = parse(&["start", "front", "--from", "yesterday", "--to", "now"]).unwrap_err();
-        assert!(err.to_string().contains("invalid time 'yesterday'"), "{err}");
+        assert!(
+            err.to_string().contains("invalid time 'yesterday'"),
+            "{err}"
+        );
     }
 }

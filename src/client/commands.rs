@@ -8,7 +8,9 @@ use super::time::Zone;
 use super::tty::terminal_width;
 use super::wait::{StartWait, Verdict};
 use super::{now, EXIT_REFUSED, EXIT_UNREACHABLE};
-use crate::protocol::{ErrorBody, Event, Job, JobStatus, Pong, Request, StartReply, StatusReply, StopReply};
+use crate::protocol::{
+    ErrorBody, Event, Job, JobStatus, Pong, Request, StartReply, StatusReply, StopReply,
+};
 use serde::de::DeserializeOwned;
 use std::io::{self, Write};
 use std::time::Duration;
@@ -234,7 +236,11 @@ fn start_and_wait(inv: &Invocation, request: &Request) -> Result<(), Failure> {
     events.set_timeout(None)?;
 
     let stderr = io::stderr();
-    let width = if inv.json { None } else { terminal_width(&stderr) };
+    let width = if inv.json {
+        None
+    } else {
+        terminal_width(&stderr)
+    };
     let mut progress = Progress::new(stderr.lock(), width);
     let mut wait = StartWait::new(&reply);
     loop {
@@ -299,7 +305,11 @@ fn watch(inv: &Invocation, zone: &dyn Zone) -> Result<(), Failure> {
     conn.set_timeout(None)?;
 
     let stdout = io::stdout();
-    let width = if inv.json { None } else { terminal_width(&stdout) };
+    let width = if inv.json {
+        None
+    } else {
+        terminal_width(&stdout)
+    };
     let mut progress = Progress::new(stdout.lock(), width);
     loop {
         let line = match conn.next_line() {

@@ -129,8 +129,12 @@ impl Conn {
 
     /// Bounds each read and write; `None` waits for ever (event streams).
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ConnError> {
-        self.stream.set_read_timeout(timeout).map_err(ConnError::Io)?;
-        self.stream.set_write_timeout(timeout).map_err(ConnError::Io)?;
+        self.stream
+            .set_read_timeout(timeout)
+            .map_err(ConnError::Io)?;
+        self.stream
+            .set_write_timeout(timeout)
+            .map_err(ConnError::Io)?;
         self.timeout = timeout;
         Ok(())
     }
@@ -194,7 +198,9 @@ mod tests {
     #[test]
     fn missing_socket_says_not_running() {
         let path = temp_socket("missing");
-        let err = Conn::connect(&path, Duration::from_secs(1)).err().expect("no socket");
+        let err = Conn::connect(&path, Duration::from_secs(1))
+            .err()
+            .expect("no socket");
         assert!(err.to_string().contains("not running"), "{err}");
     }
 
@@ -228,7 +234,10 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).expect("bind");
         let mut conn = Conn::connect(&path, Duration::from_millis(200)).expect("connect");
-        assert!(matches!(conn.call(&Request::Status), Err(ConnError::Timeout(_))));
+        assert!(matches!(
+            conn.call(&Request::Status),
+            Err(ConnError::Timeout(_))
+        ));
         drop(listener);
         let _ = std::fs::remove_file(&path);
     }

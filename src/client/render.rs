@@ -4,8 +4,8 @@
 
 use super::time::{format_duration, format_local, format_relative, Zone};
 use crate::protocol::{
-    CameraAction, Event, Job, JobStatus, Pong, SessionState, StatusReply, Summary, PROTOCOL_VERSION,
-    STOPPED_JOB_ID,
+    CameraAction, Event, Job, JobStatus, Pong, SessionState, StatusReply, Summary,
+    PROTOCOL_VERSION, STOPPED_JOB_ID,
 };
 use std::fmt::Write as _;
 
@@ -102,9 +102,7 @@ pub fn progress_bar(job: &Job, width: usize) -> String {
     let pct = percent(job);
     let mut label = step_label(job);
     let tail_len = |label: &str| 7 + label.chars().count();
-    let bar_len = width
-        .saturating_sub(2 + tail_len(&label))
-        .clamp(10, 40);
+    let bar_len = width.saturating_sub(2 + tail_len(&label)).clamp(10, 40);
     let room = width.saturating_sub(2 + bar_len + 7);
     if label.chars().count() > room {
         label = label.chars().take(room).collect();
@@ -148,11 +146,7 @@ impl StepLog {
 }
 
 fn field(out: &mut String, label: &str, value: &str) {
-    let _ = writeln!(
-        out,
-        "{label:<LABEL$}{}",
-        indent_rest(value, LABEL)
-    );
+    let _ = writeln!(out, "{label:<LABEL$}{}", indent_rest(value, LABEL));
 }
 
 fn state_words(state: SessionState) -> &'static str {
@@ -295,7 +289,11 @@ pub fn event_line(event: &Event) -> String {
 
 /// `ping` for a person.
 pub fn pong_text(pong: &Pong) -> String {
-    let mut s = format!("replayd {}, protocol {}", clean(&pong.version, false), pong.protocol);
+    let mut s = format!(
+        "replayd {}, protocol {}",
+        clean(&pong.version, false),
+        pong.protocol
+    );
     if pong.protocol != PROTOCOL_VERSION {
         let _ = write!(s, " (this replayctl speaks protocol {PROTOCOL_VERSION})");
     }
@@ -393,7 +391,10 @@ mod tests {
         }
         let mut stopped = job(JobStatus::Cancelled, None, None);
         stopped.id = STOPPED_JOB_ID.into();
-        assert_eq!(job_summary(&stopped), "stopped: session of _replay_front stopped");
+        assert_eq!(
+            job_summary(&stopped),
+            "stopped: session of _replay_front stopped"
+        );
     }
 
     #[test]
@@ -401,7 +402,11 @@ mod tests {
         let j = job(JobStatus::Running, Some("preparing_clip"), Some(50.0));
         assert_eq!(
             progress_bar(&j, 80),
-            format!("[{}{}]  50%  preparing_clip", "#".repeat(20), ".".repeat(20))
+            format!(
+                "[{}{}]  50%  preparing_clip",
+                "#".repeat(20),
+                ".".repeat(20)
+            )
         );
         let narrow = progress_bar(&j, 30);
         assert_eq!(narrow.chars().count(), 30, "{narrow}");
@@ -409,9 +414,15 @@ mod tests {
         // Too narrow for even the shortest bar and the percent: stays short.
         assert!(progress_bar(&j, 5).chars().count() <= 19);
         let done = progress_bar(&job(JobStatus::Running, None, Some(100.0)), 80);
-        assert!(done.starts_with(&format!("[{}] 100%  running", "#".repeat(40))), "{done}");
+        assert!(
+            done.starts_with(&format!("[{}] 100%  running", "#".repeat(40))),
+            "{done}"
+        );
         let empty = progress_bar(&job(JobStatus::Queued, None, None), 80);
-        assert!(empty.starts_with("[....") && empty.ends_with("  0%  queued"), "{empty}");
+        assert!(
+            empty.starts_with("[....") && empty.ends_with("  0%  queued"),
+            "{empty}"
+        );
     }
 
     #[test]
@@ -422,11 +433,31 @@ mod tests {
             (JobStatus::Running, Some("preparing_clip"), Some(0.0), true),
             (JobStatus::Running, Some("preparing_clip"), Some(4.0), false),
             (JobStatus::Running, Some("preparing_clip"), Some(10.5), true),
-            (JobStatus::Running, Some("preparing_clip"), Some(19.0), false),
+            (
+                JobStatus::Running,
+                Some("preparing_clip"),
+                Some(19.0),
+                false,
+            ),
             (JobStatus::Running, Some("preparing_clip"), Some(45.0), true),
-            (JobStatus::Running, Some("preparing_clip"), Some(40.0), false),
-            (JobStatus::Running, Some("starting_camera"), Some(100.0), true),
-            (JobStatus::Success, Some("starting_camera"), Some(100.0), true),
+            (
+                JobStatus::Running,
+                Some("preparing_clip"),
+                Some(40.0),
+                false,
+            ),
+            (
+                JobStatus::Running,
+                Some("starting_camera"),
+                Some(100.0),
+                true,
+            ),
+            (
+                JobStatus::Success,
+                Some("starting_camera"),
+                Some(100.0),
+                true,
+            ),
         ];
         for (i, (status, step, pct, want)) in seq.into_iter().enumerate() {
             assert_eq!(log.should_print(&job(status, step, pct)), want, "step {i}");
@@ -451,12 +482,12 @@ mod tests {
             last_summary: None,
         };
         let want = "\
-session:    preparing clip
-camera:     _replay_front (replaying front)
-range:      2026-11-24 09:50:00 +00:00 to 2026-11-24 09:55:00 +00:00 (5m)
-started:    2026-11-24 09:59:30 +00:00 (30s ago)
-auto-stop:  2026-11-24 21:59:30 +00:00 (in 11h 59m)
-job:        1795514400-ab12 running: preparing_clip 42%
+session:     preparing clip
+camera:      _replay_front (replaying front)
+range:       2026-11-24 09:50:00 +00:00 to 2026-11-24 09:55:00 +00:00 (5m)
+started:     2026-11-24 09:59:30 +00:00 (30s ago)
+auto-stop:   2026-11-24 21:59:30 +00:00 (in 11h 59m)
+job:         1795514400-ab12 running: preparing_clip 42%
 ";
         assert_eq!(status_text(&reply, T0, &UTC), want);
     }
@@ -465,18 +496,19 @@ job:        1795514400-ab12 running: preparing_clip 42%
     fn status_when_idle_after_a_failure() {
         let mut failed = job(JobStatus::Failed, Some("preparing_clip"), Some(12.0));
         failed.end_time = Some(T0 - 120.0);
-        failed.error_message = Some("ffmpeg exited with 1:\nsegment.mp4: Invalid data\x1b[0m".into());
+        failed.error_message =
+            Some("ffmpeg exited with 1:\nsegment.mp4: Invalid data\x1b[0m".into());
         let reply = StatusReply {
             session: SessionView::idle(),
             job: Some(failed),
             last_summary: Some(summary()),
         };
         let want = "\
-session:    none active
-last job:   1795514400-ab12 failed (_replay_front), 2m ago
-error:      ffmpeg exited with 1:
-            segment.mp4: Invalid data\\u{1b}[0m
-last replay:_replay_front ran 12m 3s: 14 events (person 11, car 3); 1 alert, 5 detections; removed 120 files, 300 rows
+session:     none active
+last job:    1795514400-ab12 failed (_replay_front), 2m ago
+error:       ffmpeg exited with 1:
+             segment.mp4: Invalid data\\u{1b}[0m
+last replay: _replay_front ran 12m 3s: 14 events (person 11, car 3); 1 alert, 5 detections; removed 120 files, 300 rows
 ";
         assert_eq!(status_text(&reply, T0, &UTC), want);
     }
@@ -484,11 +516,11 @@ last replay:_replay_front ran 12m 3s: 14 events (person 11, car 3); 1 alert, 5 d
     #[test]
     fn summaries() {
         let want = "\
-stopped:    _replay_front
-ran:        12m 3s
-events:     14 (person 11, car 3)
-reviews:    1 alert, 5 detections
-removed:    120 files, 300 rows from the database
+stopped:     _replay_front
+ran:         12m 3s
+events:      14 events (person 11, car 3)
+reviews:     1 alert, 5 detections
+removed:     120 files, 300 rows from the database
 ";
         assert_eq!(summary_text(&summary()), want);
         let empty = Summary {
@@ -534,7 +566,10 @@ removed:    120 files, 300 rows from the database
             assert_eq!(event_line(&event), want);
         }
         let line = event_line(&Event::Summary { summary: summary() });
-        assert!(line.starts_with("summary _replay_front ran 12m 3s"), "{line}");
+        assert!(
+            line.starts_with("summary _replay_front ran 12m 3s"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -262,19 +262,29 @@ pub fn parse_duration(input: &str) -> Result<f64, TimeError> {
             .unwrap_or(rest.len());
         let (num, tail) = rest.split_at(num_len);
         if !is_decimal(num) {
-            return Err(err("expected a number before each unit, e.g. 90s, 5m, 1h30m"));
+            return Err(err(
+                "expected a number before each unit, e.g. 90s, 5m, 1h30m",
+            ));
         }
-        let unit = tail.chars().next().ok_or_else(|| {
-            err("a unit is needed after the number: d, h, m or s (e.g. 5m)")
-        })?;
+        let unit = tail
+            .chars()
+            .next()
+            .ok_or_else(|| err("a unit is needed after the number: d, h, m or s (e.g. 5m)"))?;
         const UNITS: [(char, f64); 4] = [('d', 86400.0), ('h', 3600.0), ('m', 60.0), ('s', 1.0)];
         let (rank, scale) = UNITS
             .iter()
             .position(|&(u, _)| u == unit)
             .map(|i| (i, UNITS[i].1))
-            .ok_or_else(|| err(&format!("unknown unit '{}'; use d, h, m or s", unit.escape_default())))?;
+            .ok_or_else(|| {
+                err(&format!(
+                    "unknown unit '{}'; use d, h, m or s",
+                    unit.escape_default()
+                ))
+            })?;
         if last_unit != usize::MAX && rank <= last_unit {
-            return Err(err("units must go from largest to smallest, each once (1h30m)"));
+            return Err(err(
+                "units must go from largest to smallest, each once (1h30m)",
+            ));
         }
         last_unit = rank;
         let value: f64 = num.parse().map_err(|_| err("bad number"))?;
@@ -539,7 +549,10 @@ mod tests {
     #[test]
     fn errors_name_the_input_and_the_problem() {
         let e = parse_time("2026-13-01 10:00", NOW, &CET).unwrap_err();
-        assert_eq!(e.to_string(), "invalid time '2026-13-01 10:00': month 13 does not exist");
+        assert_eq!(
+            e.to_string(),
+            "invalid time '2026-13-01 10:00': month 13 does not exist"
+        );
         let e = parse_time("-5x", NOW, &CET).unwrap_err();
         assert!(e.to_string().contains("unknown unit 'x'"), "{e}");
         let e = parse_time("yest\x1b[2Jerday", NOW, &CET).unwrap_err();
@@ -593,7 +606,10 @@ mod tests {
     #[test]
     fn formats_times_and_durations() {
         assert_eq!(format_local(T0 + 0.9, &CET), "2026-11-24 11:00:00 +01:00");
-        assert_eq!(format_local(T0, &FixedOffset(-16_200)), "2026-11-24 05:30:00 -04:30");
+        assert_eq!(
+            format_local(T0, &FixedOffset(-16_200)),
+            "2026-11-24 05:30:00 -04:30"
+        );
         assert_eq!(format_local(f64::NAN, &CET), "?");
         assert_eq!(format_clock(T0 + 65.0, &CET), "11:01:05");
         let durations: &[(f64, &str)] = &[

@@ -141,7 +141,7 @@ mod tests {
     }
 
     use CameraAction::{Add, Remove};
-    use JobStatus::*;
+    use JobStatus::{Cancelled, Queued, Running, Success};
     use Verdict::*;
 
     #[test]
@@ -184,11 +184,15 @@ mod tests {
     #[test]
     fn failure_and_cancel_carry_the_reason() {
         assert_eq!(
-            run(&[state("j2", Failed, Some("ffmpeg: no such file\n"))]),
+            run(&[state(
+                "j2",
+                JobStatus::Failed,
+                Some("ffmpeg: no such file\n")
+            )]),
             [Failed("job j2 failed: ffmpeg: no such file".into())]
         );
         assert_eq!(
-            run(&[state("j2", Failed, Some("  "))]),
+            run(&[state("j2", JobStatus::Failed, Some("  "))]),
             [Failed("job j2 failed: no reason given".into())]
         );
         assert_eq!(
@@ -203,7 +207,10 @@ mod tests {
             state("j2", Running, None),
             state(STOPPED_JOB_ID, Cancelled, None),
         ]);
-        assert_eq!(got[1], Failed("job j2 cancelled: the session was stopped".into()));
+        assert_eq!(
+            got[1],
+            Failed("job j2 cancelled: the session was stopped".into())
+        );
         let got = run(&[state("j2", Running, None), camera(Remove, "_replay_front")]);
         assert!(matches!(got[1], Failed(_)));
     }

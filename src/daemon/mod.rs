@@ -141,11 +141,14 @@ pub struct Daemon {
     /// Clients owed the reply of a stop in progress (empty for auto-stop).
     stop_waiters: Option<Vec<u64>>,
     watchdog: Option<(Duration, f64)>,
+    /// accept() ran out of fds: stop polling the listener until a client leaves.
+    accept_paused: bool,
     terminating: bool,
 }
 
 impl Daemon {
     fn start(options: Options, loaded: Loaded) -> io::Result<Daemon> {
+        raise_fd_limit();
         let runtime = loaded.config.runtime.dir.clone();
         std::fs::create_dir_all(runtime.join("cameras")).map_err(|e| {
             io::Error::new(
@@ -191,6 +194,7 @@ impl Daemon {
             work: Work::Idle,
             stop_waiters: None,
             watchdog: notify::watchdog_interval().map(|every| (every, clock::boottime())),
+            accept_paused: false,
             terminating: false,
         };
         daemon.recover();
@@ -231,8 +235,10 @@ impl Daemon {
         let mut sources: Vec<(Token, BorrowedFd<'_>, PollFlags)> = vec![
             (Token::Signals, self.signals.fd(), PollFlags::POLLIN),
             (Token::Timer, self.timer.fd(), PollFlags::POLLIN),
-            (Token::Listener, self.listener.as_fd(), PollFlags::POLLIN),
         ];
+        if !self.accept_paused {
+            sources.push((Token::Listener, self.listener.as_fd(), PollFlags::POLLIN));
+        }
         for (id, client) in &self.clients {
             let mut events = PollFlags::empty();
             if client.wants_read() {
@@ -361,8 +367,10 @@ impl Daemon {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // EMFILE and friends: log, never die; the peer waits in the backlog.
+                    // EMFILE and friends: log, never die; the peer waits in the backlog
+                    // until a client leaves (polling the listener now would spin).
                     log::warn!("accept on control socket failed: {e}");
+                    self.accept_paused = true;
                     return;
                 }
             }
@@ -438,6 +446,7 @@ impl Daemon {
     }
 
     fn reap_clients(&mut self) {
+        let before = self.clients.len();
         self.clients.retain(|id, client| {
             let keep = !client.finished();
             if !keep {
@@ -445,6 +454,9 @@ impl Daemon {
             }
             keep
         });
+        if self.clients.len() < before {
+            self.accept_paused = false;
+        }
     }
 
     fn status_text(&self) -> String {
@@ -545,3 +557,15 @@ impl ClipPaths {
     }
 }
 
+
+/// Many clients may watch at once: use the whole hard fd limit, not the 1024 soft one.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                log::warn!("cannot raise the open file limit to {hard}: {e}");
+            }
+        }
+    }
+}

@@ -417,7 +417,7 @@ fn describe_duplicate(
     let at = message.find(DUPLICATE)?;
     let section = message[..at].trim_end().trim_end_matches(':');
     let where_ = if section.is_empty() {
-        "the top level".to_string()
+        "the top-level mapping".to_string()
     } else {
         format!("`{section}`")
     };
@@ -852,7 +852,7 @@ cameras:
                 "cameras:\n  front: {}\n  back: {}\n  front: {}\n",
                 &["line 4", "duplicate key \"front\"", "`cameras`"],
             ),
-            ("mqtt: {}\nmqtt: {}\ncameras: {}\n", &["line 2", "duplicate key \"mqtt\"", "top level"]),
+            ("mqtt: {}\nmqtt: {}\ncameras: {}\n", &["line 2", "duplicate key \"mqtt\"", "top-level"]),
             (
                 "cameras:\n  a:\n    zones:\n      - x: 1\n        y: 2\n        x: 3\n",
                 &["line 6", "duplicate key \"x\""],

@@ -41,8 +41,9 @@ pub struct PlanEntry {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClipPlan {
     pub entries: Vec<PlanEntry>,
-    /// Sum of `covers`. The real clip is longer by up to one GOP, because
-    /// stream copy has to start at the keyframe before the inpoint.
+    /// Sum of `covers`. The real clip is longer: stream copy has to start at
+    /// the keyframe before the inpoint (up to one GOP more), and with B-frames
+    /// the cut at the outpoint lets a few more frames through.
     pub expected_duration: f64,
 }
 
@@ -375,11 +376,13 @@ impl ProgressParser {
         let mut updates = Vec::new();
         for &b in bytes {
             if b == b'\n' {
+                let mut line = std::mem::take(&mut self.line);
                 if !self.discarding {
-                    let line = std::mem::take(&mut self.line);
                     self.line_done(&line, &mut updates);
                 }
-                self.line.clear();
+                // Handed back to keep its capacity for the next line.
+                line.clear();
+                self.line = line;
                 self.discarding = false;
             } else if !self.discarding {
                 if self.line.len() < MAX_PROGRESS_LINE {
@@ -534,6 +537,8 @@ mod tests {
 
     /// (path, inpoint, outpoint, start_offset, covers)
     type Row = (&'static str, Option<f64>, Option<f64>, f64, f64);
+    /// (name, segments, start, end, expected entries)
+    type PlanCase = (&'static str, Vec<Segment>, f64, f64, Vec<Row>);
 
     fn assert_plan(name: &str, got: &ClipPlan, want: &[Row]) {
         assert_eq!(got.entries.len(), want.len(), "{name}: {got:#?}");
@@ -561,7 +566,7 @@ mod tests {
             seg("/r/b.mp4", 115.0, 125.0),
             seg("/r/c.mp4", 130.0, 140.0),
         ];
-        let cases: Vec<(&str, Vec<Segment>, f64, f64, Vec<Row>)> = vec![
+        let cases: Vec<PlanCase> = vec![
             (
                 "inside one segment",
                 three.to_vec(),
@@ -764,7 +769,8 @@ mod tests {
 
     #[test]
     fn quote_path_refuses_what_a_line_cannot_hold() {
-        let cases: &[(&[u8], fn(PathBuf) -> ListError)] = &[
+        type Case = (&'static [u8], fn(PathBuf) -> ListError);
+        let cases: &[Case] = &[
             (b"/a\nfile '/etc/shadow'", ListError::LineBreak),
             (b"/a\r.mp4", ListError::LineBreak),
             (b"/a.mp4\n", ListError::LineBreak),

@@ -257,5 +257,6 @@ fn is_event_line(line: &str) -> bool {
 }
 
 fn parse(line: &str) -> Value {
-    serde_json::from_str(line).unwrap_or_else(|e| panic!("daemon sent a non-JSON line ({e}): {line:?}"))
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("daemon sent a non-JSON line ({e}): {line:?}"))
 }

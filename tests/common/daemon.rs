@@ -237,7 +237,12 @@ impl Daemon {
     }
 
     pub fn has_notification(&self, line: &str) -> bool {
-        self.notify.messages.lock().unwrap().iter().any(|m| m == line)
+        self.notify
+            .messages
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m == line)
     }
 
     /// The first notification (among all received) matching `pred`.
@@ -350,8 +355,7 @@ impl Daemon {
     /// VmRSS in KiB.
     pub fn rss_kb(&self) -> u64 {
         let path = format!("/proc/{}/status", self.pid());
-        let status =
-            fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        let status = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))

@@ -123,10 +123,12 @@ fn load_or_generate(base: &Path) -> io::Result<FixtureCache> {
 /// Encoder settings shared by every fixture: H.264 without B-frames (like
 /// most cameras), a keyframe every second, MP4 with the index up front.
 fn h264_args(cmd: &mut Command) {
-    cmd.args(["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"])
-        .args(["-bf", "0", "-g", &FPS.to_string(), "-keyint_min"])
-        .arg(FPS.to_string())
-        .args(["-sc_threshold", "0"]);
+    cmd.args([
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+    ])
+    .args(["-bf", "0", "-g", &FPS.to_string(), "-keyint_min"])
+    .arg(FPS.to_string())
+    .args(["-sc_threshold", "0"]);
 }
 
 fn ffmpeg() -> Command {
@@ -223,8 +225,7 @@ impl CacheLock {
                 return Ok(CacheLock { _file: file });
             }
             let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::WouldBlock && err.raw_os_error() != Some(libc::EINTR)
-            {
+            if err.kind() != io::ErrorKind::WouldBlock && err.raw_os_error() != Some(libc::EINTR) {
                 return Err(err);
             }
             if Instant::now() >= deadline {
@@ -268,7 +269,10 @@ pub struct Probe {
 pub fn probe(path: &Path) -> Option<Probe> {
     let out = Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0"])
-        .args(["-show_entries", "format=duration:stream=width,height,codec_name"])
+        .args([
+            "-show_entries",
+            "format=duration:stream=width,height,codec_name",
+        ])
         .args(["-of", "json"])
         .arg(path)
         .stdin(Stdio::null())

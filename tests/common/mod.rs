@@ -16,7 +16,7 @@
 //! Set `KEEP_TEST_ROOT=1` to keep the temp dirs (their paths are printed).
 
 // Each test binary uses a different part of the harness.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod client;
 pub mod daemon;

@@ -22,7 +22,6 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 /// Start of the first recording segment (2023-11-14 22:13:20 UTC).
 pub const BASE_TIME: f64 = 1_700_000_000.0;
@@ -682,7 +681,10 @@ impl TestRoot {
         self.segments_of("front")
     }
     pub fn segments_of(&self, camera: &str) -> Vec<&Segment> {
-        self.segments.iter().filter(|s| s.camera == camera).collect()
+        self.segments
+            .iter()
+            .filter(|s| s.camera == camera)
+            .collect()
     }
     /// End of the last `front` segment.
     pub fn end_time(&self) -> f64 {
@@ -746,7 +748,10 @@ impl TestRoot {
     /// A connection to the NVR database (5 s busy timeout).
     pub fn db(&self) -> Connection {
         let conn = Connection::open(self.db_path()).expect("open frigate.db");
-        conn.busy_timeout(Duration::from_secs(5))
+        // Not `Connection::busy_timeout`: rusqlite 0.43 implements it with
+        // sqlite3_set_clientdata (SQLite 3.44+), which Debian 12's 3.40
+        // lacks, so the test binary would not link.
+        conn.execute_batch("PRAGMA busy_timeout = 5000")
             .expect("busy_timeout");
         conn
     }
@@ -1029,7 +1034,10 @@ impl ReplayArtifacts {
     /// Rows of this camera still in the database, per table (zeros included).
     pub fn remaining_rows(&self, root: &TestRoot) -> BTreeMap<&'static str, u64> {
         let mut rows = root.count_rows(&self.camera);
-        rows.insert("userreviewstatus", root.count_review_status(&self.review_ids));
+        rows.insert(
+            "userreviewstatus",
+            root.count_review_status(&self.review_ids),
+        );
         rows
     }
 

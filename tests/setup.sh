@@ -1,0 +1,19 @@
+#!/bin/bash
+# Installs what building and testing replayd needs on Debian (run as root).
+# Idempotent: only installs what is missing.
+set -euo pipefail
+need=()
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+dpkg -s libsqlite3-dev >/dev/null 2>&1 || need+=(libsqlite3-dev)
+if [ ${#need[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null 2>&1 || {
+    echo "cargo not found: install Rust (https://rustup.rs or Debian's cargo package)" >&2
+    exit 1
+}
