@@ -311,7 +311,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("invalid duration {text:?}: must be positive"));
     }
     let malformed = || {
-        format!("invalid duration {text:?} (expected e.g. \"90s\", \"12h\", \"1h30m\", \"500ms\", \"2d\")")
+        format!(
+            "invalid duration {text:?} \
+             (expected e.g. \"90s\", \"12h\", \"1h30m\", \"500ms\", \"2d\")"
+        )
     };
     let too_large = || format!("invalid duration {text:?}: too large (at most 3650d)");
     let bytes = s.as_bytes();
@@ -652,7 +655,8 @@ fn validate(
             cfg.control.socket = cfg.runtime.dir.join(SOCKET_NAME);
             if cfg.control.socket.as_os_str().len() > MAX_SOCKET_PATH {
                 let detail = format!(
-                    "default path {} is too long for a Unix socket (at most {MAX_SOCKET_PATH} bytes); set control.socket",
+                    "default path {} is too long for a Unix socket \
+                     (at most {MAX_SOCKET_PATH} bytes); set control.socket",
                     cfg.control.socket.display()
                 );
                 return Err(match &raw.runtime.dir {

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::io::{self, IsTerminal};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
@@ -55,17 +55,23 @@ impl Sink {
     }
 }
 
+static INSTALLED: OnceLock<Sink> = OnceLock::new();
+
 /// Installs the `log` facade's sink. Call once.
 pub fn init(target: LogTarget, level: log::LevelFilter) {
     init_sink(target, level);
 }
 
-/// Like [`init`], and tells which sink it installed (after any fallback).
+/// Like [`init`], and tells which sink is in use (after any fallback; on a
+/// second call, the one the first call installed).
 pub fn init_sink(target: LogTarget, level: LevelFilter) -> Sink {
     let stderr = io::stderr();
     let stat = rustix::fs::fstat(stderr.as_fd()).ok();
     let journal = match (std::env::var("JOURNAL_STREAM"), &stat) {
-        (Ok(value), Some(st)) => journal_stream_matches(&value, dev_ino(st).0, dev_ino(st).1),
+        (Ok(value), Some(st)) => {
+            let (dev, ino) = dev_ino(st);
+            journal_stream_matches(&value, dev, ino)
+        }
         _ => false,
     };
     let stderr_is_socket = stat.as_ref().is_some_and(|st| {
@@ -101,8 +107,9 @@ pub fn init_sink(target: LogTarget, level: LevelFilter) -> Sink {
     };
     if log::set_boxed_logger(Box::new(logger)).is_err() {
         // A second call only changes the level; the first sink stays.
-        return sink;
+        return INSTALLED.get().copied().unwrap_or(sink);
     }
+    let _ = INSTALLED.set(sink);
     if let Some(e) = fallback_reason {
         log::warn!("cannot log to syslog at {SYSLOG_SOCKET} ({e}); logging to stderr");
     }

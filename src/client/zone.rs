@@ -25,6 +25,9 @@ fn civil_of(tm: &libc::tm) -> Option<Civil> {
     })
 }
 
+// time_t and c_long are i64 here but 32 bits on armhf and i386, where the
+// conversions are real.
+#[allow(clippy::useless_conversion)]
 impl Zone for SystemZone {
     fn to_unix(&self, local: &Civil) -> Option<i64> {
         let mut tm = blank_tm();

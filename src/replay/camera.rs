@@ -553,7 +553,8 @@ fn check_mask_polygons(field: &str, mask: &Value) -> Result<(), CameraError> {
                 // The NVR converts pixel polygons of a list only when the
                 // first one is in pixels; otherwise it refuses the others.
                 let is_pixels = polygon.pixel_marker.is_some();
-                if is_pixels && !*first_is_pixels.get_or_insert(is_pixels) {
+                let first = *first_is_pixels.get_or_insert(is_pixels);
+                if is_pixels && !first {
                     return Err(CameraError::new(
                         field,
                         "this polygon is in pixels but the first one of the list is relative; the NVR only converts pixel polygons when the first one is in pixels too",

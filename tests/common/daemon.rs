@@ -31,7 +31,7 @@ pub const KILL_GRACE: Duration = Duration::from_secs(3);
 
 /// Environment a developer's shell or a CI runner under systemd may carry
 /// that would change how the daemon behaves; removed before each spawn.
-const SCRUBBED_ENV: [&str; 11] = [
+const SCRUBBED_ENV: [&str; 14] = [
     "NOTIFY_SOCKET",
     "LISTEN_FDS",
     "LISTEN_PID",
@@ -43,6 +43,10 @@ const SCRUBBED_ENV: [&str; 11] = [
     "CONFIG_FILE",
     "INVOCATION_ID",
     "KEEP_TEST_ROOT",
+    // cargo's jobserver: its fds are not passed on (see pre_exec).
+    "CARGO_MAKEFLAGS",
+    "MAKEFLAGS",
+    "MFLAGS",
 ];
 
 static SPAWN_SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -142,27 +146,42 @@ impl Daemon {
             cmd.env_remove(name);
         }
         cmd.env("NOTIFY_SOCKET", &notify.path);
-        if let Some(listener) = opts.listener {
-            let fd = listener.as_raw_fd();
+        let listen_fd = opts.listener.map(|l| l.as_raw_fd());
+        if listen_fd.is_some() {
             cmd.env("LISTEN_FDS", "1")
                 .env("LISTEN_FDNAMES", "replayd.socket");
-            // SAFETY: only async-signal-safe calls (dup2, fcntl) between
-            // fork and exec; `fd` stays open in the parent until spawn returns.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if fd == 3 {
+        }
+        // SAFETY: only async-signal-safe calls (dup2, fcntl, close_range)
+        // between fork and exec; the listener stays open in the parent
+        // until spawn returns.
+        unsafe {
+            cmd.pre_exec(move || {
+                // Like systemd, hand the daemon no fd beyond stdio (and
+                // fd 3 when socket-activated): cargo's jobserver pipe and
+                // whatever else the test process inherited without
+                // FD_CLOEXEC would skew fd-count checks. Best effort
+                // (close_range needs Linux 5.11).
+                let first = if listen_fd.is_some() { 4 } else { 3 };
+                libc::syscall(
+                    libc::SYS_close_range,
+                    first as libc::c_uint,
+                    libc::c_uint::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC,
+                );
+                match listen_fd {
+                    Some(3) => {
                         let flags = libc::fcntl(3, libc::F_GETFD);
                         if flags < 0 || libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0
                         {
                             return Err(io::Error::last_os_error());
                         }
-                    } else if libc::dup2(fd, 3) < 0 {
-                        // dup2 leaves the new fd without FD_CLOEXEC.
-                        return Err(io::Error::last_os_error());
                     }
-                    Ok(())
-                });
-            }
+                    // dup2 leaves the new fd without FD_CLOEXEC.
+                    Some(fd) if libc::dup2(fd, 3) < 0 => return Err(io::Error::last_os_error()),
+                    _ => {}
+                }
+                Ok(())
+            });
         }
         for (k, v) in &opts.env {
             cmd.env(k, v);
