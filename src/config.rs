@@ -835,7 +835,8 @@ fn key_at(tree: &DeTable<'_>, offset: usize) -> Option<String> {
                 let covers = span.start <= offset
                     && (offset < span.end || span.is_empty() && offset == span.start);
                 let len = span.end - span.start;
-                if covers && best.as_ref().map_or(true, |(l, _)| len <= *l) {
+                let narrower = !matches!(&best, Some((l, _)) if len > *l);
+                if covers && narrower {
                     best = Some((len, path.join(".")));
                 }
             }
@@ -1401,6 +1402,30 @@ level = "debug"
                 "duplicate key",
             ),
             ("[log]\n[session]\n[log]\n", 3, Some("log"), "duplicate key"),
+            (
+                "[nvr]\nmedia_dir = \"/a\"\n\n[log]\nlevel = \"info\"\nlevel = \"warn\"\n",
+                6,
+                Some("log.level"),
+                "duplicate key",
+            ),
+            (
+                "\"session\".max_range = 3\n",
+                1,
+                Some("session.max_range"),
+                "expected a duration",
+            ),
+            (
+                "[ffmpeg]\npath = \"\"\"\nffmpeg\"\"\"\n# note\nkill_grace = 3\n",
+                5,
+                Some("ffmpeg.kill_grace"),
+                "expected a duration",
+            ),
+            (
+                "[control]\nsocket = \"/s\"\n[log]\n[control.x]\n",
+                4,
+                Some("control.x"),
+                "unknown key (expected one of socket, socket_mode, admin_group)",
+            ),
         ];
         for (text, line, key, fragment) in cases {
             let e = parse_err(text);

@@ -95,8 +95,15 @@ pub enum Action {
     Ping,
 }
 
+/// A usage error about `start`'s values, with `start`'s usage line.
 fn usage(message: impl std::fmt::Display) -> clap::Error {
-    Cli::command().error(ErrorKind::ValueValidation, message)
+    let mut cmd = Cli::command();
+    // Building fills in the subcommand's full name ("replayctl start").
+    cmd.build();
+    match cmd.find_subcommand_mut("start") {
+        Some(start) => start.error(ErrorKind::ValueValidation, message),
+        None => cmd.error(ErrorKind::ValueValidation, message),
+    }
 }
 
 /// Resolves parsed arguments; `env_socket` is `$REPLAYD_SOCKET`, `now` Unix

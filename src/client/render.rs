@@ -197,7 +197,7 @@ pub fn status_text(reply: &StatusReply, now: f64, zone: &dyn Zone) -> String {
         let mut line = job_summary(job);
         if job.status.is_terminal() {
             if let Some(end) = job.end_time {
-                let _ = write!(line, ", {}", format_relative(end, now));
+                let _ = write!(line, ", ended {}", format_relative(end, now));
             }
         }
         field(&mut out, if s.active { "job:" } else { "last job:" }, &line);
@@ -505,7 +505,7 @@ job:         1795514400-ab12 running: preparing_clip 42%
         };
         let want = "\
 session:     none active
-last job:    1795514400-ab12 failed (_replay_front), 2m ago
+last job:    1795514400-ab12 failed (_replay_front), ended 2m ago
 error:       ffmpeg exited with 1:
              segment.mp4: Invalid data\\u{1b}[0m
 last replay: _replay_front ran 12m 3s: 14 events (person 11, car 3); 1 alert, 5 detections; removed 120 files, 300 rows

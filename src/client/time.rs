@@ -111,7 +111,7 @@ fn is_decimal(s: &str) -> bool {
         None => (s, None),
     };
     let digits = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
-    digits(int) && frac.map_or(true, digits)
+    digits(int) && frac.is_none_or(digits)
 }
 
 /// A byte cursor over an ASCII date-time.
@@ -146,7 +146,7 @@ impl Cursor<'_> {
         }
     }
 
-    fn expect(&mut self, c: u8, after: &str) -> Result<(), String> {
+    fn require(&mut self, c: u8, after: &str) -> Result<(), String> {
         if self.eat(c) {
             Ok(())
         } else {
@@ -161,9 +161,9 @@ fn parse_datetime(s: &str, zone: &dyn Zone) -> Result<f64, String> {
         i: 0,
     };
     let year = c.number(4, "year")?;
-    c.expect(b'-', "year")?;
+    c.require(b'-', "year")?;
     let month = c.number(2, "month")?;
-    c.expect(b'-', "month")?;
+    c.require(b'-', "month")?;
     let day = c.number(2, "day")?;
     if !(c.eat(b'T') || c.eat(b't') || c.eat(b' ')) {
         return Err("expected 'T' or a space between date and time \
@@ -171,7 +171,7 @@ fn parse_datetime(s: &str, zone: &dyn Zone) -> Result<f64, String> {
             .into());
     }
     let hour = c.number(2, "hour")?;
-    c.expect(b':', "hour")?;
+    c.require(b':', "hour")?;
     let minute = c.number(2, "minute")?;
     let mut second = 0;
     let mut frac = 0.0;

@@ -137,8 +137,16 @@ impl Daemon {
                 0
             }
         };
-        let mut files = match cleanup::remove_camera_files(self.media_dir(), replay) {
-            Ok(n) => n,
+        // Sparing the NVR's own cameras keeps `_replay_front-2`'s snapshots when
+        // `_replay_front` is cleaned (both match `_replay_front-<digit>…`).
+        let spare = self.loaded.nvr.camera_names();
+        let mut files = match cleanup::remove_camera_files_sparing(self.media_dir(), replay, &spare) {
+            Ok(removal) => {
+                for (path, e) in &removal.failures {
+                    log::warn!("cannot remove {} of {replay}: {e}", path.display());
+                }
+                removal.files
+            }
             Err(e) => {
                 log::error!("cannot remove the media files of {replay}: {e}");
                 0

@@ -19,7 +19,10 @@ pub const GLOBAL_SECTIONS: [&str; 5] = ["detect", "objects", "motion", "lpr", "f
 /// exist per camera, and the NVR refuses a camera that carries them: only
 /// these fields propagate (the NVR's own `allowed_fields_map`).
 const CAMERA_LEVEL_FIELDS: [(&str, &[&str]); 2] = [
-    ("lpr", &["enabled", "expire_time", "min_area", "enhancement"]),
+    (
+        "lpr",
+        &["enabled", "expire_time", "min_area", "enhancement"],
+    ),
     ("face_recognition", &["enabled", "min_area"]),
 ];
 
@@ -620,8 +623,19 @@ cameras:
         let none = |_: &Path| false;
         let only_yaml = |p: &Path| p == Path::new(FALLBACK_CONFIG_FILE);
         let both = |_: &Path| true;
-        let cases: Vec<(Option<&Path>, Option<PathBuf>, &dyn Fn(&Path) -> bool, &str)> = vec![
-            (Some(Path::new("/etc/x.yml")), Some("/env.yml".into()), &both, "/etc/x.yml"),
+        type Case<'a> = (
+            Option<&'a Path>,
+            Option<PathBuf>,
+            &'a dyn Fn(&Path) -> bool,
+            &'a str,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                Some(Path::new("/etc/x.yml")),
+                Some("/env.yml".into()),
+                &both,
+                "/etc/x.yml",
+            ),
             (None, Some("/env.yml".into()), &both, "/env.yml"),
             (None, Some(PathBuf::new()), &only_yaml, FALLBACK_CONFIG_FILE),
             (None, None, &both, DEFAULT_CONFIG_FILE),
@@ -642,7 +656,9 @@ cameras:
         let err = NvrConfig::load(Path::new("/nonexistent/replayd-test/config.yml"))
             .expect_err("missing file");
         assert!(matches!(err, NvrConfigError::Io { .. }));
-        assert!(err.to_string().contains("/nonexistent/replayd-test/config.yml"));
+        assert!(err
+            .to_string()
+            .contains("/nonexistent/replayd-test/config.yml"));
     }
 
     #[test]
@@ -651,10 +667,15 @@ cameras:
         assert_eq!(config.camera_names(), vec!["front", "back"]);
         assert!(config.has_camera("front"));
         assert!(!config.has_camera("garage"));
-        assert_eq!(config.database_path(), Some(PathBuf::from("/db/frigate.db")));
+        assert_eq!(
+            config.database_path(),
+            Some(PathBuf::from("/db/frigate.db"))
+        );
         assert_eq!(config.path(), Path::new("/config/config.yml"));
         assert_eq!(
-            config.global_section("lpr").and_then(|l| l.get("model_size")),
+            config
+                .global_section("lpr")
+                .and_then(|l| l.get("model_size")),
             Some(&yaml("large"))
         );
         assert!(config.global_section("birdseye").is_none());
@@ -698,8 +719,14 @@ face_recognition: {enabled: false, min_area: 500}
         assert!(front["lpr"].get("recognition_threshold").is_none());
 
         let back = Value::Mapping(config.effective_camera("back").expect("back"));
-        assert_eq!(back["lpr"], yaml("{expire_time: 5, enabled: true, min_area: 1500}"));
-        assert_eq!(back["face_recognition"], yaml("{enabled: true, min_area: 500}"));
+        assert_eq!(
+            back["lpr"],
+            yaml("{expire_time: 5, enabled: true, min_area: 1500}")
+        );
+        assert_eq!(
+            back["face_recognition"],
+            yaml("{enabled: true, min_area: 500}")
+        );
         assert_eq!(back["objects"]["track"], yaml("[person, car]"));
         assert!(config.effective_camera("garage").is_none());
     }
@@ -743,7 +770,10 @@ face_recognition: {enabled: false, min_area: 500}
             ),
         ];
         for (globals, camera, want) in cases {
-            let mut root = yaml(globals).as_mapping().cloned().expect("globals mapping");
+            let mut root = yaml(globals)
+                .as_mapping()
+                .cloned()
+                .expect("globals mapping");
             let camera = yaml(camera).as_mapping().cloned().expect("camera mapping");
             let mut cameras = Mapping::new();
             cameras.insert("cam".into(), Value::Mapping(camera.clone()));
@@ -846,27 +876,50 @@ cameras:
         let cases: [(&str, &[&str]); 14] = [
             (
                 "cameras:\n  front:\n    detect:\n      fps: 5\n      fps: 10\n",
-                &["/config/config.yml", "line 5", "duplicate key \"fps\"", "cameras.front.detect"],
+                &[
+                    "/config/config.yml",
+                    "line 5",
+                    "duplicate key \"fps\"",
+                    "cameras.front.detect",
+                ],
             ),
             (
                 "cameras:\n  front: {}\n  back: {}\n  front: {}\n",
                 &["line 4", "duplicate key \"front\"", "`cameras`"],
             ),
-            ("mqtt: {}\nmqtt: {}\ncameras: {}\n", &["line 2", "duplicate key \"mqtt\"", "top-level"]),
+            (
+                "mqtt: {}\nmqtt: {}\ncameras: {}\n",
+                &["line 2", "duplicate key \"mqtt\"", "top-level"],
+            ),
             (
                 "cameras:\n  a:\n    zones:\n      - x: 1\n        y: 2\n        x: 3\n",
                 &["line 6", "duplicate key \"x\""],
             ),
-            ("{\"cameras\": {\"a\": {}, \"a\": {}}}", &["line 1", "duplicate key \"a\""]),
+            (
+                "{\"cameras\": {\"a\": {}, \"a\": {}}}",
+                &["line 1", "duplicate key \"a\""],
+            ),
             ("cameras:\n  a: [1, 2\n", &["line"]),
             ("cameras:\n  a: *nope\n", &["line 2", "anchor"]),
             ("", &["empty", "cameras"]),
             ("- a\n- b\n", &["top level", "a list"]),
             ("mqtt: {}\n", &["no `cameras`"]),
-            ("mqtt: {}\ncameras:\n  - front\n", &["line 2", "`cameras` must be a mapping", "a list"]),
-            ("cameras:\n  123: {}\n", &["camera names must be strings", "123"]),
-            ("cameras:\n  front:\n  back: {}\n", &["line 2", "cameras.front", "null"]),
-            ("cameras: {}\ndatabase:\n  path: 42\n", &["line 3", "database.path", "a number"]),
+            (
+                "mqtt: {}\ncameras:\n  - front\n",
+                &["line 2", "`cameras` must be a mapping", "a list"],
+            ),
+            (
+                "cameras:\n  123: {}\n",
+                &["camera names must be strings", "123"],
+            ),
+            (
+                "cameras:\n  front:\n  back: {}\n",
+                &["line 2", "cameras.front", "null"],
+            ),
+            (
+                "cameras: {}\ndatabase:\n  path: 42\n",
+                &["line 3", "database.path", "a number"],
+            ),
         ];
         for (text, needles) in cases {
             let message = parse_err(text);
@@ -882,7 +935,10 @@ cameras:
     #[test]
     fn bad_merge_keys_are_refused() {
         for (text, needle) in [
-            ("cameras:\n  a:\n    detect:\n      <<: 5\n", "cameras.a.detect"),
+            (
+                "cameras:\n  a:\n    detect:\n      <<: 5\n",
+                "cameras.a.detect",
+            ),
             ("x: &x [1]\ncameras:\n  a:\n    <<: [*x]\n", "cameras.a"),
         ] {
             let message = parse_err(text);
@@ -893,7 +949,9 @@ cameras:
 
     #[test]
     fn other_refusals() {
-        assert!(parse_err("cameras: {}\ndatabase: /x.db\n").contains("`database` must be a mapping"));
+        assert!(
+            parse_err("cameras: {}\ndatabase: /x.db\n").contains("`database` must be a mapping")
+        );
         assert!(parse_err("cameras: {}\ndatabase: {path: ''}\n").contains("empty"));
         assert!(parse("cameras: {}\ndatabase:\n").is_ok());
     }
@@ -904,8 +962,14 @@ cameras:
         assert_eq!(locate_duplicate(text, 2, 3, "b"), Some(5));
         assert_eq!(locate_duplicate(text, 2, 3, "d"), None);
         assert_eq!(locate_duplicate("{a: 1, a: 2}", 1, 1, "a"), None);
-        assert_eq!(find_key_line("x:\n  cameras: 1\ncameras:\n  - a\n", &["cameras"]), Some(3));
-        assert_eq!(find_key_line("cameras:\n  a: 1\nb:\n  a: 2\n", &["cameras", "b"]), None);
+        assert_eq!(
+            find_key_line("x:\n  cameras: 1\ncameras:\n  - a\n", &["cameras"]),
+            Some(3)
+        );
+        assert_eq!(
+            find_key_line("cameras:\n  a: 1\nb:\n  a: 2\n", &["cameras", "b"]),
+            None
+        );
         assert_eq!(
             find_key_line("cameras:\n  a:\n    b: 1\n  b: 2\n", &["cameras", "b"]),
             Some(4)

@@ -70,6 +70,8 @@ pub struct Daemon {
     log_path: PathBuf,
     socket: PathBuf,
     notify: NotifyListener,
+    /// A harness panic message already carried the log.
+    reported: bool,
 }
 
 impl Daemon {
@@ -104,7 +106,7 @@ impl Daemon {
         if let Err(why) = daemon.wait_ready(READY_TIMEOUT) {
             panic!(
                 "replayd did not become ready: {why}\n{}",
-                daemon.log_report()
+                daemon.report_once()
             );
         }
         daemon
@@ -208,6 +210,7 @@ impl Daemon {
             log_path,
             socket: root.socket(),
             notify,
+            reported: false,
         }
     }
 
@@ -297,7 +300,7 @@ impl Daemon {
         if let Some(status) = self.try_exit() {
             panic!(
                 "cannot send {signal}: replayd already exited ({status})\n{}",
-                self.log_report()
+                self.report_once()
             );
         }
         // Not reaped yet, so the pid is still ours (at worst a zombie).
@@ -343,7 +346,7 @@ impl Daemon {
                 panic!(
                     "replayd (pid {}) still running after {timeout:?}\n{}",
                     self.pid(),
-                    self.log_report()
+                    self.report_once()
                 );
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -391,6 +394,12 @@ impl Daemon {
             .unwrap_or_default()
     }
 
+    /// `log_report` for a harness panic; Drop then does not repeat it.
+    fn report_once(&mut self) -> String {
+        self.reported = true;
+        self.log_report()
+    }
+
     /// The log's last lines and the notifications, for panic messages.
     pub fn log_report(&self) -> String {
         const TAIL: usize = 200;
@@ -422,7 +431,7 @@ impl Drop for Daemon {
                 self.exit = self.child.wait().ok();
             }
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() && !self.reported {
             eprintln!("{}", self.log_report());
         }
     }

@@ -206,8 +206,11 @@ pub struct TestRootBuilder {
     extra_cameras: Vec<(String, String)>,
     nvr_config: Option<String>,
     fake_ffmpeg: Option<String>,
-    toml_edits: Vec<Box<dyn FnOnce(&mut DaemonToml)>>,
+    toml_edits: Vec<TomlEdit>,
 }
+
+/// A deferred change to replayd.toml.
+type TomlEdit = Box<dyn FnOnce(&mut DaemonToml)>;
 
 impl Default for TestRootBuilder {
     fn default() -> Self {
