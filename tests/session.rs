@@ -86,7 +86,10 @@ fn full_session_cuts_publishes_and_cleans_up() {
 
     // The published file and the clip.
     let published = fs::read_to_string(root.camera_file("_replay_front")).unwrap();
-    assert!(published.starts_with("cameras:\n  _replay_front:"), "{published}");
+    assert!(
+        published.starts_with("cameras:\n  _replay_front:"),
+        "{published}"
+    );
     let duration = probe_duration(&clip).expect("probe clip");
     // Stream copy starts at the keyframe before t0: up to one GOP (1 s) early.
     assert!(
@@ -97,7 +100,10 @@ fn full_session_cuts_publishes_and_cleans_up() {
     println!("clip duration error: {:+.3}s", duration - (t1 - t0));
     let status = client.cmd("status");
     assert_eq!(status["session"]["state"], "ready");
-    assert_eq!(status["session"]["clip_path"], clip.to_string_lossy().as_ref());
+    assert_eq!(
+        status["session"]["clip_path"],
+        clip.to_string_lossy().as_ref()
+    );
 
     // What the replay "produced", and a neighbour whose names share a prefix.
     let mine = root.add_replay_artifacts("_replay_front");
@@ -113,7 +119,10 @@ fn full_session_cuts_publishes_and_cleans_up() {
     assert_eq!(summary["replay_camera"], "_replay_front");
     assert_eq!(summary["events"], 3);
     assert_eq!(summary["events_by_label"], json!({"person": 2, "car": 1}));
-    assert_eq!(summary["review_segments"], json!({"alert": 1, "detection": 1}));
+    assert_eq!(
+        summary["review_segments"],
+        json!({"alert": 1, "detection": 1})
+    );
     assert_eq!(summary["rows_removed"], mine.total_rows(), "{summary}");
     assert!(summary["files_removed"].as_u64().unwrap() >= mine.files.len() as u64 - 1);
 
@@ -140,11 +149,13 @@ fn full_session_cuts_publishes_and_cleans_up() {
     assert_eq!(status["session"]["active"], false);
     assert_eq!(status["job"]["id"], "stopped");
     assert_eq!(&status["last_summary"], summary);
-    assert!(!root.session_file().exists() || {
-        let state: Value =
-            serde_json::from_str(&fs::read_to_string(root.session_file()).unwrap()).unwrap();
-        state["session"].is_null()
-    });
+    assert!(
+        !root.session_file().exists() || {
+            let state: Value =
+                serde_json::from_str(&fs::read_to_string(root.session_file()).unwrap()).unwrap();
+            state["session"].is_null()
+        }
+    );
 }
 
 #[test]
@@ -178,8 +189,14 @@ fn ffmpeg_failure_fails_the_job_with_its_stderr_and_allows_a_new_start() {
     let failed = wait_ready(&mut events, &daemon);
     assert!(is_job(&failed, "failed"), "{failed}");
     let message = failed["job"]["error_message"].as_str().unwrap();
-    assert!(message.contains("ffmpeg failed (exit status 1)"), "{message}");
-    assert!(message.contains("Impossible to open segment: boom"), "{message}");
+    assert!(
+        message.contains("ffmpeg failed (exit status 1)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Impossible to open segment: boom"),
+        "{message}"
+    );
 
     let status = client.cmd("status");
     assert_eq!(status["session"]["active"], false);
@@ -195,7 +212,9 @@ fn ffmpeg_failure_fails_the_job_with_its_stderr_and_allows_a_new_start() {
 
     let again = start(&mut client, "front", base, base + 6.0);
     assert_eq!(again["ok"], true, "a new start is allowed: {again}");
-    assert!(daemon.log().contains("clip job failed for _replay_front (source front)"));
+    assert!(daemon
+        .log()
+        .contains("clip job failed for _replay_front (source front)"));
 }
 
 #[test]
@@ -210,7 +229,10 @@ fn missing_ffmpeg_fails_the_job_clearly() {
     assert_eq!(start(&mut client, "front", base, base + 4.0)["ok"], true);
     let failed = wait_ready(&mut events, &daemon);
     let message = failed["job"]["error_message"].as_str().unwrap_or_default();
-    assert!(message.contains("cannot run ffmpeg (/nonexistent/bin/ffmpeg)"), "{failed}");
+    assert!(
+        message.contains("cannot run ffmpeg (/nonexistent/bin/ffmpeg)"),
+        "{failed}"
+    );
     assert_eq!(client.cmd("ping")["ok"], true);
 }
 
@@ -239,15 +261,20 @@ fn stop_during_preparation_cancels_the_job_and_publishes_nothing() {
     assert_eq!(stopped["ok"], true, "{stopped}");
     assert!(!std::path::Path::new(&format!("/proc/{ffmpeg_pid}")).exists());
 
-    let cancelled = events.wait_for_event(secs(5), |e| is_job(e, "cancelled")).unwrap();
-    assert_eq!(cancelled["job"]["id"], job_id.as_str(), "the job's own state first");
-    let synthetic = events.wait_for_event(secs(5), |e| is_job(e, "cancelled")).unwrap();
+    let cancelled = events
+        .wait_for_event(secs(5), |e| is_job(e, "cancelled"))
+        .unwrap();
+    assert_eq!(
+        cancelled["job"]["id"],
+        job_id.as_str(),
+        "the job's own state first"
+    );
+    let synthetic = events
+        .wait_for_event(secs(5), |e| is_job(e, "cancelled"))
+        .unwrap();
     assert_eq!(synthetic["job"]["id"], "stopped");
     assert!(
-        !events
-            .seen_events()
-            .iter()
-            .any(|e| e["event"] == "camera"),
+        !events.seen_events().iter().any(|e| e["event"] == "camera"),
         "no camera event for a camera never published"
     );
     assert_eq!(client.cmd("status")["session"]["active"], false);
@@ -288,7 +315,10 @@ fn ffmpeg_without_progress_is_stopped_by_the_stall_timeout() {
     let failed = wait_ready(&mut events, &daemon);
     assert!(t.elapsed() < secs(5));
     let message = failed["job"]["error_message"].as_str().unwrap();
-    assert!(message.contains("ffmpeg made no progress for 1s"), "{message}");
+    assert!(
+        message.contains("ffmpeg made no progress for 1s"),
+        "{message}"
+    );
     assert_eq!(client.cmd("status")["session"]["active"], false);
 }
 
@@ -310,7 +340,10 @@ fn missing_and_empty_segments_are_skipped_with_a_warning() {
         assert!(log.contains(&name), "warning names {name}\n{log}");
     }
     let duration = probe_duration(&root.clip_path("_replay_front")).unwrap();
-    assert!((duration - 6.0).abs() < 1.1, "three segments of five left: {duration}");
+    assert!(
+        (duration - 6.0).abs() < 1.1,
+        "three segments of five left: {duration}"
+    );
 }
 
 #[test]
@@ -350,7 +383,10 @@ fn a_truncated_segment_is_dropped_and_the_clip_rebuilt() {
         "warning names {bad}\n{log}"
     );
     let duration = probe_duration(&root.clip_path("_replay_front")).unwrap();
-    assert!((duration - 10.0).abs() < 1.1, "12 s minus the bad 2 s: {duration}");
+    assert!(
+        (duration - 10.0).abs() < 1.1,
+        "12 s minus the bad 2 s: {duration}"
+    );
 }
 
 #[test]
@@ -368,7 +404,10 @@ fn start_from_export_replays_the_export() {
     let session = &client.cmd("status")["session"];
     assert_eq!(session["start_time"], export.date);
     let end = session["end_time"].as_f64().unwrap();
-    assert!((end - export.date - export.duration).abs() < 0.5, "{session}");
+    assert!(
+        (end - export.date - export.duration).abs() < 0.5,
+        "{session}"
+    );
     let missing = client.request(&json!({"cmd":"start_from_export","export_id":"nope"}));
     assert_eq!(error_code(&missing), "already_active");
     assert_eq!(client.cmd("stop")["ok"], true);
@@ -384,7 +423,10 @@ fn an_export_longer_than_max_range_is_invalid_params() {
     let id = root.export().id.clone();
     let reply = client.request(&json!({"cmd":"start_from_export","export_id":id}));
     assert_eq!(error_code(&reply), "invalid_params");
-    assert!(reply["error"]["message"].as_str().unwrap().contains("max_range"));
+    assert!(reply["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_range"));
     assert_eq!(client.cmd("status")["session"]["active"], false);
 }
 
@@ -404,7 +446,10 @@ fn auto_stop_ends_the_session_at_max_duration() {
     let summary = events.wait_for_event(secs(10), |e| e["event"] == "summary");
     let took = t.elapsed();
     assert!(summary.is_some(), "{}", daemon.log_report());
-    assert!(took >= Duration::from_millis(1900) && took < secs(4), "auto-stop after {took:?}");
+    assert!(
+        took >= Duration::from_millis(1900) && took < secs(4),
+        "auto-stop after {took:?}"
+    );
     assert_eq!(client.cmd("status")["session"]["active"], false);
     assert!(!root.camera_file("_replay_front").exists());
     assert!(daemon.log().contains("auto-stop"));
@@ -444,12 +489,45 @@ fn no_space_is_refused_before_accepting() {
 fn wait_for_child(daemon_pid: u32) -> u32 {
     let mut found = None;
     let ok = wait_until(secs(10), || {
-        let children =
-            fs::read_to_string(format!("/proc/{daemon_pid}/task/{daemon_pid}/children"))
-                .unwrap_or_default();
-        found = children.split_whitespace().next().and_then(|p| p.parse().ok());
+        let children = fs::read_to_string(format!("/proc/{daemon_pid}/task/{daemon_pid}/children"))
+            .unwrap_or_default();
+        found = children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok());
         found.is_some()
     });
     assert!(ok, "the daemon started no child");
     found.unwrap()
+}
+
+#[test]
+fn a_missing_or_locked_database_is_an_internal_error_and_the_daemon_serves_on() {
+    let root = TestRoot::new();
+    let daemon = Daemon::spawn(&root);
+    let mut client = daemon.client();
+    let base = root.base_time();
+
+    // Another writer holds the write lock past the daemon's busy timeout.
+    let locker = root.db();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let t = Instant::now();
+    let reply = start(&mut client, "front", base, base + 4.0);
+    assert_eq!(error_code(&reply), "internal", "{reply}");
+    assert!(
+        reply["error"]["message"].as_str().unwrap().contains("locked"),
+        "{reply}"
+    );
+    assert!(t.elapsed() < secs(5), "busy timeout, then a clear error");
+    locker.execute_batch("ROLLBACK").unwrap();
+    drop(locker);
+
+    fs::rename(root.db_path(), root.path().join("moved.db")).unwrap();
+    let reply = start(&mut client, "front", base, base + 4.0);
+    assert_eq!(error_code(&reply), "internal", "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&root.db_path().display().to_string()), "{message}");
+    assert_eq!(client.cmd("status")["session"]["active"], false);
+    fs::rename(root.path().join("moved.db"), root.db_path()).unwrap();
+    assert_eq!(start(&mut client, "front", base, base + 4.0)["ok"], true);
 }

@@ -58,8 +58,10 @@ impl Timer {
                 let secs = at.trunc() as i64;
                 let nanos = ((at - at.trunc()) * 1e9) as i64;
                 let spec = TimeSpec::new(secs, nanos.clamp(0, 999_999_999));
-                self.fd
-                    .set(Expiration::OneShot(spec), TimerSetTimeFlags::TFD_TIMER_ABSTIME)?;
+                self.fd.set(
+                    Expiration::OneShot(spec),
+                    TimerSetTimeFlags::TFD_TIMER_ABSTIME,
+                )?;
             }
             None => self.fd.unset()?,
         }

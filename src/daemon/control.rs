@@ -108,7 +108,11 @@ fn parse_groups(status: &str) -> Vec<u32> {
     status
         .lines()
         .find_map(|l| l.strip_prefix("Groups:"))
-        .map(|g| g.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+        .map(|g| {
+            g.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -242,7 +246,8 @@ mod tests {
 
     #[test]
     fn groups_line() {
-        let status = "Name:\tbash\nUid:\t1000\t1000\t1000\t1000\nGroups:\t4 27 1001 \nVmRSS: 1 kB\n";
+        let status =
+            "Name:\tbash\nUid:\t1000\t1000\t1000\t1000\nGroups:\t4 27 1001 \nVmRSS: 1 kB\n";
         assert_eq!(parse_groups(status), vec![4, 27, 1001]);
         assert_eq!(parse_groups("Groups:\n"), Vec::<u32>::new());
         assert_eq!(parse_groups(""), Vec::<u32>::new());
@@ -250,8 +255,16 @@ mod tests {
 
     #[test]
     fn admin_rules() {
-        let root = Peer { pid: 1, uid: 0, gid: 0 };
-        let user = Peer { pid: i32::MAX, uid: 1000, gid: 1000 };
+        let root = Peer {
+            pid: 1,
+            uid: 0,
+            gid: 0,
+        };
+        let user = Peer {
+            pid: i32::MAX,
+            uid: 1000,
+            gid: 1000,
+        };
         assert!(is_admin(&root, None));
         assert!(!is_admin(&user, None));
         assert!(is_admin(&user, Some(Gid::from_raw(1000))));

@@ -13,7 +13,11 @@ pub enum RequestError {
     #[error("{0}")]
     NotFound(String),
     #[error("no recordings of camera '{camera}' overlap {start}..{end}")]
-    NoRecordings { camera: String, start: f64, end: f64 },
+    NoRecordings {
+        camera: String,
+        start: f64,
+        end: f64,
+    },
     #[error("not enough space in {}: the clip needs {need} bytes, {available} are free", dir.display())]
     NoSpace {
         dir: PathBuf,

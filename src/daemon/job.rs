@@ -101,9 +101,9 @@ impl Work {
         let stall = config.ffmpeg.stall_timeout.as_secs_f64();
         match self {
             Work::Idle => None,
-            Work::Clip(c) => c.kill_at.or_else(|| {
-                (!c.child.term_sent()).then_some(c.last_progress + stall)
-            }),
+            Work::Clip(c) => c
+                .kill_at
+                .or_else(|| (!c.child.term_sent()).then_some(c.last_progress + stall)),
             Work::ExportProbe(Probe {
                 kill_at,
                 started,
@@ -163,10 +163,8 @@ impl Daemon {
                     plan.entries.len(),
                     plan.expected_duration
                 );
-                let record = child::process_start_time(pid).map(|start_ticks| ChildRecord {
-                    pid,
-                    start_ticks,
-                });
+                let record = child::process_start_time(pid)
+                    .map(|start_ticks| ChildRecord { pid, start_ticks });
                 if let Some(session) = self.session.as_mut() {
                     session.ffmpeg = record;
                 }
@@ -291,7 +289,11 @@ impl Daemon {
         let work = std::mem::replace(&mut self.work, Work::Idle);
         if self.stop_waiters.is_some() {
             if let Some(child) = work.child() {
-                log::info!("{} [{}] ended for stop ({status})", child.name(), child.pid());
+                log::info!(
+                    "{} [{}] ended for stop ({status})",
+                    child.name(),
+                    child.pid()
+                );
             }
             self.discard_partial_clip();
             self.finish_stop();
@@ -315,7 +317,10 @@ impl Daemon {
             return;
         }
         if !status.success() {
-            self.fail_job(with_stderr(format!("ffmpeg failed ({})", describe(status)), &tail));
+            self.fail_job(with_stderr(
+                format!("ffmpeg failed ({})", describe(status)),
+                &tail,
+            ));
             return;
         }
         let Some(session) = &self.session else {
@@ -408,8 +413,10 @@ impl Daemon {
             Err(e) => return self.fail_job(format!("the replay camera config is invalid: {e}")),
         };
         let file = self.camera_file(&replay);
-        if let Err(e) = write_atomic(&file, camera::published_document(&replay, &config).as_bytes())
-        {
+        if let Err(e) = write_atomic(
+            &file,
+            camera::published_document(&replay, &config).as_bytes(),
+        ) {
             return self.fail_job(format!("cannot publish {}: {e}", file.display()));
         }
         if let Some(session) = self.session.as_mut() {

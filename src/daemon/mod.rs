@@ -166,11 +166,11 @@ impl Daemon {
                 let path = loaded.config.control.socket.clone();
                 let listener = control::bind(&path, loaded.config.control.socket_mode, admin_gid)
                     .map_err(|e| {
-                        io::Error::new(
-                            e.kind(),
-                            format!("cannot bind control socket {}: {e}", path.display()),
-                        )
-                    })?;
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot bind control socket {}: {e}", path.display()),
+                    )
+                })?;
                 (listener, Some(path))
             }
         };
@@ -404,10 +404,12 @@ impl Daemon {
             };
             let Some(frame) = frame else { return };
             let reply = match frame {
-                protocol::Frame::TooLong => Some(protocol::encode_error(&protocol::ErrorBody::new(
-                    protocol::ErrorCode::InvalidRequest,
-                    format!("request line longer than {} bytes", protocol::MAX_LINE),
-                ))),
+                protocol::Frame::TooLong => {
+                    Some(protocol::encode_error(&protocol::ErrorBody::new(
+                        protocol::ErrorCode::InvalidRequest,
+                        format!("request line longer than {} bytes", protocol::MAX_LINE),
+                    )))
+                }
                 protocol::Frame::Line(line) if line.iter().all(u8::is_ascii_whitespace) => None,
                 protocol::Frame::Line(line) => match protocol::decode_request(&line) {
                     Ok(request) => self.handle_request(id, request),
@@ -556,7 +558,6 @@ impl ClipPaths {
         }
     }
 }
-
 
 /// Many clients may watch at once: use the whole hard fd limit, not the 1024 soft one.
 fn raise_fd_limit() {

@@ -64,7 +64,10 @@ impl Daemon {
                     }
                 };
                 let file = self.camera_file(&replay);
-                if let Err(e) = write_atomic(&file, camera::published_document(&replay, &config).as_bytes()) {
+                if let Err(e) = write_atomic(
+                    &file,
+                    camera::published_document(&replay, &config).as_bytes(),
+                ) {
                     log::error!("cannot re-publish {replay}: {e}; cleaning up");
                     return None;
                 }
@@ -79,9 +82,13 @@ impl Daemon {
             }
             SessionState::PreparingClip | SessionState::StartingCamera => {
                 if session.interruptions >= 1 {
-                    log::error!("session of {replay} was interrupted twice while preparing: giving up");
+                    log::error!(
+                        "session of {replay} was interrupted twice while preparing: giving up"
+                    );
                     self.session = Some(session);
-                    self.fail_job("the daemon was interrupted twice while preparing the clip".into());
+                    self.fail_job(
+                        "the daemon was interrupted twice while preparing the clip".into(),
+                    );
                     return None;
                 }
                 session.interruptions += 1;
@@ -109,7 +116,10 @@ impl Daemon {
         let mut stale: BTreeSet<String> = match cleanup::stale_replay_cameras(self.media_dir()) {
             Ok(names) => names,
             Err(e) => {
-                log::error!("cannot scan {} for stale replay cameras: {e}", self.media_dir().display());
+                log::error!(
+                    "cannot scan {} for stale replay cameras: {e}",
+                    self.media_dir().display()
+                );
                 BTreeSet::new()
             }
         };
@@ -130,7 +140,9 @@ impl Daemon {
                 self.unpublish(name);
             }
             let (files, rows) = self.clean_camera(name);
-            log::info!("boot cleanup: removed stale replay camera {name} ({files} files, {rows} rows)");
+            log::info!(
+                "boot cleanup: removed stale replay camera {name} ({files} files, {rows} rows)"
+            );
         }
     }
 }

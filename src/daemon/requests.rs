@@ -136,14 +136,19 @@ impl Daemon {
         // Refuse now what would be refused after the whole clip was cut.
         let placeholder = self.clip_paths(&camera::replay_camera_name(camera)).clip;
         camera::build(&self.loaded.nvr, camera, &placeholder)
-            .and_then(|c| camera::validate(&self.loaded.nvr, &camera::replay_camera_name(camera), &c))
+            .and_then(|c| {
+                camera::validate(&self.loaded.nvr, &camera::replay_camera_name(camera), &c)
+            })
             .map_err(|e| {
                 RequestError::InvalidParams(format!("camera '{camera}' cannot be replayed: {e}"))
             })
     }
 
     fn open_db(&self) -> Result<Db, RequestError> {
-        Ok(Db::open(&super::database_path(&self.loaded), DB_BUSY_TIMEOUT)?)
+        Ok(Db::open(
+            &super::database_path(&self.loaded),
+            DB_BUSY_TIMEOUT,
+        )?)
     }
 
     fn start_recordings(
@@ -191,9 +196,13 @@ impl Daemon {
         fs::create_dir_all(&dir)
             .map_err(|e| RequestError::io(format!("cannot create {}", dir.display()), e))?;
         let stat = nix::sys::statvfs::statvfs(&dir).map_err(|e| {
-            RequestError::io(format!("cannot check free space of {}", dir.display()), e.into())
+            RequestError::io(
+                format!("cannot check free space of {}", dir.display()),
+                e.into(),
+            )
         })?;
-        let available = (stat.blocks_available() as u64).saturating_mul(stat.fragment_size() as u64);
+        let available =
+            (stat.blocks_available() as u64).saturating_mul(stat.fragment_size() as u64);
         let want = need.saturating_add(space_margin(need));
         if available < want {
             return Err(RequestError::NoSpace {
@@ -258,15 +267,19 @@ impl Daemon {
     fn probe_export(&mut self, client: u64, export_id: &str) -> Result<(), RequestError> {
         self.ensure_idle()?;
         let export = self.open_db()?.export(export_id)?.ok_or_else(|| {
-            RequestError::NotFound(format!("export '{}' does not exist", protocol::printable(export_id)))
+            RequestError::NotFound(format!(
+                "export '{}' does not exist",
+                protocol::printable(export_id)
+            ))
         })?;
-        self.check_source_camera(&export.camera).map_err(|e| match e {
-            RequestError::NotFound(_) => RequestError::NotFound(format!(
-                "the camera of export '{}' ({}) is not in the NVR config",
-                export.id, export.camera
-            )),
-            other => other,
-        })?;
+        self.check_source_camera(&export.camera)
+            .map_err(|e| match e {
+                RequestError::NotFound(_) => RequestError::NotFound(format!(
+                    "the camera of export '{}' ({}) is not in the NVR config",
+                    export.id, export.camera
+                )),
+                other => other,
+            })?;
         if export.in_progress {
             return Err(RequestError::InvalidParams(format!(
                 "export '{}' is still being written",
@@ -341,7 +354,9 @@ impl Daemon {
                 export.id
             )));
         }
-        let size = fs::metadata(&export.video_path).map(|m| m.len()).unwrap_or(0);
+        let size = fs::metadata(&export.video_path)
+            .map(|m| m.len())
+            .unwrap_or(0);
         self.check_space(size)?;
         let plan = clip::plan_whole_file(&export.video_path, duration);
         let source = ClipSource::Export {

@@ -165,7 +165,11 @@ mod tests {
         assert!(matches!(store.load(), Loaded::Corrupt(_)));
         assert!(dir.join("session.json.corrupt").exists());
         assert!(!store.path().exists());
-        fs::write(store.path(), b"{\"schema\":99,\"boot_id\":\"x\",\"session\":null}").unwrap();
+        fs::write(
+            store.path(),
+            b"{\"schema\":99,\"boot_id\":\"x\",\"session\":null}",
+        )
+        .unwrap();
         assert!(matches!(store.load(), Loaded::Corrupt(m) if m.contains("99")));
         fs::remove_dir_all(dir).unwrap();
     }

@@ -128,19 +128,21 @@ impl Daemon {
             log::warn!("not cleaning {replay}: the NVR config defines a camera of that name");
             return (0, 0);
         }
-        let rows = match crate::nvr::db::Db::open(&super::database_path(&self.loaded), DB_BUSY_TIMEOUT)
-            .and_then(|db| db.delete_camera_rows(replay))
-        {
-            Ok(rows) => rows,
-            Err(e) => {
-                log::error!("cannot delete the database rows of {replay}: {e}");
-                0
-            }
-        };
+        let rows =
+            match crate::nvr::db::Db::open(&super::database_path(&self.loaded), DB_BUSY_TIMEOUT)
+                .and_then(|db| db.delete_camera_rows(replay))
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    log::error!("cannot delete the database rows of {replay}: {e}");
+                    0
+                }
+            };
         // Sparing the NVR's own cameras keeps `_replay_front-2`'s snapshots when
         // `_replay_front` is cleaned (both match `_replay_front-<digit>…`).
         let spare = self.loaded.nvr.camera_names();
-        let mut files = match cleanup::remove_camera_files_sparing(self.media_dir(), replay, &spare) {
+        let mut files = match cleanup::remove_camera_files_sparing(self.media_dir(), replay, &spare)
+        {
             Ok(removal) => {
                 for (path, e) in &removal.failures {
                     log::warn!("cannot remove {} of {replay}: {e}", path.display());
