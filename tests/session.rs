@@ -515,7 +515,10 @@ fn a_missing_or_locked_database_is_an_internal_error_and_the_daemon_serves_on() 
     let reply = start(&mut client, "front", base, base + 4.0);
     assert_eq!(error_code(&reply), "internal", "{reply}");
     assert!(
-        reply["error"]["message"].as_str().unwrap().contains("locked"),
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("locked"),
         "{reply}"
     );
     assert!(t.elapsed() < secs(5), "busy timeout, then a clear error");
@@ -526,7 +529,10 @@ fn a_missing_or_locked_database_is_an_internal_error_and_the_daemon_serves_on() 
     let reply = start(&mut client, "front", base, base + 4.0);
     assert_eq!(error_code(&reply), "internal", "{reply}");
     let message = reply["error"]["message"].as_str().unwrap();
-    assert!(message.contains(&root.db_path().display().to_string()), "{message}");
+    assert!(
+        message.contains(&root.db_path().display().to_string()),
+        "{message}"
+    );
     assert_eq!(client.cmd("status")["session"]["active"], false);
     fs::rename(root.path().join("moved.db"), root.db_path()).unwrap();
     assert_eq!(start(&mut client, "front", base, base + 4.0)["ok"], true);

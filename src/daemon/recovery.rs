@@ -21,6 +21,7 @@ use super::Daemon;
 
 impl Daemon {
     pub(super) fn recover(&mut self) {
+        let mut dropped = None;
         let kept = match self.store.load() {
             Loaded::Missing => None,
             Loaded::OtherBoot => {
@@ -35,9 +36,17 @@ impl Daemon {
                 None
             }
             Loaded::Current(None) => None,
-            Loaded::Current(Some(session)) => self.resume(session),
+            Loaded::Current(Some(session)) => {
+                let name = session.replay_camera.clone();
+                let kept = self.resume(session);
+                if kept.is_none() {
+                    // Its rows may be all that is left of it: clean it by name.
+                    dropped = Some(name);
+                }
+                kept
+            }
         };
-        self.boot_cleanup(kept.as_deref());
+        self.boot_cleanup(kept.as_deref(), dropped);
         self.persist();
     }
 
@@ -47,6 +56,10 @@ impl Daemon {
             end_leftover(record);
         }
         let replay = session.replay_camera.clone();
+        if session.stopping {
+            log::info!("the daemon died while stopping {replay}: finishing the stop");
+            return None;
+        }
         match session.state {
             SessionState::Ready => {
                 let clip = session.clip_path.clone().filter(|p| p.is_file());
@@ -92,6 +105,9 @@ impl Daemon {
                     return None;
                 }
                 session.interruptions += 1;
+                // A camera published just before the crash does not match a
+                // session that starts over.
+                super::job::remove_quietly(&self.camera_file(&replay));
                 session.state = SessionState::PreparingClip;
                 session.published = false;
                 session.clip_path = None;
@@ -112,7 +128,7 @@ impl Daemon {
     }
 
     /// Cleans every replay camera found on disk or published, except `keep`.
-    fn boot_cleanup(&mut self, keep: Option<&str>) {
+    fn boot_cleanup(&mut self, keep: Option<&str>, dropped: Option<String>) {
         let mut stale: BTreeSet<String> = match cleanup::stale_replay_cameras(self.media_dir()) {
             Ok(names) => names,
             Err(e) => {
@@ -123,6 +139,7 @@ impl Daemon {
                 BTreeSet::new()
             }
         };
+        stale.extend(dropped);
         let cameras_dir = self.loaded.config.runtime.dir.join("cameras");
         if let Ok(entries) = fs::read_dir(&cameras_dir) {
             for entry in entries.flatten() {

@@ -240,6 +240,7 @@ impl Daemon {
             job_id: new_job_id(),
             interruptions: 0,
             ffmpeg: None,
+            stopping: false,
         };
         let reply = StartReply {
             replay_camera: session.replay_camera.clone(),

@@ -137,6 +137,7 @@ mod tests {
             job_id: "j".into(),
             interruptions: 0,
             ffmpeg: None,
+            stopping: false,
         }
     }
 

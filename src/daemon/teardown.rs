@@ -21,6 +21,10 @@ impl Daemon {
             return;
         }
         self.stop_waiters = Some(waiter.into_iter().collect());
+        if let Some(s) = self.session.as_mut() {
+            s.stopping = true;
+        }
+        self.persist();
         if let Some(s) = &self.session {
             log::info!(
                 "stopping session of {} (source {}, state {})",

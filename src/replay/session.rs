@@ -54,6 +54,10 @@ pub struct Session {
     pub interruptions: u32,
     #[serde(default)]
     pub ffmpeg: Option<ChildRecord>,
+    /// A stop was requested: a daemon that dies mid-stop finishes it at restart
+    /// instead of resuming the session.
+    #[serde(default)]
+    pub stopping: bool,
 }
 
 impl Session {
@@ -229,6 +233,7 @@ mod tests {
             job_id: "j1".into(),
             interruptions: 0,
             ffmpeg: None,
+            stopping: false,
         }
     }
 
