@@ -488,7 +488,13 @@ impl LineReader {
             }
             return Some(Frame::Line(line));
         }
-        if self.buf.len() > self.max {
+        // A line of exactly `max` bytes may still be waiting for the "\n" of its "\r\n".
+        let limit = if self.buf.last() == Some(&b'\r') {
+            self.max + 1
+        } else {
+            self.max
+        };
+        if self.buf.len() > limit {
             self.buf = Vec::new();
             self.discarding = true;
             return Some(Frame::TooLong);
@@ -629,6 +635,11 @@ mod tests {
         r.push(b"zzzz\nok\n");
         assert_eq!(r.next_frame(), Some(Frame::Line(b"ok".to_vec())));
         assert_eq!(r.next_frame(), None);
+        // A line of exactly max bytes whose "\r\n" arrives split.
+        r.push(b"12345678\r");
+        assert_eq!(r.next_frame(), None);
+        r.push(b"\n");
+        assert_eq!(r.next_frame(), Some(Frame::Line(b"12345678".to_vec())));
         // A long line that arrives whole with its newline.
         r.push(b"0123456789\nx\n");
         assert_eq!(r.next_frame(), Some(Frame::TooLong));

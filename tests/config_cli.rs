@@ -49,7 +49,11 @@ fn replayd<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &Path)]) -> Outp
 /// `replayd --config <toml> --check-config`.
 fn check_config(toml: &Path, env: &[(&str, &Path)]) -> Output {
     replayd(
-        &["--config".as_ref(), toml.as_os_str(), "--check-config".as_ref()],
+        &[
+            "--config".as_ref(),
+            toml.as_os_str(),
+            "--check-config".as_ref(),
+        ],
         env,
     )
 }
@@ -214,6 +218,40 @@ fn built_in_defaults_fill_what_replayd_toml_leaves_out() {
 }
 
 #[test]
+fn no_config_file_at_all_means_built_in_defaults() {
+    // Only meaningful on a host without an installed replayd or NVR; the
+    // build machines are such hosts, so fail loudly rather than skip.
+    assert!(
+        !Path::new("/etc/replayd/replayd.toml").exists() && !Path::new("/config").exists(),
+        "this test needs a host without /etc/replayd/replayd.toml and /config"
+    );
+    let root = TestRoot::new();
+
+    // No --config, no file at the default path: every key is built in, and
+    // the NVR config is $CONFIG_FILE.
+    let nvr = root.nvr_config_path();
+    let out = replayd(&["--check-config"], &[("CONFIG_FILE", &nvr)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert_eq!(field(&text, "NVR config"), nvr.display().to_string());
+    assert_eq!(field(&text, "media root"), "/media/frigate");
+    assert_eq!(field(&text, "runtime dir"), "/run/replayd");
+    assert_eq!(field(&text, "control socket"), "/run/replayd/control.sock");
+    assert_eq!(
+        field(&text, "database"),
+        root.db_path().display().to_string()
+    );
+
+    // Without $CONFIG_FILE the NVR config is /config/config.yml, which is
+    // missing here: exit 78 naming it.
+    let out = replayd(&["--check-config"], &[]);
+    expect_config_error(&out, &["/config/config.yml"]);
+    // An empty $CONFIG_FILE counts as unset.
+    let out = replayd(&["--check-config"], &[("CONFIG_FILE", Path::new(""))]);
+    expect_config_error(&out, &["/config/config.yml"]);
+}
+
+#[test]
 fn a_json_nvr_config_is_read_too() {
     let root = TestRoot::new();
     let mut value: serde_yaml::Value =
@@ -272,7 +310,12 @@ fn an_unknown_key_is_refused_with_file_line_and_key() {
 fn bad_values_are_refused_naming_the_key() {
     // (section, key, raw TOML value, the dotted key the message must name)
     let cases = [
-        ("session", "max_duration", "\"12 parsecs\"", "session.max_duration"),
+        (
+            "session",
+            "max_duration",
+            "\"12 parsecs\"",
+            "session.max_duration",
+        ),
         ("session", "max_range", "\"6\"", "session.max_range"),
         ("session", "max_range", "6", "session.max_range"),
         ("session", "max_duration", "\"-5m\"", "session.max_duration"),
@@ -331,10 +374,7 @@ fn bad_toml_syntax_names_file_and_line() {
     ] {
         root.write_raw_toml(text);
         let out = check_config(&toml, &[]);
-        expect_config_error(
-            &out,
-            &[&format!("{}:{line}", toml.display())],
-        );
+        expect_config_error(&out, &[&format!("{}:{line}", toml.display())]);
     }
     // Not UTF-8.
     std::fs::write(&toml, b"[log]\nlevel = \"\xff\"\n").unwrap();

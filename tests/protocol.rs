@@ -230,6 +230,60 @@ fn garbage_gets_invalid_request_and_the_connection_goes_on() {
             "invalid_request",
             "UTF-8",
         ),
+        // Deep nesting within the size limit: refused, not a stack overflow.
+        (
+            [b"[".repeat(30_000).as_slice(), b"\n"].concat(),
+            "invalid_request",
+            "JSON",
+        ),
+        (
+            [
+                b"{\"cmd\":\"ping\",\"x\":".as_slice(),
+                b"{\"a\":".repeat(10_000).as_slice(),
+                b"1",
+                b"}".repeat(10_001).as_slice(),
+                b"\n",
+            ]
+            .concat(),
+            "invalid_request",
+            "JSON",
+        ),
+        // Hostile text (JSON-escaped control characters) in the places a
+        // message might echo: cmd, a field name, a field value.
+        (
+            br#"{"cmd":"\u001b[2J\nFORGED-LOG-LINE \u0007"}
+"#
+            .to_vec(),
+            "invalid_request",
+            "cmd",
+        ),
+        (
+            br#"{"cmd":"ping","\nFORGED-LOG-LINE\u001b[31m":1}
+"#
+            .to_vec(),
+            "invalid_request",
+            "field",
+        ),
+        (
+            br#"{"cmd":"start","camera":"front","start_time":"\nFORGED-LOG-LINE\u001b[31m","end_time":1}
+"#
+            .to_vec(),
+            "invalid_params",
+            "start",
+        ),
+        (
+            br#"{"cmd":"start_from_export","export_id":"\nFORGED-LOG-LINE\u001b[31m"}
+"#
+            .to_vec(),
+            "not_found",
+            "export",
+        ),
+        // Two objects on one line are not one JSON request.
+        (
+            b"{\"cmd\":\"ping\"} {\"cmd\":\"status\"}\n".to_vec(),
+            "invalid_request",
+            "JSON",
+        ),
         // A NUL byte is valid UTF-8 but not JSON.
         (b"{\"cmd\":\"ping\"}\x00\n".to_vec(), "invalid_request", "JSON"),
     ];
@@ -254,6 +308,24 @@ fn garbage_gets_invalid_request_and_the_connection_goes_on() {
     assert_eq!(status["session"]["active"], false, "{status}");
     assert!(status["job"].is_null(), "{status}");
     assert_daemon_healthy(&mut daemon, &root);
+
+    // Nor could it forge log lines (the log runs at debug level here, so
+    // every refused request was logged).
+    let log = daemon.log();
+    assert!(
+        log.contains("FORGED-LOG-LINE"),
+        "hostile requests were not logged"
+    );
+    for line in log.lines() {
+        assert!(
+            !line.starts_with("FORGED-LOG-LINE"),
+            "peer input forged a log line: {line:?}"
+        );
+        assert!(
+            !line.chars().any(|c| c.is_control() && c != '\t'),
+            "raw control character in log line {line:?}"
+        );
+    }
 }
 
 #[test]
@@ -268,6 +340,12 @@ fn long_lines_are_refused_and_discarded_up_to_the_newline() {
     line.resize(64 * 1024, b' ');
     line.push(b'\n');
     expect_pong(&raw(&mut c, &line), "ping of exactly 64 KiB");
+
+    // The `\r` of a CRLF ending is not part of the line.
+    let mut line = b"{\"cmd\":\"ping\"}".to_vec();
+    line.resize(64 * 1024, b' ');
+    line.extend_from_slice(b"\r\n");
+    expect_pong(&raw(&mut c, &line), "64 KiB + CRLF in one write");
 
     // One byte more is too long.
     let mut line = b"{\"cmd\":\"ping\"}".to_vec();
@@ -343,6 +421,24 @@ fn long_lines_are_refused_and_discarded_up_to_the_newline() {
     assert_daemon_healthy(&mut daemon, &root);
 }
 
+/// Framing must not depend on how the peer's bytes are split into writes:
+/// a 64 KiB line ending in CRLF is accepted in one write (above), so it must
+/// be accepted when the CR and the LF arrive separately too.
+#[test]
+fn a_64_kib_crlf_line_is_accepted_however_it_is_split() {
+    let root = TestRoot::new();
+    let mut daemon = Daemon::spawn(&root);
+    let mut c = Client::connect(root.socket());
+    let mut line = b"{\"cmd\":\"ping\"}".to_vec();
+    line.resize(64 * 1024, b' ');
+    line.push(b'\r');
+    c.send_raw(&line);
+    std::thread::sleep(Duration::from_millis(100));
+    let reply = raw(&mut c, b"\n");
+    expect_pong(&reply, "64 KiB + CR, then LF in a later write");
+    assert_daemon_healthy(&mut daemon, &root);
+}
+
 #[test]
 fn pipelined_split_blank_and_crlf_lines() {
     let root = TestRoot::new();
@@ -412,6 +508,298 @@ fn pipelined_split_blank_and_crlf_lines() {
     // unterminated line is not part of the contract).
     assert!(h.wait_closed(secs(5)), "daemon kept a half-closed client");
 
+    assert_daemon_healthy(&mut daemon, &root);
+}
+
+#[test]
+fn thousands_of_pipelined_requests_are_all_answered_in_order() {
+    let root = TestRoot::new();
+    let mut daemon = Daemon::spawn(&root);
+    let mut c = Client::connect(root.socket());
+    // 5,000 requests (about 90 KB) in one write, alternating ping and status.
+    let mut batch = Vec::new();
+    for i in 0..5000 {
+        batch.extend_from_slice(if i % 2 == 0 {
+            b"{\"cmd\":\"ping\"}\n".as_slice()
+        } else {
+            b"{\"cmd\":\"status\"}\n".as_slice()
+        });
+    }
+    c.send_raw(&batch);
+    for i in 0..5000 {
+        let reply = c
+            .read_response(secs(5))
+            .unwrap_or_else(|| panic!("reply {i} of 5000 missing"));
+        if i % 2 == 0 {
+            expect_pong(&reply, &format!("reply {i}"));
+        } else {
+            assert_eq!(reply["session"]["state"], "idle", "reply {i}: {reply}");
+        }
+    }
+    assert!(
+        c.read_line_timeout(Duration::from_millis(100)).is_none(),
+        "more replies than requests"
+    );
+    assert_daemon_healthy(&mut daemon, &root);
+}
+
+#[test]
+fn deferred_replies_keep_request_order() {
+    let root = TestRoot::new();
+    let mut daemon = Daemon::spawn(&root);
+    let mut c = Client::connect(root.socket());
+    let export = root.export().clone();
+
+    // start_from_export answers after ffprobe; the ping and status sent in
+    // the same write are answered after it, in order.
+    c.send_raw(
+        format!(
+            "{{\"cmd\":\"start_from_export\",\"export_id\":\"{}\"}}\n{{\"cmd\":\"ping\"}}\n{{\"cmd\":\"status\"}}\n",
+            export.id
+        )
+        .as_bytes(),
+    );
+    let start = c.read_response(secs(10)).expect("start_from_export reply");
+    assert_eq!(start["ok"], true, "{start}");
+    assert_eq!(start["replay_camera"], "_replay_front", "{start}");
+    expect_pong(
+        &c.read_response(secs(5)).expect("pong"),
+        "after start_from_export",
+    );
+    let status = c.read_response(secs(5)).expect("status");
+    assert_eq!(status["session"]["active"], true, "{status}");
+    assert_eq!(status["session"]["source_camera"], "front", "{status}");
+    assert_eq!(status["session"]["start_time"], export.date, "{status}");
+    let span = status["session"]["end_time"].as_f64().unwrap() - export.date;
+    assert!((span - export.duration).abs() < 0.5, "export span {span}");
+    assert_eq!(status["job"]["id"], start["job_id"], "{status}");
+
+    // stop answers after cleanup; the status behind it sees the result.
+    c.send_raw(b"{\"cmd\":\"stop\"}\n{\"cmd\":\"status\"}\n{\"cmd\":\"stop\"}\n");
+    let stop = c.read_response(secs(10)).expect("stop reply");
+    assert_eq!(stop["ok"], true, "{stop}");
+    assert_eq!(stop["summary"]["replay_camera"], "_replay_front", "{stop}");
+    let status = c.read_response(secs(5)).expect("status after stop");
+    assert_eq!(status["session"]["active"], false, "{status}");
+    assert_eq!(status["last_summary"], stop["summary"], "{status}");
+    expect_error(
+        &c.read_response(secs(5)).expect("second stop"),
+        "not_active",
+        "second stop",
+    );
+    assert_daemon_healthy(&mut daemon, &root);
+}
+
+#[test]
+fn a_client_that_leaves_before_its_reply_does_not_upset_the_daemon() {
+    let root = TestRoot::new();
+    let mut daemon = Daemon::spawn(&root);
+    let baseline = daemon.fd_count();
+    let export_id = root.export().id.clone();
+    let mut c = Client::connect(root.socket());
+
+    // start_from_export, then gone before ffprobe answers.
+    {
+        let mut s = UnixStream::connect(root.socket()).unwrap();
+        s.write_all(
+            format!("{{\"cmd\":\"start_from_export\",\"export_id\":\"{export_id}\"}}\n").as_bytes(),
+        )
+        .unwrap();
+    }
+    // Whatever became of that start, the daemon answers and is consistent.
+    let mut status = Value::Null;
+    assert!(
+        wait_until(secs(10), || {
+            status = c.cmd("status");
+            status["session"]["state"] == "ready" || status["session"]["active"] == false
+        }),
+        "{status}"
+    );
+    ping_promptly(&mut c, "after the export client left");
+    if status["session"]["active"] == true {
+        // stop, then gone before the summary.
+        let mut s = UnixStream::connect(root.socket()).unwrap();
+        s.write_all(b"{\"cmd\":\"stop\"}\n").unwrap();
+        drop(s);
+        assert!(
+            wait_until(secs(10), || c.cmd("status")["session"]["active"] == false),
+            "session never stopped"
+        );
+        assert!(!root.clip_path("_replay_front").exists());
+    }
+    drop(c);
+    let mut fds = 0;
+    assert!(
+        wait_until(secs(5), || {
+            fds = daemon.fd_count();
+            fds == baseline
+        }),
+        "fds {fds}, baseline {baseline}: {:?}",
+        daemon.fds()
+    );
+    assert_daemon_healthy(&mut daemon, &root);
+}
+
+#[test]
+fn running_out_of_fds_pauses_accept_and_never_kills_the_daemon() {
+    let root = TestRoot::new();
+    let mut daemon = Daemon::spawn(&root);
+    let baseline = daemon.fd_count();
+    // Squeeze the running daemon to 16 fds beyond what it has open now.
+    let limit = (baseline + 16) as u64;
+    let status = Command::new("prlimit")
+        .arg(format!("--pid={}", daemon.pid()))
+        .arg(format!("--nofile={limit}:{limit}"))
+        .status()
+        .expect("run prlimit");
+    assert!(status.success(), "prlimit failed: {status}");
+
+    // 40 clients: the first ones are served, the others wait in the backlog.
+    let mut clients: Vec<Client> = (0..40)
+        .map(|i| {
+            Client::try_connect(root.socket())
+                .unwrap_or_else(|e| panic!("connect {i} (backlog) failed: {e}"))
+        })
+        .collect();
+    for c in &mut clients {
+        c.send_raw(b"{\"cmd\":\"ping\"}\n");
+    }
+    // Give the daemon time to serve all it can, then see who was answered.
+    std::thread::sleep(Duration::from_millis(300));
+    let answered: Vec<bool> = clients
+        .iter_mut()
+        .map(|c| c.read_response(Duration::from_millis(20)).is_some())
+        .collect();
+    let served = answered.iter().filter(|a| **a).count();
+    eprintln!("fd limit {limit}: {served} of 40 clients served at first");
+    assert!(
+        served >= 8,
+        "only {served} clients served under the fd limit"
+    );
+    assert!(served < 40, "the fd limit did not bite ({served} served)");
+    assert!(daemon.is_running(), "{}", daemon.log_report());
+    assert!(
+        daemon.log().contains("accept on control socket failed"),
+        "{}",
+        daemon.log_report()
+    );
+
+    // Served clients leave: the waiting ones get their pongs, each leaving
+    // once served to make room for the next.
+    let waiting: Vec<Client> = clients
+        .into_iter()
+        .zip(answered)
+        .filter_map(|(c, served)| (!served).then_some(c))
+        .collect();
+    let (count, t) = (waiting.len(), Instant::now());
+    for (i, mut c) in waiting.into_iter().enumerate() {
+        let reply = c
+            .read_response(secs(5))
+            .unwrap_or_else(|| panic!("waiting client {i} never served\n{}", daemon.log_report()));
+        expect_pong(&reply, &format!("waiting client {i}"));
+    }
+    eprintln!("{count} waiting clients served in {:?}", t.elapsed());
+    let mut fds = 0;
+    assert!(
+        wait_until(secs(5), || {
+            fds = daemon.fd_count();
+            fds == baseline
+        }),
+        "fds {fds}, baseline {baseline}"
+    );
+    assert_daemon_healthy(&mut daemon, &root);
+}
+
+/// CPU time (user + system) of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5); `after` starts at field 3.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Connects, sends `request`, waits until the daemon has read it, hangs up;
+/// returns the daemon's CPU ticks over the next second.
+fn cpu_after_hang_up(root: &TestRoot, pid: u32, request: &str) -> u64 {
+    {
+        let mut s = UnixStream::connect(root.socket()).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(1000));
+    cpu_ticks(pid) - before
+}
+
+#[test]
+fn a_client_that_hangs_up_while_its_stop_is_in_progress_costs_no_cpu() {
+    // An ffmpeg that ignores SIGTERM: the stop waits kill_grace (2 s) for it.
+    let root = TestRoot::builder()
+        .fake_ffmpeg("trap '' TERM\nexec sleep 30")
+        .kill_grace("2s")
+        .build();
+    let mut daemon = Daemon::spawn(&root);
+    let pid = daemon.pid();
+    let t0 = root.base_time();
+    let mut c = Client::connect(root.socket());
+    assert_eq!(c.request(&start_req("front", t0, t0 + 10.0))["ok"], true);
+    std::thread::sleep(Duration::from_millis(200));
+
+    let spent = cpu_after_hang_up(&root, pid, "{\"cmd\":\"stop\"}\n");
+    eprintln!("CPU while a hung-up client's stop was in progress: {spent} ticks in 1 s");
+    assert!(
+        wait_until(secs(10), || c.cmd("status")["session"]["active"] == false),
+        "the stop never finished"
+    );
+    assert!(
+        spent < 20,
+        "the daemon burnt {spent} clock ticks (of 100) in 1 s while a stop, whose \
+         client had hung up, waited for ffmpeg: a poll loop spinning on POLLHUP"
+    );
+    assert_daemon_healthy(&mut daemon, &root);
+}
+
+#[test]
+fn a_client_that_hangs_up_while_waiting_for_its_reply_costs_no_cpu() {
+    let mut root = TestRoot::new();
+    // An ffprobe that takes 1.5 s, so the start_from_export reply is owed
+    // for that long.
+    let probe = root.write_script("ffprobe", "sleep 1.5\nexec ffprobe \"$@\"");
+    root.update_toml(move |t| t.ffprobe = Some(probe));
+    let mut daemon = Daemon::spawn(&root);
+    let export_id = root.export().id.clone();
+    let pid = daemon.pid();
+
+    {
+        let mut s = UnixStream::connect(root.socket()).unwrap();
+        s.write_all(
+            format!("{{\"cmd\":\"start_from_export\",\"export_id\":\"{export_id}\"}}\n").as_bytes(),
+        )
+        .unwrap();
+        // Let the daemon read the request before we hang up.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(1000));
+    let spent = cpu_ticks(pid) - before;
+    eprintln!("CPU while a hung-up client's reply was owed: {spent} ticks in 1 s");
+    assert!(
+        spent < 20,
+        "the daemon burnt {spent} clock ticks (of 100) in 1 s waiting on ffprobe for a \
+         client that had hung up: a poll loop spinning on POLLHUP"
+    );
+
+    // The start itself went through; clean up.
+    let mut c = Client::connect(root.socket());
+    let mut status = Value::Null;
+    assert!(wait_until(secs(10), || {
+        status = c.cmd("status");
+        status["session"]["active"] == true
+    }));
+    assert_eq!(c.cmd("stop")["ok"], true);
     assert_daemon_healthy(&mut daemon, &root);
 }
 
@@ -508,10 +896,8 @@ fn invalid_parameters_are_refused_before_anything_is_accepted() {
     assert_eq!(status["session"]["state"], "idle", "{status}");
     assert!(status["job"].is_null(), "{status}");
     assert!(
-        !root.session_file().exists() || {
-            let s = std::fs::read_to_string(root.session_file()).unwrap();
-            !s.contains("_replay_")
-        }
+        !std::fs::read_to_string(root.session_file()).is_ok_and(|s| s.contains("_replay_")),
+        "a session was persisted"
     );
     assert!(
         !root.clips().join("replay").exists()
@@ -575,6 +961,49 @@ fn a_client_with_a_partial_line_does_not_block_others() {
             .expect("pong for the completed line"),
         "completed partial line",
     );
+    assert_daemon_healthy(&mut daemon, &root);
+}
+
+#[test]
+fn subscribing_twice_does_not_duplicate_events() {
+    let root = TestRoot::new();
+    let mut daemon = Daemon::spawn(&root);
+    let t0 = root.base_time();
+    let mut sub = Client::subscribe(root.socket());
+    assert_eq!(sub.cmd("subscribe"), json!({"ok": true}));
+
+    let mut c = Client::connect(root.socket());
+    assert_eq!(c.request(&start_req("front", t0, t0 + 4.0))["ok"], true);
+    wait_ready_status(&mut c);
+    assert_eq!(c.cmd("stop")["ok"], true);
+    assert!(
+        sub.wait_for_event(secs(5), |e| e["event"] == "summary")
+            .is_some(),
+        "no summary: {:?}",
+        sub.seen_events()
+    );
+    // Anything else queued arrives within a moment; there must be no copies.
+    while sub.next_event(Duration::from_millis(200)).is_some() {}
+    let events = sub.seen_events();
+    let count = |pred: &dyn Fn(&Value) -> bool| events.iter().filter(|e| pred(e)).count();
+    assert_eq!(count(&|e| e["event"] == "summary"), 1, "{events:?}");
+    assert_eq!(
+        count(&|e| e["event"] == "camera" && e["action"] == "add"),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        count(&|e| e["event"] == "camera" && e["action"] == "remove"),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        count(&|e| e["event"] == "job_state" && e["job"]["id"] == "stopped"),
+        1,
+        "{events:?}"
+    );
+    // A request on the subscribed connection still gets its own response.
+    expect_pong(&sub.cmd("ping"), "ping on a subscribed connection");
     assert_daemon_healthy(&mut daemon, &root);
 }
 

@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
@@ -200,12 +201,14 @@ fn status_follows_the_session() {
 
 #[test]
 fn sighup_reloads_and_keeps_the_session() {
-    let root = TestRoot::new();
+    let mut root = TestRoot::new();
     let mut daemon = Daemon::spawn(&root);
     let mut c = Client::connect(root.socket());
     let before = start_and_wait_ready(&root, &mut c);
     let mut sub = Client::subscribe(root.socket());
 
+    // A shorter cap applies to the next session, not to the running one.
+    root.update_toml(|t| t.max_duration = Some("1h".into()));
     let from = daemon.notifications().len();
     daemon.sighup();
     let reloading = wait_index(&daemon, from, secs(5), "RELOADING=1", |m| {
@@ -254,6 +257,19 @@ fn sighup_reloads_and_keeps_the_session() {
 
     let stop = c.cmd("stop");
     assert_eq!(stop["ok"], true, "{stop}");
+
+    // The next session gets the reloaded max_duration.
+    let t0 = root.base_time();
+    let accepted_at = common::root::unix_now();
+    let reply = c.request(&start_req("front", t0, t0 + 4.0));
+    assert_eq!(reply["ok"], true, "{reply}");
+    let status = c.cmd("status");
+    let auto_stop = status["session"]["auto_stop_at"].as_f64().unwrap();
+    assert!(
+        (auto_stop - accepted_at - 3600.0).abs() < 5.0,
+        "auto_stop_at {auto_stop} is not 1 h after {accepted_at}"
+    );
+    assert_eq!(c.cmd("stop")["ok"], true);
     assert!(daemon.is_running());
 }
 
@@ -425,6 +441,100 @@ fn sigint_stops_with_status_0_and_removes_the_socket() {
     stops_cleanly_on(nix::sys::signal::Signal::SIGINT);
 }
 
+#[test]
+fn a_second_daemon_does_not_steal_a_live_socket() {
+    let root = TestRoot::new();
+    let first = Daemon::spawn(&root);
+    let mut c = Client::connect(root.socket());
+
+    let mut second = Daemon::launch(&root, SpawnOptions::default());
+    let status = second.wait_exit(secs(5));
+    assert!(
+        !status.success(),
+        "a second daemon ran beside the first: {status}\n{}",
+        second.log_report()
+    );
+    assert!(!second.has_notification("READY=1"));
+    assert!(second.log().contains("in use"), "{}", second.log_report());
+    // The first one still owns the socket file and answers on it.
+    assert!(root.socket().exists());
+    assert_eq!(c.cmd("ping")["ok"], true);
+    assert_eq!(Client::connect(root.socket()).cmd("ping")["ok"], true);
+    drop(first);
+}
+
+#[test]
+fn a_socket_left_by_a_killed_daemon_is_replaced() {
+    let root = TestRoot::new();
+    let mut first = Daemon::spawn(&root);
+    first.sigkill();
+    first.wait_exit(secs(5));
+    assert!(root.socket().exists(), "SIGKILL cannot remove the socket");
+    assert!(Client::try_connect(root.socket()).is_err());
+
+    let _second = Daemon::spawn(&root);
+    let mut c = Client::try_connect(root.socket()).expect("connect after restart");
+    assert_eq!(c.cmd("ping")["ok"], true);
+}
+
+/// The direct children of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Whether `pid` is a live (not zombie) process.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        let state = stat[stat.rfind(')').unwrap() + 2..].chars().next();
+        state != Some('Z') && state != Some('X')
+    })
+}
+
+#[test]
+fn sigterm_during_a_session_ends_ffmpeg_and_exits_0() {
+    // An ffmpeg that ignores SIGTERM and never finishes.
+    let root = TestRoot::builder()
+        .fake_ffmpeg("trap '' TERM\nexec sleep 30")
+        .build();
+    let mut daemon = Daemon::spawn(&root);
+    let mut c = Client::connect(root.socket());
+    let t0 = root.base_time();
+    assert_eq!(c.request(&start_req("front", t0, t0 + 10.0))["ok"], true);
+    let mut kids = Vec::new();
+    assert!(
+        wait_until(secs(5), || {
+            kids = children(daemon.pid());
+            !kids.is_empty()
+        }),
+        "no ffmpeg child appeared"
+    );
+
+    let t = Instant::now();
+    daemon.sigterm();
+    let status = daemon.wait_exit(secs(5));
+    eprintln!(
+        "SIGTERM with ffmpeg {kids:?} running: exit {status} after {:?}",
+        t.elapsed()
+    );
+    assert_eq!(status.code(), Some(0), "{status}\n{}", daemon.log_report());
+    assert!(daemon.has_notification("STOPPING=1"));
+    assert!(
+        wait_until(secs(2), || kids.iter().all(|&k| !alive(k))),
+        "ffmpeg {kids:?} outlived the daemon"
+    );
+    assert!(!root.socket().exists());
+    // The session stays on record for the next start to pick up; no partial
+    // clip is left behind.
+    let state = std::fs::read_to_string(root.session_file()).expect("session.json kept");
+    assert!(state.contains("_replay_front"), "{state}");
+    let part = root.clips().join("replay/_replay_front.mp4.part");
+    assert!(!part.exists(), "{} left behind", part.display());
+}
+
 // ---- watchdog ----
 
 #[test]
@@ -481,6 +591,8 @@ fn socket_activation_uses_the_passed_socket() {
     let root = TestRoot::new();
     let passed = root.path().join("activated.sock");
     let listener = UnixListener::bind(&passed).expect("bind the activation socket");
+    // The socket unit owns its mode; the daemon leaves it alone.
+    std::fs::set_permissions(&passed, std::fs::Permissions::from_mode(0o600)).unwrap();
     let mut daemon = Daemon::spawn_with(&root, &[], Some(&listener));
 
     for _ in 0..3 {
@@ -498,6 +610,9 @@ fn socket_activation_uses_the_passed_socket() {
         "{}",
         daemon.log_report()
     );
+
+    let mode = std::fs::metadata(&passed).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o600, "the daemon changed the passed socket's mode");
 
     daemon.sigterm();
     let status = daemon.wait_exit(secs(5));

@@ -168,8 +168,9 @@ impl Client {
                 }
                 Ok(n) => {
                     self.reader.push(&buf[..n]);
-                    // Stop reading while lines are queued: bounded memory per client.
-                    if self.reader.pending() > crate::protocol::MAX_LINE {
+                    // Hand over to the line splitter before buffering more than one
+                    // line (+ its "\r"): bounded memory per client.
+                    if self.reader.pending() > crate::protocol::MAX_LINE + 1 {
                         return;
                     }
                 }
@@ -231,7 +232,9 @@ impl Client {
 
     /// Whether the loop should read more from this client now.
     pub fn wants_read(&self) -> bool {
-        !self.closing && !self.awaiting_reply && self.reader.pending() <= crate::protocol::MAX_LINE
+        !self.closing
+            && !self.awaiting_reply
+            && self.reader.pending() <= crate::protocol::MAX_LINE + 1
     }
 
     /// Done: nothing more to read, nothing owed, nothing left to write.

@@ -240,6 +240,11 @@ impl Daemon {
             sources.push((Token::Listener, self.listener.as_fd(), PollFlags::POLLIN));
         }
         for (id, client) in &self.clients {
+            // A peer that hung up reports POLLHUP whatever we ask for: with
+            // nothing to write to it, polling it would spin until its reply is due.
+            if client.closing && !client.wants_write() {
+                continue;
+            }
             let mut events = PollFlags::empty();
             if client.wants_read() {
                 events |= PollFlags::POLLIN;
