@@ -537,3 +537,32 @@ fn a_missing_or_locked_database_is_an_internal_error_and_the_daemon_serves_on() 
     fs::rename(root.path().join("moved.db"), root.db_path()).unwrap();
     assert_eq!(start(&mut client, "front", base, base + 4.0)["ok"], true);
 }
+
+#[test]
+fn a_segment_with_another_resolution_is_left_out_of_the_clip() {
+    let root = TestRoot::new();
+    root.fault_segment(2, Fault::Resolution);
+    let daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
+    let mut client = daemon.client();
+    let base = root.base_time();
+    assert_eq!(start(&mut client, "front", base, base + 10.0)["ok"], true);
+    let done = wait_ready(&mut events, &daemon);
+    assert!(is_job(&done, "success"), "{done}");
+    let bad = root.segments()[2].path.display().to_string();
+    let log = daemon.log();
+    assert!(log.contains(&bad) && log.contains("640x480"), "warning names {bad}\n{log}");
+    let clip = root.clip_path("_replay_front");
+    let p = probe(&clip).unwrap();
+    assert_eq!((p.width, p.height), (320, 240));
+    assert!((p.duration - 8.0).abs() < 1.1, "10 s minus the 2 s segment: {}", p.duration);
+    // The clip decodes without a single error.
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&clip)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -10,7 +10,8 @@ use crate::protocol::{
     PROTOCOL_VERSION,
 };
 use crate::replay::camera::{self, REPLAY_PREFIX};
-use crate::replay::clip::{self, ClipPlan, Segment};
+use crate::replay::clip::{self, ClipPlan, Segment, VideoParams};
+use crate::replay::mp4::{self, Mp4Error};
 use crate::replay::session::{ClipSource, Session};
 
 use super::child::{Child, Priority};
@@ -389,13 +390,39 @@ impl Daemon {
 }
 
 /// Segments whose files exist and are non-empty, with their total size.
-/// Missing or empty ones are skipped with a warning naming them.
+/// Missing or empty ones are skipped with a warning naming them, and so are
+/// segments whose video parameters cannot follow the first segment's in a
+/// stream copy (a resolution change would give a broken clip).
 fn usable_segments(camera: &str, recordings: &[Recording]) -> (Vec<Segment>, u64) {
     let mut segments = Vec::with_capacity(recordings.len());
     let mut bytes = 0u64;
+    let mut first: Option<VideoParams> = None;
     for r in recordings {
         match fs::metadata(&r.path) {
             Ok(meta) if meta.is_file() && meta.len() > 0 => {
+                // Unreadable headers are left to ffmpeg and the duration check.
+                if let Ok(params) = fs::File::open(&r.path)
+                    .map_err(Mp4Error::from)
+                    .and_then(mp4::video_params)
+                {
+                    match &first {
+                        None => first = Some(params),
+                        Some(reference) if !params.concatenable_after(reference) => {
+                            log::warn!(
+                                "skipping recording segment {} of camera {camera}: {} {}x{} cannot follow the clip's {} {}x{}",
+                                r.path.display(),
+                                params.codec,
+                                params.width,
+                                params.height,
+                                reference.codec,
+                                reference.width,
+                                reference.height
+                            );
+                            continue;
+                        }
+                        Some(_) => {}
+                    }
+                }
                 bytes += meta.len();
                 segments.push(Segment {
                     path: r.path.clone(),

@@ -1,4 +1,5 @@
 pub mod camera;
 pub mod cleanup;
 pub mod clip;
+pub mod mp4;
 pub mod session;

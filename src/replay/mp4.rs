@@ -1,0 +1,249 @@
+//! Just enough of an MP4 reader to tell a segment's video parameters (codec,
+//! frame size, parameter sets) without running ffprobe on every segment:
+//! a 6-hour range has thousands of them, and ffprobe costs ~75 ms each.
+
+use std::io::{self, Read, Seek, SeekFrom};
+
+use super::clip::VideoParams;
+
+/// Largest `moov` read into memory; a segment's is a few KiB.
+const MOOV_MAX: u64 = 16 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Mp4Error {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("no moov box")]
+    NoMoov,
+    #[error("moov box of {0} bytes is too large")]
+    MoovTooLarge(u64),
+    #[error("no video track")]
+    NoVideo,
+    #[error("malformed box {0}")]
+    Malformed(&'static str),
+}
+
+/// The first video track's parameters.
+pub fn video_params<R: Read + Seek>(mut file: R) -> Result<VideoParams, Mp4Error> {
+    let moov = read_moov(&mut file)?;
+    parse_moov(&moov)
+}
+
+/// Walks the top-level boxes (seeking over `mdat`) to the `moov` payload.
+fn read_moov<R: Read + Seek>(file: &mut R) -> Result<Vec<u8>, Mp4Error> {
+    let end = file.seek(SeekFrom::End(0))?;
+    let mut pos = 0u64;
+    file.seek(SeekFrom::Start(0))?;
+    while pos + 8 <= end {
+        let mut header = [0u8; 8];
+        file.read_exact(&mut header)?;
+        let mut size = u64::from(u32::from_be_bytes([
+            header[0], header[1], header[2], header[3],
+        ]));
+        let mut header_len = 8;
+        if size == 1 {
+            let mut large = [0u8; 8];
+            file.read_exact(&mut large)?;
+            size = u64::from_be_bytes(large);
+            header_len = 16;
+        } else if size == 0 {
+            size = end - pos;
+        }
+        if size < header_len || pos + size > end {
+            return Err(Mp4Error::Malformed("top-level"));
+        }
+        if &header[4..8] == b"moov" {
+            let len = size - header_len;
+            if len > MOOV_MAX {
+                return Err(Mp4Error::MoovTooLarge(len));
+            }
+            let mut moov = vec![0u8; len as usize];
+            file.read_exact(&mut moov)?;
+            return Ok(moov);
+        }
+        pos += size;
+        file.seek(SeekFrom::Start(pos))?;
+    }
+    Err(Mp4Error::NoMoov)
+}
+
+/// The boxes directly inside `data`, as (type, payload).
+fn boxes(data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        if rest.len() < 8 {
+            return None;
+        }
+        let size = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let (size, header) = match size {
+            0 => (rest.len(), 8),
+            1 if rest.len() >= 16 => {
+                let mut large = [0u8; 8];
+                large.copy_from_slice(&rest[8..16]);
+                (usize::try_from(u64::from_be_bytes(large)).ok()?, 16)
+            }
+            n => (n, 8),
+        };
+        if size < header || size > rest.len() {
+            return None;
+        }
+        let kind = &rest[4..8];
+        let payload = &rest[header..size];
+        rest = &rest[size..];
+        Some((kind, payload))
+    })
+}
+
+fn child<'a>(data: &'a [u8], kind: &[u8]) -> Option<&'a [u8]> {
+    boxes(data).find(|(k, _)| *k == kind).map(|(_, p)| p)
+}
+
+fn parse_moov(moov: &[u8]) -> Result<VideoParams, Mp4Error> {
+    for (kind, trak) in boxes(moov) {
+        if kind != b"trak" {
+            continue;
+        }
+        let Some(mdia) = child(trak, b"mdia") else {
+            continue;
+        };
+        // hdlr: version/flags (4), pre_defined (4), handler_type (4).
+        let is_video = child(mdia, b"hdlr").is_some_and(|h| h.get(8..12) == Some(b"vide"));
+        if !is_video {
+            continue;
+        }
+        let stsd = child(mdia, b"minf")
+            .and_then(|minf| child(minf, b"stbl"))
+            .and_then(|stbl| child(stbl, b"stsd"))
+            .ok_or(Mp4Error::Malformed("stsd"))?;
+        // stsd: version/flags (4), entry_count (4), then sample entries.
+        let entry = boxes(stsd.get(8..).ok_or(Mp4Error::Malformed("stsd"))?)
+            .next()
+            .ok_or(Mp4Error::Malformed("stsd entry"))?;
+        return sample_entry(entry.0, entry.1);
+    }
+    Err(Mp4Error::NoVideo)
+}
+
+/// A VisualSampleEntry: 6 reserved + 2 data_reference_index + 16 pre-defined,
+/// then width and height, then 50 more bytes before its child boxes.
+fn sample_entry(format: &[u8], entry: &[u8]) -> Result<VideoParams, Mp4Error> {
+    let width = entry
+        .get(24..26)
+        .ok_or(Mp4Error::Malformed("sample entry"))?;
+    let height = entry
+        .get(26..28)
+        .ok_or(Mp4Error::Malformed("sample entry"))?;
+    let children = entry.get(78..).unwrap_or_default();
+    let config = [b"avcC", b"hvcC", b"av1C", b"vpcC"]
+        .iter()
+        .find_map(|kind| child(children, *kind));
+    let codec = match format {
+        b"avc1" | b"avc3" => "h264".to_string(),
+        b"hvc1" | b"hev1" => "hevc".to_string(),
+        b"av01" => "av1".to_string(),
+        other => String::from_utf8_lossy(other).into_owned(),
+    };
+    Ok(VideoParams {
+        codec,
+        width: u32::from(u16::from_be_bytes([width[0], width[1]])),
+        height: u32::from(u16::from_be_bytes([height[0], height[1]])),
+        extradata_hash: config.map(|c| format!("{:016x}", fnv1a(c))),
+    })
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn mp4_box(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut out = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn video_file(format: &[u8; 4], width: u16, height: u16, config: &[u8]) -> Vec<u8> {
+        let mut entry = vec![0u8; 24];
+        entry.extend_from_slice(&width.to_be_bytes());
+        entry.extend_from_slice(&height.to_be_bytes());
+        entry.extend_from_slice(&[0u8; 50]);
+        entry.extend(mp4_box(b"avcC", config));
+        let mut stsd = vec![0, 0, 0, 0, 0, 0, 0, 1];
+        stsd.extend(mp4_box(format, &entry));
+        let stbl = mp4_box(b"stbl", &mp4_box(b"stsd", &stsd));
+        let minf = mp4_box(b"minf", &stbl);
+        let mut hdlr = vec![0u8; 8];
+        hdlr.extend_from_slice(b"vide");
+        hdlr.extend_from_slice(&[0u8; 12]);
+        let mut mdia = mp4_box(b"hdlr", &hdlr);
+        mdia.extend(minf);
+        let trak = mp4_box(b"trak", &mp4_box(b"mdia", &mdia));
+        let mut file = mp4_box(b"ftyp", b"isom\0\0\0\0");
+        file.extend(mp4_box(b"mdat", &[7u8; 1000]));
+        file.extend(mp4_box(b"moov", &trak));
+        file
+    }
+
+    #[test]
+    fn reads_codec_size_and_parameter_sets_behind_mdat() {
+        let file = video_file(b"avc1", 320, 240, b"\x01\x64\x00\x1f");
+        let p = video_params(Cursor::new(file)).unwrap();
+        assert_eq!((p.codec.as_str(), p.width, p.height), ("h264", 320, 240));
+        assert!(p.extradata_hash.is_some());
+        let hevc = video_params(Cursor::new(video_file(b"hvc1", 640, 480, b"x"))).unwrap();
+        assert_eq!((hevc.codec.as_str(), hevc.width), ("hevc", 640));
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_mp4() {
+        assert!(matches!(
+            video_params(Cursor::new(b"not an mp4 at all".to_vec())),
+            Err(Mp4Error::Malformed(_))
+        ));
+        assert!(matches!(
+            video_params(Cursor::new(mp4_box(b"ftyp", b"isom"))),
+            Err(Mp4Error::NoMoov)
+        ));
+        assert!(matches!(
+            video_params(Cursor::new(mp4_box(b"moov", &mp4_box(b"trak", b"")))),
+            Err(Mp4Error::NoVideo)
+        ));
+        let mut file = video_file(b"avc1", 320, 240, b"c");
+        file.truncate(file.len() - 30);
+        assert!(video_params(Cursor::new(file)).is_err());
+    }
+
+    #[test]
+    fn reads_real_ffmpeg_output() {
+        let dir = std::env::temp_dir().join(format!("replayd-mp4-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("seg.mp4");
+        let status = std::process::Command::new("ffmpeg")
+            .args([
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x96:rate=5",
+            ])
+            .args(["-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+            .arg(&path)
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            assert!(std::env::var_os("CI").is_none(), "ffmpeg is needed in CI");
+            return;
+        }
+        let p = video_params(std::fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!((p.codec.as_str(), p.width, p.height), ("h264", 160, 96));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
