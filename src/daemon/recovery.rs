@@ -12,7 +12,7 @@ use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
 use crate::protocol::{JobStatus, SessionState};
 use crate::replay::camera::{self, REPLAY_PREFIX};
 use crate::replay::cleanup;
-use crate::replay::session::{ChildRecord, Session};
+use crate::replay::session::{job_state, ChildRecord, Session};
 
 use super::child::process_start_time;
 use super::job::write_atomic;
@@ -90,6 +90,15 @@ impl Daemon {
                 );
                 session.published = true;
                 self.progress = 100.0;
+                // status shows the last job: for a resumed session, its successful clip job.
+                self.job = Some(job_state(
+                    &session,
+                    JobStatus::Success,
+                    100.0,
+                    session.started_at,
+                    None,
+                    None,
+                ));
                 self.session = Some(session);
                 Some(replay)
             }
@@ -152,6 +161,12 @@ impl Daemon {
             }
         }
         for name in stale.iter().filter(|n| Some(n.as_str()) != keep) {
+            if self.loaded.nvr.has_camera(name) {
+                log::info!(
+                    "boot cleanup: keeping {name}: the NVR config defines a camera of that name"
+                );
+                continue;
+            }
             let file = self.camera_file(name);
             if file.exists() {
                 self.unpublish(name);
