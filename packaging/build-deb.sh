@@ -8,8 +8,10 @@
 #   bash packaging/build-deb.sh --lintian    # also run lintian on the result
 #
 # Environment: OUT_DIR (default target/debian), DEB_REVISION (default 1),
-# SOURCE_DATE_EPOCH (default: the time of the last commit; file times in the
-# package are clamped to it, so rebuilds are byte-identical).
+# BIN_DIR (package the binaries found there, e.g. target/debug, instead of
+# building target/release; tests/units.rs does that), SOURCE_DATE_EPOCH
+# (default: the time of the last commit; file times in the package are
+# clamped to it, so rebuilds are byte-identical).
 #
 # The last line of output is the path of the .deb.
 #
@@ -25,7 +27,7 @@ for arg in "$@"; do
     case $arg in
         --no-build) BUILD=0 ;;
         --lintian) LINTIAN=1 ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "build-deb: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -50,11 +52,16 @@ DEB=$OUT_DIR/replayd_${VERSION}_$ARCH.deb
 grep -q "^replayd ($VERSION)" "$PKG/deb/changelog" \
     || die "packaging/deb/changelog has no entry for $VERSION: add one"
 
+if [ -n "${BIN_DIR:-}" ]; then
+    BUILD=0
+else
+    BIN_DIR=$REPO/target/release
+fi
 if [ "$BUILD" = 1 ]; then
     (cd "$REPO" && cargo build --release --locked --bins)
 fi
 for bin in replayd replayctl; do
-    [ -x "$REPO/target/release/$bin" ] || die "target/release/$bin is missing (drop --no-build)"
+    [ -x "$BIN_DIR/$bin" ] || die "$BIN_DIR/$bin is missing (drop --no-build)"
 done
 
 rm -rf "$STAGE" "$DEB"
@@ -74,7 +81,7 @@ put_gz() {
 
 # Binaries, stripped as dh_strip does.
 for bin in replayd replayctl; do
-    put 755 "$REPO/target/release/$bin" "usr/bin/$bin"
+    put 755 "$BIN_DIR/$bin" "usr/bin/$bin"
     strip --remove-section=.comment --remove-section=.note --strip-unneeded "$STAGE/usr/bin/$bin"
 done
 

@@ -67,13 +67,7 @@ pub fn init(target: LogTarget, level: log::LevelFilter) {
 pub fn init_sink(target: LogTarget, level: LevelFilter) -> Sink {
     let stderr = io::stderr();
     let stat = rustix::fs::fstat(stderr.as_fd()).ok();
-    let journal = match (std::env::var("JOURNAL_STREAM"), &stat) {
-        (Ok(value), Some(st)) => {
-            let (dev, ino) = dev_ino(st);
-            journal_stream_matches(&value, dev, ino)
-        }
-        _ => false,
-    };
+    let journal = stderr_is_journal();
     let stderr_is_socket = stat.as_ref().is_some_and(|st| {
         rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Socket
     });
@@ -114,6 +108,19 @@ pub fn init_sink(target: LogTarget, level: LevelFilter) -> Sink {
         log::warn!("cannot log to syslog at {SYSLOG_SOCKET} ({e}); logging to stderr");
     }
     sink
+}
+
+/// Whether stderr is the journal's stream (JOURNAL_STREAM names it), so a
+/// line there can carry a `<N>` priority prefix.
+pub fn stderr_is_journal() -> bool {
+    let stat = rustix::fs::fstat(io::stderr().as_fd()).ok();
+    match (std::env::var("JOURNAL_STREAM"), &stat) {
+        (Ok(value), Some(st)) => {
+            let (dev, ino) = dev_ino(st);
+            journal_stream_matches(&value, dev, ino)
+        }
+        _ => false,
+    }
 }
 
 /// Changes the level after a reload.

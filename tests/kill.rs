@@ -212,7 +212,7 @@ impl Driver {
             }
         }
         daemon.sigkill();
-        daemon.wait_exit(secs(5));
+        reap(&mut daemon, secs(5));
         self.stats.kills += 1;
         *self
             .stats
@@ -580,7 +580,7 @@ fn kill_test() {
     let mut daemon = driver.daemon.take().expect("daemon");
     let pid = daemon.pid();
     daemon.sigterm();
-    let status = daemon.wait_exit(secs(10));
+    let status = reap(&mut daemon, secs(10));
     assert!(status.success(), "replayd exited with {status}");
     let left = strays(&driver.root, pid);
     if !left.is_empty() {
@@ -614,6 +614,19 @@ fn kill_test() {
 }
 
 // ---- /proc ----
+
+/// Waits for the daemon's exit. Not `Daemon::wait_exit`: its drain of the
+/// notify socket can wait seconds for the harness's reader thread (its
+/// mutex is re-taken in a tight loop), notably in release builds.
+fn reap(daemon: &mut Daemon, timeout: Duration) -> std::process::ExitStatus {
+    let exited = wait_until(timeout, || daemon.try_exit().is_some());
+    assert!(
+        exited,
+        "replayd still runs after {timeout:?}\n{}",
+        daemon.log_report()
+    );
+    daemon.try_exit().unwrap()
+}
 
 /// (state, ppid, start ticks) from /proc/PID/stat.
 fn proc_stat(pid: u64) -> Option<(char, u64, u64)> {

@@ -551,11 +551,18 @@ fn a_segment_with_another_resolution_is_left_out_of_the_clip() {
     assert!(is_job(&done, "success"), "{done}");
     let bad = root.segments()[2].path.display().to_string();
     let log = daemon.log();
-    assert!(log.contains(&bad) && log.contains("640x480"), "warning names {bad}\n{log}");
+    assert!(
+        log.contains(&bad) && log.contains("640x480"),
+        "warning names {bad}\n{log}"
+    );
     let clip = root.clip_path("_replay_front");
     let p = probe(&clip).unwrap();
     assert_eq!((p.width, p.height), (320, 240));
-    assert!((p.duration - 8.0).abs() < 1.1, "10 s minus the 2 s segment: {}", p.duration);
+    assert!(
+        (p.duration - 8.0).abs() < 1.1,
+        "10 s minus the 2 s segment: {}",
+        p.duration
+    );
     // The clip decodes without a single error.
     let out = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-i"])

@@ -1,4 +1,5 @@
 # bash completion for replayctl(1)                              -*- shell-script -*-
+# shellcheck disable=SC2207,SC2034 # the usual COMPREPLY=($(compgen ...)) idiom; _init_completion sets words, cword
 
 _replayctl()
 {

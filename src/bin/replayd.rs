@@ -23,7 +23,14 @@ fn main() -> ExitCode {
     let loaded = match daemon::load_configs(args.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(message) => {
-            eprintln!("replayd: configuration error: {message}");
+            // Logging is not set up yet; under systemd the prefix makes the
+            // journal file this at priority err, where `-p warning` finds it.
+            let priority = if replayd::log::stderr_is_journal() {
+                "<3>"
+            } else {
+                ""
+            };
+            eprintln!("{priority}replayd: configuration error: {message}");
             return ExitCode::from(EXIT_CONFIG as u8);
         }
     };

@@ -20,12 +20,15 @@ use crate::protocol::{Frame, LineReader};
 /// (a subscriber that stopped reading).
 const MAX_PENDING_OUTPUT: usize = 4 * 1024 * 1024;
 
-/// The peer's credentials from SO_PEERCRED at accept time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The peer's credentials from SO_PEERCRED (and its groups from
+/// SO_PEERGROUPS) at accept time.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peer {
     pub pid: i32,
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary groups; `None` when the kernel could not tell.
+    pub groups: Option<Vec<u32>>,
 }
 
 /// Binds the control socket at `path` with `mode` and `group`.
@@ -93,7 +96,45 @@ pub fn is_admin(peer: &Peer, admin: Option<Gid>) -> bool {
     if peer.gid == admin.as_raw() {
         return true;
     }
-    supplementary_groups(peer.pid).contains(&admin.as_raw())
+    match &peer.groups {
+        Some(groups) => groups.contains(&admin.as_raw()),
+        // /proc may be hidden (ProtectProc=invisible): SO_PEERGROUPS is the
+        // first choice, this the fallback.
+        None => supplementary_groups(peer.pid).contains(&admin.as_raw()),
+    }
+}
+
+/// SO_PEERGROUPS (Linux 4.13+): the peer's supplementary groups as of connect.
+fn peer_groups(fd: BorrowedFd<'_>) -> Option<Vec<u32>> {
+    use std::os::fd::AsRawFd;
+    // Not exported by the libc crate for every target; 59 on every
+    // architecture Debian ships replayd for (mips and sparc differ).
+    const SO_PEERGROUPS: libc::c_int = 59;
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    for _ in 0..2 {
+        let mut len = (groups.len() * std::mem::size_of::<libc::gid_t>()) as libc::socklen_t;
+        // SAFETY: the buffer is valid for `len` bytes and the kernel writes at most that.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let count = len as usize / std::mem::size_of::<libc::gid_t>();
+        if rc == 0 {
+            groups.truncate(count);
+            return Some(groups);
+        }
+        if io::Error::last_os_error().raw_os_error() != Some(libc::ERANGE) || count > 65_536 {
+            return None;
+        }
+        // ERANGE: `len` now holds the size needed.
+        groups.resize(count, 0);
+    }
+    None
 }
 
 /// The `Groups:` line of /proc/PID/status.
@@ -136,6 +177,7 @@ impl Client {
     pub fn new(id: u64, stream: UnixStream) -> io::Result<Client> {
         stream.set_nonblocking(true)?;
         let cred = getsockopt(&stream, PeerCredentials).map_err(io::Error::from)?;
+        let groups = peer_groups(stream.as_fd());
         Ok(Client {
             id,
             stream,
@@ -145,6 +187,7 @@ impl Client {
                 pid: cred.pid(),
                 uid: cred.uid(),
                 gid: cred.gid(),
+                groups,
             },
             subscribed: false,
             awaiting_reply: false,
@@ -262,12 +305,19 @@ mod tests {
             pid: 1,
             uid: 0,
             gid: 0,
+            groups: None,
         };
         let user = Peer {
             pid: i32::MAX,
             uid: 1000,
             gid: 1000,
+            groups: Some(vec![4, 27]),
         };
+        let member = Peer {
+            groups: Some(vec![4, 4242]),
+            ..user.clone()
+        };
+        assert!(is_admin(&member, Some(Gid::from_raw(4242))));
         assert!(is_admin(&root, None));
         assert!(!is_admin(&user, None));
         assert!(is_admin(&user, Some(Gid::from_raw(1000))));

@@ -204,11 +204,16 @@ impl Daemon {
     fn serve(&mut self) {
         let status = self.status_text();
         self.notifier.ready(&status);
+        // Under socket activation the socket is systemd's, wherever it is.
+        let socket = self
+            .listener
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+            .unwrap_or_else(|| self.loaded.config.control.socket.display().to_string());
         log::info!(
-            "replayd {} ready on {} ({})",
-            env!("CARGO_PKG_VERSION"),
-            self.loaded.config.control.socket.display(),
-            status
+            "replayd {} ready on {socket} ({status})",
+            env!("CARGO_PKG_VERSION")
         );
         while !self.terminating {
             if let Err(e) = self.timer.arm(self.next_deadline()) {

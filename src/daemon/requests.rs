@@ -44,7 +44,7 @@ impl Daemon {
 
     fn route(&mut self, id: u64, request: Request) -> Result<Option<String>, RequestError> {
         if request.is_privileged() {
-            let peer = self.clients.get(&id).map(|c| c.peer);
+            let peer = self.clients.get(&id).map(|c| c.peer.clone());
             if !peer.is_some_and(|p| control::is_admin(&p, self.admin_gid)) {
                 return Err(RequestError::PermissionDenied(
                     self.loaded.config.control.admin_group.clone(),

@@ -103,9 +103,15 @@ impl StateStore {
 }
 
 fn current_boot_id() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+    match fs::read_to_string("/proc/sys/kernel/random/boot_id") {
+        Ok(id) => id.trim().to_string(),
+        Err(e) => {
+            log::warn!(
+                "cannot read the boot id ({e}): a state file from an earlier boot cannot be told apart"
+            );
+            String::new()
+        }
+    }
 }
 
 #[cfg(test)]

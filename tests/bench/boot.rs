@@ -3,8 +3,8 @@
 //! 1,000 files of stale replay cameras.
 
 use crate::common::root::{segment_rel_path, BASE_TIME};
-use crate::common::TestRoot;
 use crate::launch::Launched;
+use crate::media::bench_root;
 use crate::stats::secs;
 use std::fs;
 use std::path::Path;
@@ -23,15 +23,11 @@ pub struct Scenario {
 
 pub struct Boot {
     pub scenarios: Vec<Scenario>,
+    /// Removing the same 1,000 planted files by hand (`remove_dir_all`,
+    /// `remove_file`), synced first like before each boot: the floor.
+    pub by_hand: Vec<f64>,
     /// Time to create the 100,000 ordinary files (setup, not measured).
     pub setup_secs: f64,
-}
-
-fn root() -> TestRoot {
-    TestRoot::builder()
-        .segments(0)
-        .toml(|t| t.log_level = Some("info".into()))
-        .build()
 }
 
 /// `count` empty segment files of camera `front`, 10 s apart, in Frigate's
@@ -86,6 +82,34 @@ fn plant_artifacts(media: &Path) {
     assert_eq!(n, ARTIFACT_FILES);
 }
 
+/// The plain way to delete what `plant_artifacts` made.
+fn remove_by_hand(media: &Path) -> f64 {
+    let started = Instant::now();
+    for cam in STALE {
+        for dir in ["recordings", "clips", "clips/thumbs", "clips/previews"] {
+            let _ = fs::remove_dir_all(media.join(dir).join(cam));
+        }
+        let _ = fs::remove_file(media.join(format!("clips/replay/{cam}.mp4")));
+    }
+    for dir in ["clips", "clips/review"] {
+        for entry in fs::read_dir(media.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let rest = name.strip_prefix("thumb-").unwrap_or(&name);
+            if STALE.iter().any(|c| rest.starts_with(&format!("{c}-")))
+                && entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    secs(started.elapsed())
+}
+
 fn artifacts_left(media: &Path) -> usize {
     STALE
         .iter()
@@ -113,8 +137,9 @@ fn count_files(dir: &Path) -> usize {
 }
 
 pub fn run(reps: usize) -> Boot {
-    let empty = root();
-    let full = root();
+    let empty_root = bench_root();
+    let full_root = bench_root();
+    let (empty, full) = (&empty_root.root, &full_root.root);
     let t = Instant::now();
     plant_ordinary(&full.media(), ORDINARY_FILES);
     let setup_secs = secs(t.elapsed());
@@ -135,11 +160,20 @@ pub fn run(reps: usize) -> Boot {
     })
     .collect();
     // One untimed boot of each root: page cache and dentries warm.
-    drop(Launched::start(&empty));
-    drop(Launched::start(&full));
+    drop(Launched::start(empty));
+    drop(Launched::start(full));
+    let mut by_hand = Vec::with_capacity(reps);
     for _ in 0..reps {
+        plant_artifacts(&empty.media());
+        crate::clip::settle();
+        by_hand.push(remove_by_hand(&empty.media()));
+        assert_eq!(
+            artifacts_left(&empty.media()),
+            0,
+            "by-hand removal missed files"
+        );
         for s in &mut scenarios {
-            let root = if s.ordinary > 0 { &full } else { &empty };
+            let root = if s.ordinary > 0 { full } else { empty };
             if s.artifacts > 0 {
                 plant_artifacts(&root.media());
             }
@@ -159,6 +193,7 @@ pub fn run(reps: usize) -> Boot {
     assert_eq!(kept, ORDINARY_FILES, "boot cleanup touched ordinary files");
     Boot {
         scenarios,
+        by_hand,
         setup_secs,
     }
 }

@@ -24,6 +24,44 @@ pub struct Load {
     pub p99_ns: u64,
     pub max_ns: u64,
     pub per_sec: f64,
+    /// Server CPU (user, system) per request, µs, warm-up included.
+    pub server_cpu_us: (f64, f64),
+    /// CPU of the bench's client threads per request, µs.
+    pub client_cpu_us: f64,
+}
+
+/// User and system CPU time of a process (all its threads, also those
+/// that have exited), ns, from /proc/PID/stat (clock-tick resolution).
+pub fn process_cpu_ns(pid: u32) -> (u64, u64) {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return (0, 0);
+    };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return (0, 0);
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // SAFETY: sysconf has no memory effects.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    (
+        ticks(11) * 1_000_000_000 / tick,
+        ticks(12) * 1_000_000_000 / tick,
+    )
+}
+
+/// CPU time of this process (every thread, ended ones included), ns.
+fn self_cpu_ns() -> u64 {
+    // SAFETY: getrusage writes one struct we own.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1_000;
+    ns(usage.ru_utime) + ns(usage.ru_stime)
 }
 
 /// One request/response connection.
@@ -127,12 +165,15 @@ impl Conn for HttpConn {
 /// `clients` threads, each with its own connection, `per_client` round
 /// trips each after `warmup` unmeasured ones; all start together.
 fn drive<C: Conn + 'static>(
+    server_pid: u32,
     clients: usize,
     per_client: usize,
     warmup: usize,
     connect: impl Fn() -> C,
 ) -> Load {
     let conns: Vec<C> = (0..clients).map(|_| connect()).collect();
+    let server_before = process_cpu_ns(server_pid);
+    let client_before = self_cpu_ns();
     let barrier = Arc::new(Barrier::new(clients));
     let threads: Vec<_> = conns
         .into_iter()
@@ -163,6 +204,10 @@ fn drive<C: Conn + 'static>(
         last = Some(last.map_or(e, |l| l.max(e)));
         all.extend(lat);
     }
+    let server_after = process_cpu_ns(server_pid);
+    let client_after = self_cpu_ns();
+    let total = (clients * (warmup + per_client)) as f64;
+    let per_req = |before: u64, after: u64| after.saturating_sub(before) as f64 / 1e3 / total;
     all.sort_unstable();
     let wall = match (first, last) {
         (Some(f), Some(l)) => (l - f).as_secs_f64(),
@@ -175,17 +220,26 @@ fn drive<C: Conn + 'static>(
         p99_ns: percentile(&all, 0.99),
         max_ns: all.last().copied().unwrap_or(0),
         per_sec: all.len() as f64 / wall,
+        server_cpu_us: (
+            per_req(server_before.0, server_after.0),
+            per_req(server_before.1, server_after.1),
+        ),
+        client_cpu_us: per_req(client_before, client_after),
     }
 }
 
-pub fn replayd(socket: &Path, clients: usize, per_client: usize) -> Load {
+pub fn replayd(socket: &Path, pid: u32, clients: usize, per_client: usize) -> Load {
     let socket = socket.to_path_buf();
-    drive(clients, per_client, 100, move || UnixConn::connect(&socket))
+    drive(pid, clients, per_client, 100, move || {
+        UnixConn::connect(&socket)
+    })
 }
 
 pub fn python(server: &PythonServer, clients: usize, per_client: usize) -> Load {
     let port = server.port;
-    drive(clients, per_client, 100, move || HttpConn::connect(port))
+    drive(server.child.id(), clients, per_client, 100, move || {
+        HttpConn::connect(port)
+    })
 }
 
 /// The same status, served the way a Python NVR API serves its own.

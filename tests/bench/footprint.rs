@@ -1,7 +1,6 @@
 //! Part 4 of the bench, footprint: exec → READY=1 with an empty state, idle
 //! RSS, and the wake-ups of an idle daemon (no watchdog) over a while.
 
-use crate::common::TestRoot;
 use crate::launch::{context_switches, fd_count, status_field, thread_count, Launched};
 use crate::stats::secs;
 use std::time::Duration;
@@ -19,20 +18,18 @@ pub struct Footprint {
 
 pub fn run(starts: usize, idle_secs: u64) -> Footprint {
     // Empty state: no session, no stale replay camera, no recordings.
-    let root = TestRoot::builder()
-        .segments(0)
-        .toml(|t| t.log_level = Some("info".into()))
-        .build();
+    let bench = crate::media::bench_root();
+    let root = &bench.root;
     let mut ready = Vec::with_capacity(starts);
     // One untimed start first: the binary and its libraries into the page cache.
-    drop(Launched::start(&root));
+    drop(Launched::start(root));
     for _ in 0..starts {
-        let mut d = Launched::start(&root);
+        let mut d = Launched::start(root);
         ready.push(secs(d.ready_after));
         d.stop();
     }
 
-    let d = Launched::start(&root);
+    let d = Launched::start(root);
     let pid = d.pid();
     // Let it finish whatever follows READY=1 and block in poll.
     std::thread::sleep(Duration::from_millis(300));

@@ -16,6 +16,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// Bump when the recipe below changes.
@@ -144,19 +145,68 @@ fn generate(base: &Path, dir: &Path, chunk: usize) -> io::Result<()> {
     fs::rename(&tmp, dir)
 }
 
+/// A test root set up like a production host: log level info (the
+/// default), and the runtime dir (session.json, published cameras, the
+/// concat list, the control socket) on tmpfs like `/run/replayd`, so its
+/// fsyncs cost what they cost there. No recordings.
+pub struct BenchRoot {
+    pub root: TestRoot,
+    pub runtime: PathBuf,
+}
+
+static RUNTIME_SEQ: AtomicUsize = AtomicUsize::new(0);
+
+pub fn bench_root() -> BenchRoot {
+    let shm = Path::new("/dev/shm");
+    let runtime = if shm.is_dir() {
+        let seq = RUNTIME_SEQ.fetch_add(1, Ordering::Relaxed);
+        let dir = shm.join(format!("replayd-bench-{}-{seq}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("runtime dir on tmpfs");
+        Some(dir)
+    } else {
+        None
+    };
+    let on_tmpfs = runtime.clone();
+    let root = TestRoot::builder()
+        .segments(0)
+        .toml(move |t| {
+            t.log_level = Some("info".into());
+            if let Some(dir) = on_tmpfs {
+                t.socket = Some(dir.join("control.sock"));
+                t.runtime_dir = Some(dir);
+            }
+        })
+        .build();
+    let runtime = runtime.unwrap_or_else(|| root.run_dir());
+    BenchRoot { root, runtime }
+}
+
+impl Drop for BenchRoot {
+    fn drop(&mut self) {
+        if self.runtime.starts_with("/dev/shm") {
+            let _ = fs::remove_dir_all(&self.runtime);
+        }
+    }
+}
+
 /// An NVR tree whose camera `front` has `positions` consecutive 10 s
 /// recordings (files hard-linked from the pool, cycling through it; rows in
-/// `recordings`), and a replayd.toml at log level info (the default).
+/// `recordings`).
 pub struct ClipTree {
-    pub root: TestRoot,
+    pub bench: BenchRoot,
     pub segments: Vec<clip::Segment>,
 }
 
+impl ClipTree {
+    pub fn root(&self) -> &TestRoot {
+        &self.bench.root
+    }
+}
+
 pub fn clip_tree(pool: &Pool, positions: usize) -> ClipTree {
-    let root = TestRoot::builder()
-        .segments(0)
-        .toml(|t| t.log_level = Some("info".into()))
-        .build();
+    let bench = bench_root();
+    let root = &bench.root;
     let mut segments = Vec::with_capacity(positions);
     let recordings = root.media().join("recordings/front");
     for i in 0..positions {
@@ -197,7 +247,8 @@ pub fn clip_tree(pool: &Pool, positions: usize) -> ClipTree {
         }
     }
     tx.commit().expect("commit");
-    ClipTree { root, segments }
+    drop(conn);
+    ClipTree { bench, segments }
 }
 
 /// The range of an `minutes`-long clip: 5 s into the first segment, so the

@@ -15,6 +15,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 const CAMERA: &str = "_replay_front";
+/// The camera whose copy of the artifacts the floor removes by hand.
+const FLOOR_CAMERA: &str = "_replay_floor";
 
 pub struct InFlight {
     pub latency: f64,
@@ -28,7 +30,7 @@ pub fn in_flight(tree: &ClipTree, daemon: &Daemon, minutes: u32, reps: usize) ->
     let mut events = Client::subscribe(daemon.socket());
     let mut ctl = daemon.client();
     let (t0, t1) = range(minutes);
-    let part = tree.root.clip_path(CAMERA).with_extension("mp4.part");
+    let part = tree.root().clip_path(CAMERA).with_extension("mp4.part");
     let mut out = Vec::new();
     for _ in 0..reps {
         crate::clip::settle();
@@ -81,6 +83,9 @@ pub struct Loaded {
     pub latency: f64,
     pub files_removed: u64,
     pub rows_removed: u64,
+    /// The same removal by hand: `remove_dir_all` and unlink of the same
+    /// files, the same DELETEs in one transaction (the floor).
+    pub by_hand: f64,
 }
 
 pub const ARTIFACT_FILES: usize = 1_000;
@@ -91,10 +96,17 @@ pub fn loaded(tree: &ClipTree, daemon: &Daemon, reps: usize) -> Vec<Loaded> {
     let mut ctl = daemon.client();
     let (t0, t1) = range(1);
     let mut out = Vec::new();
+    let media = tree.root().media();
     for rep in 0..reps {
+        // The floor first: another camera with the same files and rows.
+        plant_files(&media, FLOOR_CAMERA, rep);
+        plant_rows(tree, FLOOR_CAMERA, rep);
+        crate::clip::settle();
+        let by_hand = remove_by_hand(tree, FLOOR_CAMERA);
+
         replayd_once(daemon, &mut events, &mut ctl, t0, t1);
-        plant_files(&tree.root.media(), rep);
-        plant_rows(tree, rep);
+        plant_files(&media, CAMERA, rep);
+        plant_rows(tree, CAMERA, rep);
         crate::clip::settle();
         let started = Instant::now();
         let reply = ctl.cmd("stop");
@@ -114,6 +126,7 @@ pub fn loaded(tree: &ClipTree, daemon: &Daemon, reps: usize) -> Vec<Loaded> {
             latency,
             files_removed,
             rows_removed,
+            by_hand,
         });
     }
     // Leave the daemon idle for whoever comes next.
@@ -127,8 +140,19 @@ pub fn loaded(tree: &ClipTree, daemon: &Daemon, reps: usize) -> Vec<Loaded> {
 /// 1,000 files where a replay camera's NVR writes them: 600 recordings,
 /// 150 event thumbnails, 100 snapshots, 50 clean snapshots, 50 review
 /// thumbnails, 50 previews.
-fn plant_files(media: &Path, rep: usize) {
-    let now = 1_800_000_000.0 + rep as f64 * 100_000.0;
+/// Where a rep's ids and file names start: unique per rep and camera,
+/// since every id is `<time>-<kind><index>`.
+fn epoch(camera: &str, rep: usize) -> f64 {
+    let floor = if camera == FLOOR_CAMERA {
+        50_000.0
+    } else {
+        0.0
+    };
+    1_800_000_000.0 + rep as f64 * 100_000.0 + floor
+}
+
+fn plant_files(media: &Path, camera: &str, rep: usize) {
+    let now = epoch(camera, rep);
     let mut n = 0;
     let mut put = |rel: String| {
         let p = media.join(rel);
@@ -139,29 +163,29 @@ fn plant_files(media: &Path, rep: usize) {
     for i in 0..600 {
         let t = now + i as f64 * 10.0;
         put(format!(
-            "recordings/{CAMERA}/{}",
+            "recordings/{camera}/{}",
             segment_rel_path(t).display()
         ));
     }
     for i in 0..150 {
-        put(format!("clips/thumbs/{CAMERA}/{}.webp", event_id(now, i)));
+        put(format!("clips/thumbs/{camera}/{}.webp", event_id(now, i)));
     }
     for i in 0..100 {
-        put(format!("clips/{CAMERA}-{}.jpg", event_id(now, i)));
+        put(format!("clips/{camera}-{}.jpg", event_id(now, i)));
     }
     for i in 0..50 {
-        put(format!("clips/{CAMERA}-{}-clean.webp", event_id(now, i)));
+        put(format!("clips/{camera}-{}-clean.webp", event_id(now, i)));
     }
     for i in 0..50 {
         put(format!(
-            "clips/review/thumb-{CAMERA}-{}.webp",
+            "clips/review/thumb-{camera}-{}.webp",
             event_id(now, i)
         ));
     }
     for i in 0..50 {
         let t = now + i as f64 * 3600.0;
         put(format!(
-            "clips/previews/{CAMERA}/{t:.6}-{:.6}.mp4",
+            "clips/previews/{camera}/{t:.6}-{:.6}.mp4",
             t + 3600.0
         ));
     }
@@ -175,9 +199,9 @@ fn event_id(now: f64, i: usize) -> String {
 /// 10,000 rows of the replay camera: 2,000 events, 4,000 timeline entries,
 /// 1,000 recordings, 1,000 review segments each reviewed once, 999
 /// previews and its regions row.
-fn plant_rows(tree: &ClipTree, rep: usize) {
-    let now = 1_800_000_000.0 + rep as f64 * 100_000.0;
-    let mut conn = tree.root.db();
+fn plant_rows(tree: &ClipTree, camera: &str, rep: usize) {
+    let now = epoch(camera, rep);
+    let mut conn = tree.root().db();
     let tx = conn.transaction().expect("begin");
     let mut rows = 0;
     {
@@ -194,7 +218,7 @@ fn plant_rows(tree: &ClipTree, rep: usize) {
             let t = now + i as f64;
             let label = if i % 3 == 0 { "car" } else { "person" };
             event
-                .execute(params![event_id(now, i), label, CAMERA, t, t + 4.0])
+                .execute(params![event_id(now, i), label, camera, t, t + 4.0])
                 .expect("insert event");
             rows += 1;
         }
@@ -206,7 +230,7 @@ fn plant_rows(tree: &ClipTree, rep: usize) {
             .expect("prepare timeline");
         for i in 0..4000 {
             timeline
-                .execute(params![now + i as f64, CAMERA, event_id(now, i / 2)])
+                .execute(params![now + i as f64, camera, event_id(now, i / 2)])
                 .expect("insert timeline");
             rows += 1;
         }
@@ -222,8 +246,8 @@ fn plant_rows(tree: &ClipTree, rep: usize) {
             recording
                 .execute(params![
                     format!("{t:.1}-r{i:05}"),
-                    CAMERA,
-                    format!("/nonexistent/{CAMERA}/{i}.mp4"),
+                    camera,
+                    format!("/nonexistent/{camera}/{i}.mp4"),
                     t,
                     t + 10.0
                 ])
@@ -247,7 +271,7 @@ fn plant_rows(tree: &ClipTree, rep: usize) {
             let id = format!("{t:.6}-v{i:05}");
             let severity = if i % 2 == 0 { "alert" } else { "detection" };
             review
-                .execute(params![id, CAMERA, t, t + 10.0, severity])
+                .execute(params![id, camera, t, t + 10.0, severity])
                 .expect("insert reviewsegment");
             status.execute(params![id]).expect("insert status");
             rows += 2;
@@ -261,17 +285,62 @@ fn plant_rows(tree: &ClipTree, rep: usize) {
         for i in 0..999 {
             let t = now + i as f64 * 3600.0;
             preview
-                .execute(params![format!("{t:.1}-p{i:05}"), CAMERA, t, t + 3600.0])
+                .execute(params![format!("{t:.1}-p{i:05}"), camera, t, t + 3600.0])
                 .expect("insert preview");
             rows += 1;
         }
         tx.execute(
             "INSERT OR REPLACE INTO regions (camera, last_update, grid) VALUES (?1, ?2, '[]')",
-            params![CAMERA, now],
+            params![camera, now],
         )
         .expect("insert regions");
         rows += 1;
     }
     tx.commit().expect("commit");
     assert_eq!(rows, ARTIFACT_ROWS);
+}
+
+/// Removes `camera`'s planted files and rows the plain way; returns the
+/// wall time.
+fn remove_by_hand(tree: &ClipTree, camera: &str) -> f64 {
+    let media = tree.root().media();
+    let started = Instant::now();
+    for dir in ["recordings", "clips", "clips/thumbs", "clips/previews"] {
+        let _ = fs::remove_dir_all(media.join(dir).join(camera));
+    }
+    for dir in ["clips", "clips/review"] {
+        for entry in fs::read_dir(media.join(dir))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let rest = name.strip_prefix("thumb-").unwrap_or(&name);
+            if rest.starts_with(&format!("{camera}-"))
+                && entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+    let mut conn = tree.root().db();
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .expect("begin");
+    tx.execute(
+        "DELETE FROM userreviewstatus WHERE review_segment_id IN \
+         (SELECT id FROM reviewsegment WHERE camera = ?1)",
+        [camera],
+    )
+    .expect("delete userreviewstatus");
+    for table in crate::common::root::CAMERA_TABLES {
+        tx.execute(
+            &format!("DELETE FROM \"{table}\" WHERE camera = ?1"),
+            [camera],
+        )
+        .expect("delete rows");
+    }
+    tx.commit().expect("commit");
+    secs(started.elapsed())
 }

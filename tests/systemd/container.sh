@@ -13,7 +13,7 @@
 # Needs root on a Debian 12 host (its PID 1 need not be systemd), and the
 # Debian mirror of the host's apt sources. Installs systemd-container,
 # debootstrap and dpkg-dev on the host when missing. The container's root
-# file system (Debian bookworm minbase + systemd + ffmpeg + sqlite3 + acl) is
+# file system (Debian bookworm minbase + systemd, procps, ffmpeg, sqlite3, acl) is
 # built once with debootstrap (~1.5 min) and cached in $SDLAB; every run boots
 # it with --volatile=overlay, so each run starts from that clean state and
 # leaves nothing in it.
@@ -36,7 +36,7 @@ MACHINE=${MACHINE:-replayd-ct}
 SUITE=bookworm
 STATE=$SDLAB/state
 WORK=$SDLAB/work          # bind-mounted read-only at /srv/replayd-test
-INCLUDE=systemd,systemd-sysv,dbus,init-system-helpers,ffmpeg,sqlite3,libsqlite3-0,acl
+INCLUDE=systemd,systemd-sysv,dbus,init-system-helpers,procps,ffmpeg,sqlite3,libsqlite3-0,acl
 
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
@@ -123,7 +123,7 @@ in_ct() {
 }
 
 cmd_boot() {
-    local t0 NSPID L="" i st
+    local t0 NSPID L="" st
     [ -x "$ROOTFS/lib/systemd/systemd" ] || die "no root file system at $ROOTFS"
     if nspawn_pid >/dev/null; then die "already running (nspawn pid $(nspawn_pid)); run: $0 stop"; fi
     mkdir -p "$STATE" "$WORK"
@@ -136,7 +136,7 @@ cmd_boot() {
     NSPID=$!
     echo "$NSPID" > "$STATE/nspawn.pid"
     # The container's PID 1 is the child of systemd-nspawn whose innermost pid is 1.
-    for i in $(seq 1 400); do
+    for _ in $(seq 1 400); do
         kill -0 "$NSPID" 2>/dev/null || { tail -n 20 "$STATE/console.log"; die "systemd-nspawn exited"; }
         for L in $(cat /proc/"$NSPID"/task/*/children 2>/dev/null); do
             [ "$(awk '/^NSpid:/{print NF-1, $NF}' /proc/"$L"/status 2>/dev/null)" = "2 1" ] && break 2
@@ -145,7 +145,7 @@ cmd_boot() {
     done
     [ -n "$L" ] || die "no container PID 1 found"
     echo "$L" > "$STATE/leader.pid"
-    for i in $(seq 1 600); do [ -S "/proc/$L/root/run/systemd/private" ] && break; sleep 0.05; done
+    for _ in $(seq 1 600); do [ -S "/proc/$L/root/run/systemd/private" ] && break; sleep 0.05; done
     st=$(timeout 120 nsenter -t "$L" -a systemctl is-system-running --wait 2>&1 || true)
     rm -f "$STATE/cgparent"
     if grep -q '^0::.*/supervisor$' "/proc/$NSPID/cgroup" 2>/dev/null; then
@@ -171,12 +171,12 @@ cleanup_cgroups() {
 }
 
 cmd_stop() {
-    local NSPID L i
+    local NSPID L
     NSPID=$(nspawn_pid || true)
     if [ -z "$NSPID" ]; then rm -f "$STATE/nspawn.pid" "$STATE/leader.pid"; return 0; fi
     L=$(leader_pid)
     in_ct systemctl poweroff --no-block >/dev/null 2>&1 || kill -TERM "$NSPID"
-    for i in $(seq 1 600); do kill -0 "$NSPID" 2>/dev/null || break; sleep 0.05; done
+    for _ in $(seq 1 600); do kill -0 "$NSPID" 2>/dev/null || break; sleep 0.05; done
     if kill -0 "$NSPID" 2>/dev/null; then
         say "stop: still up after 30s, SIGTERM to nspawn $NSPID"; kill -TERM "$NSPID" || true; sleep 10
         kill -0 "$NSPID" 2>/dev/null && { say "stop: SIGKILL nspawn $NSPID and container init $L"; kill -KILL "$NSPID" "$L" 2>/dev/null || true; }
@@ -199,14 +199,20 @@ prop() { in_ct systemctl show -p "$2" --value "$1"; }
 ctl()  { in_ct timeout 120 replayctl "$@"; }
 # wait_for SECONDS CMD...: polls CMD every 0.1 s; returns its last status.
 wait_for() {
-    local limit=$1 i; shift
-    for i in $(seq 1 $((limit * 10))); do "$@" && return 0; sleep 0.1; done
+    local limit=$1; shift
+    for _ in $(seq 1 $((limit * 10))); do "$@" && return 0; sleep 0.1; done
     "$@"
 }
 unit_is() { [ "$(prop "$1" ActiveState)" = "$2" ]; }
 json_field() { sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" | head -n 1; }
 session_field() { ctl status --json | json_field "$1"; }
 contains() { grep -qF -- "$2" <<<"$1"; }
+# same_time A B: equal within 1 ms. (serde_json without its float_roundtrip
+# feature reads some floats back 1 ulp off, ~0.2 us: reported, not ours.)
+same_time() {
+    [ "$1" = "$2" ] || say "    note: $1 != $2 bit for bit"
+    awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d < 0.001) }'
+}
 journal_since() { in_ct journalctl -u replayd.service --no-pager -o cat --since "@$1" "${@:2}"; }
 
 declare -A TIME
@@ -282,8 +288,10 @@ run_checks() {
         [ "$(in_ct stat -c %U:%G:%a /media/frigate/clips/replay)" = replayd:replayd:750 ]
     check "/etc/replayd/replayd.toml is a conffile" in_ct grep -qx /etc/replayd/replayd.toml /var/lib/dpkg/info/replayd.conffiles
     in_ct systemd-analyze security replayd.service --no-pager 2>/dev/null | tail -n 1 | sed 's/^/    /'
-    check "systemd-analyze verify of the installed units prints nothing" \
-        [ -z "$(in_ct systemd-analyze verify replayd.socket replayd.service 2>&1)" ]
+    # --man=no: the container has no man-db (tests/units.rs checks the man pages).
+    out=$(in_ct systemd-analyze verify --man=no replayd.socket replayd.service 2>&1) || true
+    [ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/    /'
+    check "systemd-analyze verify of the installed units prints nothing" [ -z "$out" ]
     phase_end
 
     phase nvr "generate the NVR tree as root; grant replayd access with the packaged ACL example"
@@ -311,6 +319,10 @@ run_checks() {
     check "systemctl status shows STATUS=idle" contains "$out" 'Status: "idle"'
     check "runtime dir /run/replayd/state owned by replayd" \
         [ "$(in_ct stat -c %U:%a /run/replayd/state)" = replayd:750 ]
+    # (Not compared with the container's own boot id: nspawn fakes that one with a
+    # bind mount, and the service's private /proc shows the kernel's.)
+    check "session.json tagged with a boot id (/proc/sys readable in the sandbox)" \
+        in_ct grep -Eq '"boot_id": "[0-9a-f-]{36}"' /run/replayd/state/session.json
     phase_end
 
     phase session "replayctl start front (60 s of recordings) under the hardened unit"
@@ -319,9 +331,13 @@ run_checks() {
     say "    $(printf '%s' "$out" | tr '\r' '\n' | tail -n 1)"
     say "    start -> published in $(since "$t")s"
     check "clip written by ffmpeg inside the sandbox" in_ct test -s /media/frigate/clips/replay/_replay_front.mp4
+    check "... which has MemoryDenyWriteExecute, no capabilities, no network" \
+        [ "$(prop replayd.service MemoryDenyWriteExecute)/$(prop replayd.service CapabilityBoundingSet)/$(prop replayd.service PrivateNetwork)" = yes//yes ]
     check "clip owned by replayd, mode 640 (UMask=0027)" \
         [ "$(in_ct stat -c %U:%a /media/frigate/clips/replay/_replay_front.mp4)" = replayd:640 ]
     check "replay camera published in the runtime dir" in_ct test -s /run/replayd/state/cameras/_replay_front.yml
+    # STATUS= reaches systemd asynchronously, just after the reply.
+    wait_for 5 sh -c "nsenter -t $(leader_pid) -a systemctl show -p StatusText --value replayd.service | grep -q '^replaying'" || true
     out=$(prop replayd.service StatusText)
     say "    StatusText: $out"
     check "STATUS= says replaying with the auto-stop time" contains "$out" "replaying _replay_front, auto-stop at"
@@ -353,7 +369,7 @@ run_checks() {
     say "    reload took $(since "$t")s"
     check "same MainPID" [ "$(prop replayd.service MainPID)" = "$pid1" ]
     check "journal: configuration reloaded" contains "$(journal_since "${t%.*}")" "configuration reloaded"
-    check "session still ready with the same auto_stop_at" [ "$(session_field auto_stop_at)" = "$stop_at" ]
+    check "session still ready with the same auto_stop_at" same_time "$(session_field auto_stop_at)" "$stop_at"
     phase_end
 
     phase crash "systemctl kill -s KILL: restarted, session resumed"
@@ -367,9 +383,32 @@ run_checks() {
     check "session.json survived (RuntimeDirectoryPreserve=restart)" in_ct test -s /run/replayd/state/session.json
     stop_at2=$(session_field auto_stop_at)
     say "    auto_stop_at $stop_at -> $stop_at2"
-    check "session resumed with the same auto_stop_at" [ "$stop_at2" = "$stop_at" ]
+    check "session resumed with the same auto_stop_at" same_time "$stop_at2" "$stop_at"
     check "journal: resumed session" contains "$(journal_since "${t%.*}")" "resumed session of _replay_front"
     check "camera published again" in_ct test -s /run/replayd/state/cameras/_replay_front.yml
+    phase_end
+
+    phase upgrade "dpkg -i again (an upgrade) while the session runs: restarted, session kept"
+    pid1=$(prop replayd.service MainPID)
+    in_ct dpkg -i "/srv/replayd-test/$deb" >/dev/null 2>&1 || bad "dpkg -i (upgrade)"
+    wait_for 10 unit_is replayd.service active || true
+    pid2=$(prop replayd.service MainPID)
+    say "    MainPID $pid1 -> $pid2"
+    check "postinst restarted the running daemon" [ "$pid2" != "$pid1" -a "$pid2" != 0 ]
+    check "session kept with the same auto_stop_at" same_time "$(session_field auto_stop_at)" "$stop_at"
+    phase_end
+
+    phase watchdog "WatchdogSec=2s for 5 s: the daemon's pings keep it alive"
+    in_ct sh -c 'mkdir -p /etc/systemd/system/replayd.service.d &&
+        printf "[Service]\nWatchdogSec=2s\n" > /etc/systemd/system/replayd.service.d/watchdog.conf &&
+        systemctl daemon-reload && systemctl restart replayd.service'
+    pid1=$(prop replayd.service MainPID)
+    sleep 5
+    check "still the same process, not restarted by the watchdog" \
+        [ "$(prop replayd.service MainPID)/$(prop replayd.service ActiveState)" = "$pid1/active" ]
+    check "no watchdog timeout in the journal" sh -c "! nsenter -t $(leader_pid) -a journalctl -u replayd.service --no-pager | grep -q 'Watchdog timeout'"
+    in_ct sh -c 'rm /etc/systemd/system/replayd.service.d/watchdog.conf && systemctl daemon-reload && systemctl restart replayd.service'
+    check "session survived the restarts" same_time "$(session_field auto_stop_at)" "$stop_at"
     phase_end
 
     phase stop "replayctl stop: cleanup of the NVR's files and rows (ACL grant, ReadWritePaths)"
@@ -415,11 +454,13 @@ run_checks() {
     out=$(journal_since "${t%.*}" -p warning)
     printf '%s\n' "$out" | sed 's/^/    /' | head -n 6
     check "journal -p warning names the missing segments" contains "$out" "skipping recording segment"
+    wait_for 5 sh -c "[ \"\$(nsenter -t $(leader_pid) -a systemctl show -p StatusText --value replayd.service)\" = idle ]" || true
     check "session idle after the failed start" [ "$(prop replayd.service StatusText)" = idle ]
     phase_end
 
     phase sigterm "systemctl stop during a session: clean stop, runtime dir gone, socket still there"
     out=$(ctl start front --from $((T0 + 5)) --to $((T0 + 65)) 2>&1) || true
+    wait_for 5 sh -c "nsenter -t $(leader_pid) -a systemctl show -p StatusText --value replayd.service | grep -q '^replaying'" || true
     check "second session ready" contains "$(prop replayd.service StatusText)" "replaying _replay_front"
     t=$(now)
     in_ct systemctl stop replayd.service
@@ -436,10 +477,35 @@ run_checks() {
         in_ct test ! -e /media/frigate/clips/replay/_replay_front.mp4
     phase_end
 
-    phase purge "dpkg --purge replayd"
+    phase midclip "systemctl stop while ffmpeg runs (KillMode=mixed)"
+    # An "ffmpeg" that never finishes and leaves a grandchild without a
+    # parent-death signal: replayd kills its child, systemd the rest.
+    in_ct sh -c 'printf "[ffmpeg]\npath = \"/srv/replayd-test/stuck-ffmpeg\"\n" > /etc/replayd/replayd.toml'
+    in_ct systemctl restart replayd.service
+    ctl start front --no-wait --from $((T0 + 5)) --to $((T0 + 65)) >/dev/null 2>&1 || true
+    wait_for 5 sh -c "nsenter -t $(leader_pid) -a systemctl show -p StatusText --value replayd.service | grep -q '^preparing clip'" || true
+    say "    StatusText: $(prop replayd.service StatusText)"
+    check "STATUS= shows the clip being prepared" contains "$(prop replayd.service StatusText)" "preparing clip"
+    t=$(now)
+    in_ct systemctl stop replayd.service
+    say "    stop took $(since "$t")s, Result=$(prop replayd.service Result)"
+    check "clean stop (Result=success)" [ "$(prop replayd.service Result)" = success ]
+    out=$(in_ct journalctl -u replayd.service --no-pager -o cat --since "@${t%.*}")
+    check "replayd ended its ffmpeg itself" contains "$out" "before exit"
+    check "nothing of the unit left running" [ -z "$(in_ct sh -c 'grep -l "^sleep" /proc/[0-9]*/comm 2>/dev/null')" ]
+    in_ct cp /srv/replayd-test/replayd.toml /etc/replayd/replayd.toml
+    phase_end
+
+    phase purge "dpkg --purge; a new install with the NVR configured starts the socket"
     in_ct dpkg --purge replayd >/dev/null 2>&1 || bad "dpkg --purge"
     check "units stopped and gone" [ "$(prop replayd.socket LoadState)/$(prop replayd.service LoadState)" = not-found/not-found ]
     check "socket removed" in_ct test ! -e /run/replayd/control.sock
+    check "the user stays (Debian keeps system users)" in_ct id replayd
+    in_ct dpkg -i "/srv/replayd-test/$deb" >/dev/null 2>&1 || bad "dpkg -i (again)"
+    check "postinst started replayd.socket (NVR config found)" unit_is replayd.socket active
+    out=$(ctl ping 2>&1) || true
+    check "and it answers" contains "$out" "protocol 1"
+    in_ct dpkg --purge replayd >/dev/null 2>&1 || bad "dpkg --purge"
     phase_end
 }
 
@@ -473,6 +539,8 @@ cmd_all() {
     OUT_DIR="$WORK" bash "$REPO/packaging/build-deb.sh" "${args[@]}" >/dev/null
     cp "$REPO/tests/fixtures/frigate-schema.sql" "$REPO/packaging/replayd.toml" "$WORK/"
     write_nvr_script
+    printf '#!/bin/sh\n# Never finishes; its child has no parent-death signal.\nsleep 600 &\nwait\n' > "$WORK/stuck-ffmpeg"
+    chmod 755 "$WORK/stuck-ffmpeg"
     tdeb=$(since "$t")
     trap on_exit EXIT
     t=$(now); cmd_boot; tb=$(since "$t")
@@ -482,7 +550,7 @@ cmd_all() {
     trap - EXIT
     ts=$(since "$t")
     local p phases=""
-    for p in install nvr activation session admin reload crash stop config warnings sigterm purge; do
+    for p in install nvr activation session admin reload crash upgrade watchdog stop config warnings sigterm midclip purge; do
         phases+=" $p=${TIME[$p]:-?}s"
     done
     say "phases:$phases"

@@ -38,7 +38,11 @@ fuzz_target!(|data: &[u8]| {
     let actual = f(&mut u).unwrap_or(0.0);
     let tolerance = f(&mut u).unwrap_or(2.0);
     if let Some(i) = clip::truncated_at(&plan, actual, tolerance) {
-        assert!(i < plan.entries.len(), "blamed entry {i} of {}", plan.entries.len());
+        assert!(
+            i < plan.entries.len(),
+            "blamed entry {i} of {}",
+            plan.entries.len()
+        );
         let rest = clip::without_entry(&plan, i);
         assert_eq!(rest.entries.len(), plan.entries.len() - 1);
         check_offsets(&rest);
@@ -139,7 +143,11 @@ fn check_offsets(plan: &ClipPlan) {
         assert_eq!(entry.start_offset.to_bits(), offset.to_bits(), "{plan:?}");
         offset += entry.covers;
     }
-    assert_eq!(plan.expected_duration.to_bits(), offset.to_bits(), "{plan:?}");
+    assert_eq!(
+        plan.expected_duration.to_bits(),
+        offset.to_bits(),
+        "{plan:?}"
+    );
 }
 
 fn check_list(plan: &ClipPlan) {
@@ -183,7 +191,12 @@ fn check_list(plan: &ClipPlan) {
             let entry = entries.next().expect("more file lines than entries");
             let mut want = b"file:".to_vec();
             want.extend_from_slice(entry.path.as_os_str().as_bytes());
-            assert_eq!(unquote(token), want, "file token {:?}", String::from_utf8_lossy(token));
+            assert_eq!(
+                unquote(token),
+                want,
+                "file token {:?}",
+                String::from_utf8_lossy(token)
+            );
             current = Some(entry);
             continue;
         }
@@ -220,6 +233,10 @@ fn unquote(token: &[u8]) -> Vec<u8> {
             (false, _) => out.push(b),
         }
     }
-    assert!(!quoted, "unterminated quote in {:?}", String::from_utf8_lossy(token));
+    assert!(
+        !quoted,
+        "unterminated quote in {:?}",
+        String::from_utf8_lossy(token)
+    );
     out
 }

@@ -25,11 +25,11 @@ fuzz_target!(|data: &[u8]| {
 
     for update in &updates {
         if let ProgressUpdate::OutTime(t) = *update {
-                assert!(t.is_finite() && t >= 0.0, "OutTime({t})");
-                for duration in [1e-9, 1.0, 60.0, 3600.0, t, f64::MAX] {
-                    let p = clip::percent(t, duration);
-                    assert!((0.0..=100.0).contains(&p), "percent({t}, {duration}) = {p}");
-                }
+            assert!(t.is_finite() && t >= 0.0, "OutTime({t})");
+            for duration in [1e-9, 1.0, 60.0, 3600.0, t, f64::MAX] {
+                let p = clip::percent(t, duration);
+                assert!((0.0..=100.0).contains(&p), "percent({t}, {duration}) = {p}");
+            }
         }
     }
 
