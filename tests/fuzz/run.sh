@@ -134,7 +134,12 @@ for target in "${targets[@]}"; do
     rate=$( (grep -o 'exec/s: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
     cov=$( (grep -o 'cov: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
     units=$(find "$corpus" -type f | wc -l)
-    if [[ $status -eq 0 ]]; then
+    if grep -q 'failed to build fuzz script' "$log"; then
+        # src/ changed since the build above and no longer compiles with the target.
+        line="$target: BUILD FAILED"
+        failed+=("$target")
+        grep -m1 -A12 '^error' "$log" || tail -20 "$log"
+    elif [[ $status -eq 0 ]]; then
         line="$target: ok, ${runs:-?} runs, ${rate:-?} exec/s, cov ${cov:-?}, corpus $units"
     else
         crash=$( (grep -o 'Test unit written to .*' "$log" || true) | tail -1 | sed 's/^Test unit written to //')

@@ -217,15 +217,23 @@ fn check_request(request: &Request) {
 /// function through which every request error reaches the wire, over each
 /// variant filled with the peer's own strings and numbers.
 fn check_dispatch(request: &Request, salt: usize) {
-    // Root, a member of the admin group, or neither. The pid names no
-    // process, so no supplementary groups are found.
+    // Root, a member of the admin group (primary or supplementary), or
+    // neither. The groups are given (as SO_PEERGROUPS gives them), so
+    // is_admin never reads /proc.
     let admin = (salt & 2 != 0).then(|| nix::unistd::Gid::from_raw(1001));
+    let groups = if salt & 8 != 0 {
+        vec![27, 1001]
+    } else {
+        vec![27]
+    };
     let peer = Peer {
         pid: i32::MAX,
         uid: if salt & 1 != 0 { 0 } else { 1000 },
         gid: if salt & 4 != 0 { 1001 } else { 1000 },
+        groups: Some(groups.clone()),
     };
-    let admitted = peer.uid == 0 || (admin.is_some() && peer.gid == 1001);
+    let admitted =
+        peer.uid == 0 || (admin.is_some() && (peer.gid == 1001 || groups.contains(&1001)));
     if request.is_privileged() {
         assert_eq!(control::is_admin(&peer, admin), admitted, "{peer:?}");
     }
