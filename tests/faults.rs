@@ -131,10 +131,8 @@ fn mount_tmpfs(dir: &Path, size: &str) -> Unmount {
 #[test]
 fn the_disk_filling_up_during_preparation_fails_the_job_cleanly() {
     require_root("mounting a tmpfs");
-    let root = TestRoot::new();
+    let mut root = TestRoot::new();
     let clips = root.clips();
-    // Room for the space check (segments + 5% + 16 MiB), not much more.
-    let _mount = mount_tmpfs(&clips, "48m");
     let filler = clips.join("filler");
     // Fills the file system once the daemon's checks passed, then cuts.
     let script = format!(
@@ -143,8 +141,10 @@ fn the_disk_filling_up_during_preparation_fails_the_job_cleanly() {
         real_ffmpeg().display()
     );
     let ffmpeg = root.write_script("ffmpeg-fill", &script);
-    let mut root = root;
     root.update_toml(|t| t.ffmpeg = Some(ffmpeg));
+    // Room for the space check (segments + 5% + 16 MiB), not much more.
+    // Declared after the root: unmounted before the root is removed.
+    let _mount = mount_tmpfs(&clips, "48m");
 
     let daemon = Daemon::spawn(&root);
     let mut events = Client::subscribe(root.socket());

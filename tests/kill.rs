@@ -90,8 +90,9 @@ struct Stats {
     kills_by_phase: BTreeMap<String, usize>,
     /// What the restarted daemon made of the session it found.
     outcomes: BTreeMap<&'static str, usize>,
-    /// Processes of a dead daemon that needed the grace to disappear.
+    /// Restarts where a process of a dead daemon needed the grace to disappear.
     lingering: usize,
+    lingered: Vec<String>,
 }
 
 /// One consistent look at the daemon's state.
@@ -129,6 +130,13 @@ struct Driver {
 
 impl Driver {
     fn new(seed: u64) -> Driver {
+        // What a killed daemon leaves is re-parented to this process, so it
+        // can be reaped here: an init that never reaps (some containers)
+        // would otherwise collect hundreds of zombies over a long run. Only
+        // this test runs in this binary, so no other child can be reaped.
+        // SAFETY: prctl with integer arguments only.
+        let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        assert_eq!(rc, 0, "PR_SET_CHILD_SUBREAPER");
         let mut root = TestRoot::builder().segments(SEGMENTS).build();
         // A real ffmpeg that starts 0–300 ms late, so kills land before,
         // during and after its run.
@@ -137,7 +145,7 @@ impl Driver {
         let wrapper = root.write_script(
             "ffmpeg-slow",
             &format!(
-                "sleep \"$(cat '{}')\"\nexec ffmpeg \"$@\"\n",
+                "read delay < '{}'\nsleep \"$delay\"\nexec ffmpeg \"$@\"\n",
                 delay_file.display()
             ),
         );
@@ -251,7 +259,21 @@ impl Driver {
                 continue;
             }
             lingered = true;
-            if !wait_until(EXIT_GRACE, || !alive(pid, ticks)) {
+            let state = proc_stat(pid).map_or('?', |(state, _, _)| state);
+            let dying = if sigkill_pending(pid) {
+                "SIGKILL pending"
+            } else {
+                "no SIGKILL pending"
+            };
+            let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let t = Instant::now();
+            if wait_until(EXIT_GRACE, || !alive(pid, ticks)) {
+                self.stats.lingered.push(format!(
+                    "{} [{pid}] in state {state}, {dying}: gone {:?} after READY",
+                    comm.trim(),
+                    t.elapsed()
+                ));
+            } else {
                 self.violation(format!(
                     "process [{pid}] ({what}) of a dead daemon is still alive after restart"
                 ));
@@ -262,6 +284,7 @@ impl Driver {
         }
         // Dead (or zombies PID 1 never reaps): forget them.
         self.killed_children.retain(|&(p, t)| alive(p, t));
+        reap_orphans(Some(daemon_pid));
     }
 
     /// Status, files and status again, until the daemon did not move between.
@@ -582,6 +605,7 @@ fn kill_test() {
     daemon.sigterm();
     let status = reap(&mut daemon, secs(10));
     assert!(status.success(), "replayd exited with {status}");
+    reap_orphans(None);
     let left = strays(&driver.root, pid);
     if !left.is_empty() {
         driver.violation(format!("processes left after the last exit: {left:?}"));
@@ -605,6 +629,9 @@ fn kill_test() {
         "  restarts where a dead daemon's process needed time to exit: {}",
         s.lingering
     );
+    for l in &s.lingered {
+        println!("    {l}");
+    }
     assert!(
         driver.violations.is_empty(),
         "{} violations (KILL_TEST_SEED={seed}):\n{}",
@@ -638,6 +665,39 @@ fn proc_stat(pid: u64) -> Option<(char, u64, u64)> {
         fields.get(1)?.parse().ok()?,
         fields.get(19)?.parse().ok()?,
     ))
+}
+
+/// Reaps the zombies re-parented to this process (never `daemon`, which
+/// its `Daemon` reaps).
+fn reap_orphans(daemon: Option<u32>) {
+    let me = u64::from(std::process::id());
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u64>() else {
+            continue;
+        };
+        if daemon.is_some_and(|d| u64::from(d) == pid) {
+            continue;
+        }
+        if let Some(('Z', ppid, _)) = proc_stat(pid) {
+            if ppid == me {
+                let mut status = 0;
+                // SAFETY: waitpid on a zombie child of ours; WNOHANG never blocks.
+                unsafe { libc::waitpid(pid as libc::pid_t, &mut status, libc::WNOHANG) };
+            }
+        }
+    }
+}
+
+/// Whether SIGKILL is pending for `pid` (it dies once it gets a CPU).
+fn sigkill_pending(pid: u64) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().any(|l| {
+        let mask = l
+            .strip_prefix("SigPnd:")
+            .or_else(|| l.strip_prefix("ShdPnd:"));
+        mask.and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|m| m & (1 << (9 - 1)) != 0)
+    })
 }
 
 /// The process still runs (a zombie has ended; PID 1 may never reap it).

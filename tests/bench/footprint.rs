@@ -9,6 +9,9 @@ pub struct Footprint {
     pub ready: Vec<f64>,
     pub rss_kb: u64,
     pub rss_anon_kb: u64,
+    pub rss_file_kb: u64,
+    /// Proportional set size: shared library pages divided among their users.
+    pub pss_kb: u64,
     pub rss_after_idle_kb: u64,
     pub threads: usize,
     pub fds: usize,
@@ -36,6 +39,15 @@ pub fn run(starts: usize, idle_secs: u64) -> Footprint {
     d.drain_notify();
     let rss_kb = status_field(pid, "VmRSS").unwrap_or(0);
     let rss_anon_kb = status_field(pid, "RssAnon").unwrap_or(0);
+    let rss_file_kb = status_field(pid, "RssFile").unwrap_or(0);
+    let pss_kb = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0);
     let threads = thread_count(pid);
     let fds = fd_count(pid);
     eprintln!("bench: idle daemon {pid}: watching its context switches for {idle_secs} s");
@@ -48,6 +60,8 @@ pub fn run(starts: usize, idle_secs: u64) -> Footprint {
         ready,
         rss_kb,
         rss_anon_kb,
+        rss_file_kb,
+        pss_kb,
         rss_after_idle_kb,
         threads,
         fds,

@@ -362,6 +362,7 @@ fn clip_and_stop(mode: &Mode, report: &mut Report) {
         let mut t = Table::new(&[
             "run",
             "stop latency",
+            "of which ffmpeg's exit after SIGTERM",
             "job progress at stop",
             "partial clip at stop",
         ]);
@@ -369,13 +370,19 @@ fn clip_and_stop(mode: &Mode, report: &mut Report) {
             t.row(vec![
                 (i + 1).to_string(),
                 fmt_secs(r.latency),
+                fmt_secs(r.ffmpeg_exit),
                 format!("{:.0} %", r.percent),
                 format!("{:.0} MB", r.part_bytes as f64 / 1e6),
             ]);
         }
+        let exits: Vec<f64> = inflight.iter().map(|r| r.ffmpeg_exit).collect();
         report.verdict(
             "stop latency, ffmpeg in flight (median)",
-            fmt_secs(med),
+            format!(
+                "{} (ffmpeg's exit after SIGTERM {})",
+                fmt_secs(med),
+                fmt_secs(median(&exits))
+            ),
             "≤ 100 ms",
             Some(med <= STOP_TARGET_S),
         );
@@ -550,7 +557,8 @@ fn footprint(mode: &Mode, report: &mut Report) {
         "4. Footprint",
         &format!(
             "exec → READY=1 over {} starts: min {}, median {}, max {}.\n\
-             Idle daemon: VmRSS {} kB (RssAnon {} kB), {} kB after {} s idle; {} thread(s), {} open fds; \
+             Idle daemon: VmRSS {} kB (RssAnon {} kB, RssFile {} kB: the binary and shared libraries, \
+             mapped from the page cache; Pss {} kB), {} kB after {} s idle; {} thread(s), {} open fds; \
              {} context switches (voluntary + involuntary, all threads) in {} s.\n",
             f.ready.len(),
             fmt_secs(sorted[0]),
@@ -558,6 +566,8 @@ fn footprint(mode: &Mode, report: &mut Report) {
             fmt_secs(sorted[sorted.len() - 1]),
             f.rss_kb,
             f.rss_anon_kb,
+            f.rss_file_kb,
+            f.pss_kb,
             f.rss_after_idle_kb,
             f.idle_secs,
             f.threads,

@@ -20,6 +20,9 @@ const FLOOR_CAMERA: &str = "_replay_floor";
 
 pub struct InFlight {
     pub latency: f64,
+    /// stop sent → ffmpeg gone (finishing its file after SIGTERM), from a
+    /// 1 ms sampler of the daemon's children.
+    pub ffmpeg_exit: f64,
     /// Progress the job had reported when stop was sent.
     pub percent: f64,
     /// Size of the partial clip when stop was sent.
@@ -57,8 +60,19 @@ pub fn in_flight(tree: &ClipTree, daemon: &Daemon, minutes: u32, reps: usize) ->
         let ffmpeg = first_child(daemon.pid());
         let part_bytes = fs::metadata(&part).map_or(0, |m| m.len());
         let started = Instant::now();
+        let watcher = ffmpeg.map(|pid| {
+            let daemon_pid = daemon.pid();
+            std::thread::spawn(move || {
+                // Bounded by the daemon's kill_grace (2 s) plus reaping.
+                while first_child(daemon_pid) == Some(pid) && started.elapsed() < JOB_TIMEOUT {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                secs(started.elapsed())
+            })
+        });
         let reply = ctl.cmd("stop");
         let latency = secs(started.elapsed());
+        let ffmpeg_exit = watcher.and_then(|w| w.join().ok()).unwrap_or(f64::NAN);
         assert_eq!(reply["ok"], true, "stop failed: {reply}");
         if let Some(pid) = ffmpeg {
             assert_ne!(
@@ -72,6 +86,7 @@ pub fn in_flight(tree: &ClipTree, daemon: &Daemon, minutes: u32, reps: usize) ->
             .unwrap_or_else(|| panic!("no summary event\n{}", daemon.log_report()));
         out.push(InFlight {
             latency,
+            ffmpeg_exit,
             percent,
             part_bytes,
         });
