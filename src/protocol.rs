@@ -317,7 +317,7 @@ pub fn decode_request(line: &[u8]) -> Result<Request, ErrorBody> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
         ErrorBody::new(
             ErrorCode::InvalidRequest,
-            format!("request is not valid JSON: {e}"),
+            format!("request is not valid JSON: {}", bounded(&e.to_string())),
         )
     })?;
     let object = value.as_object().ok_or_else(|| {
@@ -356,9 +356,23 @@ pub fn decode_request(line: &[u8]) -> Result<Request, ErrorBody> {
     serde_json::from_value(value.clone()).map_err(|e| {
         ErrorBody::new(
             ErrorCode::InvalidParams,
-            format!("bad parameters for '{cmd}': {e}"),
+            format!("bad parameters for '{cmd}': {}", bounded(&e.to_string())),
         )
     })
+}
+
+/// serde's messages quote the offending value: cap them so an error reply
+/// stays far below the line limit whatever the peer sent.
+fn bounded(message: &str) -> String {
+    const CAP: usize = 256;
+    if message.len() <= CAP {
+        return message.to_string();
+    }
+    let mut end = CAP;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end])
 }
 
 /// Echoing peer input into messages and logs: cap its length and escape
@@ -644,6 +658,17 @@ mod tests {
         r.push(b"0123456789\nx\n");
         assert_eq!(r.next_frame(), Some(Frame::TooLong));
         assert_eq!(r.next_frame(), Some(Frame::Line(b"x".to_vec())));
+    }
+
+    #[test]
+    fn error_messages_stay_short_whatever_the_peer_sent() {
+        let line = format!(
+            r#"{{"cmd":"start","camera":"a","start_time":"{}","end_time":2}}"#,
+            "x".repeat(60_000)
+        );
+        let error = decode_request(line.as_bytes()).unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidParams);
+        assert!(error.message.len() < 400, "{}", error.message.len());
     }
 
     #[test]

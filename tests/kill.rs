@@ -126,6 +126,8 @@ struct Driver {
     killed_children: Vec<(u64, u64)>,
     violations: Vec<String>,
     delay_file: PathBuf,
+    /// The current session's replay camera got files and rows from "the NVR".
+    nvr_artifacts: bool,
 }
 
 impl Driver {
@@ -161,6 +163,7 @@ impl Driver {
             killed_children: Vec::new(),
             violations: Vec::new(),
             delay_file,
+            nvr_artifacts: false,
         }
     }
 
@@ -338,6 +341,15 @@ impl Driver {
                 if snap.stored.is_null() {
                     problems.push("active session missing from session.json".into());
                 }
+                // Without the NVR's artifacts, only what the daemon makes.
+                let own = own_files(&self.root, camera);
+                let foreign: Vec<&PathBuf> = files.iter().filter(|f| !own.contains(f)).collect();
+                if !self.nvr_artifacts && !foreign.is_empty() {
+                    problems.push(format!("files the session cannot have: {foreign:?}"));
+                }
+                if !self.nvr_artifacts && rows > 0 {
+                    problems.push(format!("{rows} database rows nobody made"));
+                }
             } else {
                 if !files.is_empty() {
                     problems.push(format!("files of an inactive replay camera: {files:?}"));
@@ -348,6 +360,9 @@ impl Driver {
                 if !snap.stored.is_null() {
                     problems.push(format!("session.json still holds {}", snap.stored));
                 }
+            }
+            if !snap.active() {
+                self.nvr_artifacts = false;
             }
             break snap;
         };
@@ -532,6 +547,7 @@ impl Driver {
             // What the NVR would make of the replay camera meanwhile.
             if self.rng.chance(50) {
                 self.root.add_replay_artifacts("_replay_front");
+                self.nvr_artifacts = true;
             }
             self.check_state("ready");
             if phase == Phase::Ready {
@@ -719,8 +735,23 @@ fn children(pid: u32) -> Vec<u64> {
     out
 }
 
+/// Whether `pid` is `ancestor` or one of its descendants.
+fn descends_from(pid: u64, ancestor: u64) -> bool {
+    let mut pid = pid;
+    for _ in 0..64 {
+        if pid == ancestor {
+            return true;
+        }
+        match proc_stat(pid) {
+            Some((_, ppid, _)) if ppid > 1 => pid = ppid,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Live processes whose command line names the test root, other than the
-/// daemon and its own children: (pid, start ticks, command line).
+/// daemon and its descendants: (pid, start ticks, command line).
 fn strays(root: &TestRoot, daemon_pid: u32) -> Vec<(u64, u64, String)> {
     let needle = root.path().to_string_lossy().into_owned();
     let mut out = Vec::new();
@@ -739,7 +770,7 @@ fn strays(root: &TestRoot, daemon_pid: u32) -> Vec<(u64, u64, String)> {
             continue;
         }
         if let Some((state, ppid, ticks)) = proc_stat(pid) {
-            if state != 'Z' && ppid != u64::from(daemon_pid) {
+            if state != 'Z' && !descends_from(ppid, u64::from(daemon_pid)) {
                 out.push((pid, ticks, cmdline));
             }
         }
@@ -747,16 +778,22 @@ fn strays(root: &TestRoot, daemon_pid: u32) -> Vec<(u64, u64, String)> {
     out
 }
 
-/// What a replay camera may have left: published file, clip, partial clip,
-/// concat list, media entries named after it.
-fn leftovers_of(root: &TestRoot, camera: &str) -> Vec<PathBuf> {
-    let mut out = root.media_entries_for(camera);
-    for p in [
+/// What the daemon itself makes for a session: published file, clip,
+/// partial clip, concat list.
+fn own_files(root: &TestRoot, camera: &str) -> [PathBuf; 4] {
+    [
         root.camera_file(camera),
         root.clip_path(camera),
         root.clips().join(format!("replay/{camera}.mp4.part")),
         root.run_dir().join(format!("{camera}.ffconcat")),
-    ] {
+    ]
+}
+
+/// What a replay camera may have left: published file, clip, partial clip,
+/// concat list, media entries named after it.
+fn leftovers_of(root: &TestRoot, camera: &str) -> Vec<PathBuf> {
+    let mut out = root.media_entries_for(camera);
+    for p in own_files(root, camera) {
         if p.symlink_metadata().is_ok() && !out.contains(&p) {
             out.push(p);
         }

@@ -93,8 +93,23 @@ fn children(pid: u32) -> Vec<u64> {
     out
 }
 
+/// Whether `pid` is `ancestor` or one of its descendants.
+fn descends_from(pid: u64, ancestor: u64) -> bool {
+    let mut pid = pid;
+    for _ in 0..64 {
+        if pid == ancestor {
+            return true;
+        }
+        match proc_stat(pid) {
+            Some((_, ppid, _)) if ppid > 1 => pid = ppid,
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Live processes whose command line mentions the test root, except the
-/// daemon `daemon_pid` and its children: what a dead daemon left behind.
+/// daemon `daemon_pid` and its descendants: what a dead daemon left behind.
 fn strays(root: &TestRoot, daemon_pid: u32) -> Vec<(u64, String)> {
     let needle = root.path().to_string_lossy().into_owned();
     let mut out = Vec::new();
@@ -113,7 +128,9 @@ fn strays(root: &TestRoot, daemon_pid: u32) -> Vec<(u64, String)> {
             continue;
         }
         match proc_stat(pid) {
-            Some((state, ppid, _)) if state != 'Z' && ppid != u64::from(daemon_pid) => {
+            Some((state, ppid, _))
+                if state != 'Z' && !descends_from(ppid, u64::from(daemon_pid)) =>
+            {
                 out.push((pid, cmdline))
             }
             _ => {}

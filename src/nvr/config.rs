@@ -261,6 +261,15 @@ fn check_cameras(root: &Mapping, text: &str) -> Result<(), String> {
         }
     };
     for (name, camera) in cameras {
+        // `! lane:` reads as the string "lane" but is not found by that name:
+        // the cleanup guard would not see the camera.
+        if let Value::Tagged(tagged) = name {
+            return Err(format!(
+                "camera name {} carries the YAML tag {}; remove the tag",
+                describe_key(&tagged.value),
+                tagged.tag
+            ));
+        }
         let Some(name) = name.as_str() else {
             return Err(format!(
                 "camera names must be strings; `cameras` has the key {} ({}); quote it",
@@ -617,6 +626,12 @@ cameras:
     face_recognition:
       enabled: true
 "#;
+
+    #[test]
+    fn tagged_camera_names_are_refused() {
+        let err = parse_err("cameras:\n  gate: {detect: {}}\n  ! lane: {detect: {}}\n");
+        assert!(err.contains("lane") && err.contains("tag"), "{err}");
+    }
 
     #[test]
     fn discover_table() {

@@ -49,9 +49,11 @@ fn read_moov<R: Read + Seek>(file: &mut R) -> Result<Vec<u8>, Mp4Error> {
         } else if size == 0 {
             size = end - pos;
         }
-        if size < header_len || pos + size > end {
+        // A 64-bit size comes from the file: never let it wrap `pos` around.
+        let next = pos.checked_add(size).filter(|&n| n <= end);
+        let Some(next) = next.filter(|_| size >= header_len) else {
             return Err(Mp4Error::Malformed("top-level"));
-        }
+        };
         if &header[4..8] == b"moov" {
             let len = size - header_len;
             if len > MOOV_MAX {
@@ -61,7 +63,7 @@ fn read_moov<R: Read + Seek>(file: &mut R) -> Result<Vec<u8>, Mp4Error> {
             file.read_exact(&mut moov)?;
             return Ok(moov);
         }
-        pos += size;
+        pos = next;
         file.seek(SeekFrom::Start(pos))?;
     }
     Err(Mp4Error::NoMoov)
@@ -214,6 +216,15 @@ mod tests {
         assert!(matches!(
             video_params(Cursor::new(mp4_box(b"moov", &mp4_box(b"trak", b"")))),
             Err(Mp4Error::NoVideo)
+        ));
+        // A 64-bit box size that would wrap the position around (found by fuzzing).
+        let mut wrap = mp4_box(b"ftyp", b"isom\0\0\0\0");
+        wrap.extend_from_slice(&[0, 0, 0, 1]);
+        wrap.extend_from_slice(b"free");
+        wrap.extend_from_slice(&0xffff_ffff_ffff_fff0u64.to_be_bytes());
+        assert!(matches!(
+            video_params(Cursor::new(wrap)),
+            Err(Mp4Error::Malformed(_))
         ));
         let mut file = video_file(b"avc1", 320, 240, b"c");
         file.truncate(file.len() - 30);

@@ -6,7 +6,8 @@
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]     (default: 60 s, every target)
 #
 # Exits 0 when no target failed, 1 when one crashed (the crash input's path
-# is printed; replay it with the command shown), 2 on a usage or build error.
+# is printed; replay it with the command shown) or stopped building
+# mid-run, 2 on a usage error or when the initial build fails.
 #
 # What each target covers (fuzz_targets/*.rs say exactly what they assert):
 #   request_line   bytes from a client, split into arbitrary read() chunks,
@@ -45,7 +46,8 @@
 # RUSTC_BOOTSTRAP=1 for the cargo fuzz commands only. ASan matters for the
 # unsafe code underneath (serde_yaml's unsafe-libyaml). Without ASan:
 # FUZZ_SANITIZER=none (cargo fuzz -s none; coverage-guided libFuzzer still
-# works and runs about twice as fast; needs no RUSTC_BOOTSTRAP).
+# works, 3-5x more executions per second, needs no RUSTC_BOOTSTRAP; debug
+# assertions and overflow checks stay on either way).
 # Switching the sanitizer rebuilds everything (~2 min on 2 cores).
 #
 # Needs: cargo-fuzz (`cargo install cargo-fuzz --locked`, 0.13.2 tested).
@@ -61,7 +63,8 @@
 #                 643a1e7; seed cr_at_cap keeps it fixed).
 #   mp4           read_moov: a top-level box whose 64-bit size makes
 #                 `pos + size` overflow: a panic with overflow checks, an
-#                 endless loop in a release build (open until src/ is fixed).
+#                 endless loop in a release build (open until src/ is fixed;
+#                 seed largesize_wrap makes the target fail on it at once).
 # Tolerated unless REPLAYD_FUZZ_STRICT=1 (inconsistencies, not crashes):
 #   camera_config NvrConfig: a camera written with a tagged key (`! front:`;
 #                 YAML's `!` tag means "plain string") is listed by
