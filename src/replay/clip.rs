@@ -78,10 +78,17 @@ pub fn plan(segments: &[Segment], start: f64, end: f64) -> ClipPlan {
     ordered.sort_by(|a, b| a.start_time.total_cmp(&b.start_time));
 
     let mut entries = Vec::new();
+    // A segment wholly inside what earlier ones cover (a duplicate row) would
+    // play the same footage twice.
+    let mut covered_until = f64::NEG_INFINITY;
     for seg in ordered {
         if !(seg.start_time.is_finite() && seg.end_time.is_finite()) {
             continue;
         }
+        if seg.end_time <= covered_until {
+            continue;
+        }
+        covered_until = seg.end_time;
         let from = start.max(seg.start_time);
         let to = end.min(seg.end_time);
         let covers = to - from;
@@ -566,7 +573,22 @@ mod tests {
             seg("/r/b.mp4", 115.0, 125.0),
             seg("/r/c.mp4", 130.0, 140.0),
         ];
+        let duplicate = [
+            seg("/r/a.mp4", 100.0, 110.0),
+            seg("/r/a2.mp4", 102.0, 108.0),
+            seg("/r/b.mp4", 110.0, 120.0),
+        ];
         let cases: Vec<PlanCase> = vec![
+            (
+                "a segment inside an earlier one is a duplicate",
+                duplicate.to_vec(),
+                105.0,
+                115.0,
+                vec![
+                    ("/r/a.mp4", Some(5.0), None, 0.0, 5.0),
+                    ("/r/b.mp4", None, Some(5.0), 5.0, 5.0),
+                ],
+            ),
             (
                 "inside one segment",
                 three.to_vec(),
