@@ -11,7 +11,16 @@
 //! - an accepted session is never lost: after a kill it is resumed or
 //!   re-prepared, or failed as "interrupted twice", or finished stopping.
 //!
-//! The short version (12 cycles) runs in CI. The long version:
+//! Each cycle is start → ready → stop or start → stop mid-preparation, with
+//! real ffmpeg behind a wrapper that starts it 0–300 ms late, and one kill
+//! in a chosen phase (see [`Phase`]) at a random delay; a session whose
+//! preparation was restarted is sometimes killed a second time. Processes
+//! are tracked through session.json's ffmpeg record, the dead daemon's
+//! `/proc/<pid>/task/*/children`, and any process whose command line names
+//! the test root.
+//!
+//! The short version (12 cycles, a few seconds) runs in CI. The long
+//! version (about a minute in release):
 //!
 //! ```text
 //! KILL_TEST_CYCLES=150 cargo test --release --test kill -- --nocapture

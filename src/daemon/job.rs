@@ -449,15 +449,17 @@ impl Daemon {
                 s.source_camera
             );
         }
-        self.emit_job(JobStatus::Failed, Some(message));
+        // Clean first: a client acting on the `failed` event finds nothing left.
         self.discard_partial_clip();
-        if let Some(s) = self.session.take() {
-            let paths = self.clip_paths(&s.replay_camera);
-            remove_quietly(&paths.clip);
+        if let Some(s) = &self.session {
+            remove_quietly(&self.clip_paths(&s.replay_camera).clip);
             if s.published {
-                self.unpublish(&s.replay_camera);
+                let replay = s.replay_camera.clone();
+                self.unpublish(&replay);
             }
         }
+        self.emit_job(JobStatus::Failed, Some(message));
+        self.session = None;
         self.persist();
     }
 

@@ -258,6 +258,7 @@ fn clip_and_stop(mode: &Mode, report: &mut Report) {
             "cat (median)",
             "replayd / by hand",
             "replayd / by hand at nice 19",
+            "best of runs: replayd / by hand",
             "by hand / cat",
         ]);
         let mut runs = Table::new(&[
@@ -290,6 +291,7 @@ fn clip_and_stop(mode: &Mode, report: &mut Report) {
                 fmt_secs(cat),
                 fmt_ratio(ratio),
                 fmt_ratio(rd / low),
+                fmt_ratio(best(&r.replayd) / best(&r.hand)),
                 fmt_ratio(hand / cat),
             ]);
             runs.row(vec![
@@ -311,7 +313,7 @@ fn clip_and_stop(mode: &Mode, report: &mut Report) {
                 ]);
             }
             report.verdict(
-                &format!("clip {} min: replayd / ffmpeg by hand", r.minutes),
+                &format!("clip {} min: replayd / ffmpeg by hand (median)", r.minutes),
                 format!(
                     "{} ({} / {})",
                     fmt_ratio(ratio),
@@ -321,21 +323,20 @@ fn clip_and_stop(mode: &Mode, report: &mut Report) {
                 "≤ 1.05",
                 Some(ratio <= CLIP_RATIO_TARGET),
             );
-            report.verdict(
-                &format!(
-                    "clip {} min: replayd / by hand at replayd's priority (nice 19)",
-                    r.minutes
-                ),
-                format!("{} ({})", fmt_ratio(rd / low), fmt_secs(low)),
-                "—",
-                None,
-            );
-            report.verdict(
-                &format!("clip {} min: byte-copy floor (cat)", r.minutes),
+            let beside = r.breakdown.as_ref().map_or(String::new(), |b| {
                 format!(
-                    "{} (by hand / cat {})",
-                    fmt_secs(cat),
-                    fmt_ratio(hand / cat)
+                    "; replayd beside its ffmpeg {} (ffprobe check {})",
+                    fmt_secs(b.total - b.ffmpeg),
+                    fmt_secs(b.ffprobe)
+                )
+            });
+            report.verdict(
+                &format!("clip {} min: other views", r.minutes),
+                format!(
+                    "best runs {}; vs by hand at nice 19 {}{beside}; cat {}",
+                    fmt_ratio(best(&r.replayd) / best(&r.hand)),
+                    fmt_ratio(rd / low),
+                    fmt_secs(cat)
                 ),
                 "—",
                 None,
@@ -433,6 +434,12 @@ fn clip_and_stop(mode: &Mode, report: &mut Report) {
         );
     }
     drop(daemon);
+}
+
+/// The fastest run: what a measurement looks like with the least
+/// interference from other work on the machine.
+fn best(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
 fn control_latency(mode: &Mode, report: &mut Report) {

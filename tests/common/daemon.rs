@@ -19,7 +19,7 @@ use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -445,7 +445,9 @@ struct NotifyListener {
     messages: Arc<Mutex<Vec<String>>>,
     socket: Arc<UnixDatagram>,
     /// Held by the reader from `recv` until the lines are recorded.
-    recv_lock: Arc<Mutex<()>>,
+    /// Bumped after every receive attempt: a drain waits for one full
+    /// attempt instead of contending for a lock the reader re-takes at once.
+    receives: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -461,18 +463,18 @@ impl NotifyListener {
         let socket = Arc::new(socket);
         let messages = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let recv_lock = Arc::new(Mutex::new(()));
+        let receives = Arc::new(AtomicU64::new(0));
         let thread = {
-            let (socket, messages, stop, recv_lock) = (
+            let (socket, messages, stop, receives) = (
                 socket.clone(),
                 messages.clone(),
                 stop.clone(),
-                recv_lock.clone(),
+                receives.clone(),
             );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    let _held = recv_lock.lock().unwrap();
                     receive_one(&socket, &messages);
+                    receives.fetch_add(1, Ordering::SeqCst);
                 }
             })
         };
@@ -480,7 +482,7 @@ impl NotifyListener {
             path,
             messages,
             socket,
-            recv_lock,
+            receives,
             stop,
             thread: Some(thread),
         }
@@ -500,8 +502,14 @@ impl NotifyListener {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        // The reader may have taken the last datagram and not recorded it yet.
-        drop(self.recv_lock.lock().unwrap());
+        // The reader may have taken the last datagram and not recorded it
+        // yet: wait for the attempt in progress to end (≤ its 50 ms timeout).
+        let seen = self.receives.load(Ordering::SeqCst);
+        while self.receives.load(Ordering::SeqCst) < seen + 1
+            && Instant::now() < deadline + Duration::from_millis(200)
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
