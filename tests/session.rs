@@ -283,13 +283,21 @@ fn stop_during_preparation_cancels_the_job_and_publishes_nothing() {
 #[test]
 fn ffmpeg_ignoring_sigterm_is_killed_after_kill_grace() {
     let root = TestRoot::builder()
-        .fake_ffmpeg("trap '' TERM\necho progress=continue\nexec sleep 30\n")
+        .fake_ffmpeg(
+            "trap '' TERM\necho out_time_us=1000000\necho progress=continue\nexec sleep 30\n",
+        )
         .kill_grace("1s")
         .build();
     let daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
     let mut client = daemon.client();
     let base = root.base_time();
     assert_eq!(start(&mut client, "front", base, base + 4.0)["ok"], true);
+    // Its progress line comes after the trap: from then on it ignores SIGTERM.
+    let progress = events.wait_for_event(secs(10), |e| {
+        e["event"] == "job_state" && e["job"]["results"]["progress_percent"] == 25.0
+    });
+    assert!(progress.is_some(), "{}", daemon.log_report());
     let ffmpeg_pid = wait_for_child(daemon.pid());
     let t = Instant::now();
     assert_eq!(client.cmd("stop")["ok"], true);
