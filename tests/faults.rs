@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -14,25 +14,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 // ---- helpers ----
-
-fn start(client: &mut Client, camera: &str, t0: f64, t1: f64) -> Value {
-    client.request(&json!({"cmd":"start","camera":camera,"start_time":t0,"end_time":t1}))
-}
-
-fn is_job(event: &Value, status: &str) -> bool {
-    event["event"] == "job_state" && event["job"]["status"] == status
-}
-
-fn wait_job_end(events: &mut Client, daemon: &Daemon) -> Value {
-    events
-        .wait_for_event(secs(20), |e| is_job(e, "success") || is_job(e, "failed"))
-        .unwrap_or_else(|| panic!("no terminal job state\n{}", daemon.log_report()))
-}
-
-fn error_code(reply: &Value) -> &str {
-    assert_eq!(reply["ok"], false, "expected an error, got {reply}");
-    reply["error"]["code"].as_str().unwrap_or("")
-}
 
 /// The daemon still answers, promptly.
 fn assert_serves(daemon: &Daemon) {

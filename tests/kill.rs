@@ -222,7 +222,7 @@ impl Driver {
     fn kill(&mut self, phase: Phase) -> Value {
         let mut daemon = self.daemon.take().expect("daemon running");
         let stored = self.stored_session();
-        let mut running = children(daemon.pid());
+        let mut running: Vec<u64> = children(daemon.pid()).into_iter().map(u64::from).collect();
         if let Some(pid) = stored["ffmpeg"]["pid"].as_u64() {
             running.push(pid);
         }
@@ -728,20 +728,6 @@ fn sigkill_pending(pid: u64) -> bool {
 /// The process still runs (a zombie has ended; PID 1 may never reap it).
 fn alive(pid: u64, start_ticks: u64) -> bool {
     proc_stat(pid).is_some_and(|(state, _, start)| start == start_ticks && state != 'Z')
-}
-
-fn children(pid: u32) -> Vec<u64> {
-    let mut out = Vec::new();
-    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
-        for task in tasks.flatten() {
-            let text = fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            out.extend(
-                text.split_whitespace()
-                    .filter_map(|p| p.parse::<u64>().ok()),
-            );
-        }
-    }
-    out
 }
 
 /// Whether `pid` is `ancestor` or one of its descendants.

@@ -76,10 +76,6 @@ fn assert_daemon_healthy(daemon: &mut Daemon, root: &TestRoot) {
     ping_promptly(&mut c, "fresh connection at the end");
 }
 
-fn start_req(camera: &str, start: f64, end: f64) -> Value {
-    json!({"cmd": "start", "camera": camera, "start_time": start, "end_time": end})
-}
-
 /// Polls `status` until the session is `ready`; returns the last status.
 fn wait_ready_status(c: &mut Client) -> Value {
     let mut last = Value::Null;

@@ -13,21 +13,6 @@ use std::time::{Duration, Instant};
 
 // ---- helpers ----
 
-fn start(client: &mut Client, camera: &str, t0: f64, t1: f64) -> Value {
-    client.request(&json!({"cmd":"start","camera":camera,"start_time":t0,"end_time":t1}))
-}
-
-fn is_job(event: &Value, status: &str) -> bool {
-    event["event"] == "job_state" && event["job"]["status"] == status
-}
-
-/// Waits for the job's terminal state (success or failed).
-fn wait_job_end(events: &mut Client, daemon: &Daemon) -> Value {
-    events
-        .wait_for_event(secs(20), |e| is_job(e, "success") || is_job(e, "failed"))
-        .unwrap_or_else(|| panic!("no terminal job state\n{}", daemon.log_report()))
-}
-
 /// `run/session.json`, parsed.
 fn state_file(root: &TestRoot) -> Value {
     let path = root.session_file();
@@ -76,21 +61,6 @@ fn proc_stat(pid: u64) -> Option<(char, u64, u64)> {
 /// (a zombie has ended: PID 1 here may never reap orphans).
 fn alive(pid: u64, start_ticks: u64) -> bool {
     proc_stat(pid).is_some_and(|(state, _, start)| start == start_ticks && state != 'Z')
-}
-
-/// Children of `pid` (every task).
-fn children(pid: u32) -> Vec<u64> {
-    let mut out = Vec::new();
-    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
-        for task in tasks.flatten() {
-            let text = fs::read_to_string(task.path().join("children")).unwrap_or_default();
-            out.extend(
-                text.split_whitespace()
-                    .filter_map(|p| p.parse::<u64>().ok()),
-            );
-        }
-    }
-    out
 }
 
 /// Whether `pid` is `ancestor` or one of its descendants.
@@ -227,7 +197,11 @@ fn session_json_records_boot_id_deadline_and_the_running_ffmpeg() {
 
     // The recorded ffmpeg is the daemon's child, and its start time is
     // field 22 of /proc/PID/stat.
-    assert_eq!(children(daemon.pid()), vec![pid], "the daemon's children");
+    assert_eq!(
+        children(daemon.pid()),
+        vec![pid as u32],
+        "the daemon's children"
+    );
     let (_, ppid, ticks) = proc_stat(pid).expect("ffmpeg runs");
     assert_eq!(ppid, u64::from(daemon.pid()));
     assert_eq!(
@@ -328,7 +302,7 @@ fn a_kill_while_preparing_restarts_once_and_a_second_fails_the_job() {
     assert_eq!(status["job"]["id"], job_id.as_str(), "{status}");
     assert_eq!(status["job"]["status"], "running", "{status}");
     let (pid2, ticks2) = wait_recorded_ffmpeg(&root, &daemon, Some(pid1));
-    assert_eq!(children(daemon.pid()), vec![pid2]);
+    assert_eq!(children(daemon.pid()), vec![pid2 as u32]);
     assert!(daemon.log().contains("interrupted while preparing"));
     drop(client);
 

@@ -9,29 +9,6 @@ use serde_json::{json, Value};
 use std::fs;
 use std::time::{Duration, Instant};
 
-fn start(client: &mut Client, camera: &str, t0: f64, t1: f64) -> Value {
-    client.request(&json!({"cmd":"start","camera":camera,"start_time":t0,"end_time":t1}))
-}
-
-fn is_job(event: &Value, status: &str) -> bool {
-    event["event"] == "job_state" && event["job"]["status"] == status
-}
-
-fn is_camera(event: &Value, action: &str) -> bool {
-    event["event"] == "camera" && event["action"] == action
-}
-
-fn error_code(reply: &Value) -> &str {
-    assert_eq!(reply["ok"], false, "expected an error, got {reply}");
-    reply["error"]["code"].as_str().unwrap_or("")
-}
-
-fn wait_ready(events: &mut Client, daemon: &Daemon) -> Value {
-    events
-        .wait_for_event(secs(30), |e| is_job(e, "success") || is_job(e, "failed"))
-        .unwrap_or_else(|| panic!("no terminal job state\n{}", daemon.log_report()))
-}
-
 #[test]
 fn full_session_cuts_publishes_and_cleans_up() {
     let root = TestRoot::new();
@@ -62,7 +39,7 @@ fn full_session_cuts_publishes_and_cleans_up() {
     assert_eq!(status["session"]["source_camera"], "front");
     assert_eq!(status["job"]["id"], job_id.as_str());
 
-    let done = wait_ready(&mut events, &daemon);
+    let done = wait_job_end(&mut events, &daemon);
     assert!(is_job(&done, "success"), "{done}\n{}", daemon.log_report());
     assert_eq!(done["job"]["id"], job_id.as_str());
     assert_eq!(done["job"]["results"]["progress_percent"], 100.0);
@@ -186,7 +163,7 @@ fn ffmpeg_failure_fails_the_job_with_its_stderr_and_allows_a_new_start() {
     let base = root.base_time();
     let reply = start(&mut client, "front", base, base + 6.0);
     assert_eq!(reply["ok"], true, "{reply}");
-    let failed = wait_ready(&mut events, &daemon);
+    let failed = wait_job_end(&mut events, &daemon);
     assert!(is_job(&failed, "failed"), "{failed}");
     let message = failed["job"]["error_message"].as_str().unwrap();
     assert!(
@@ -227,7 +204,7 @@ fn missing_ffmpeg_fails_the_job_clearly() {
     let mut client = daemon.client();
     let base = root.base_time();
     assert_eq!(start(&mut client, "front", base, base + 4.0)["ok"], true);
-    let failed = wait_ready(&mut events, &daemon);
+    let failed = wait_job_end(&mut events, &daemon);
     let message = failed["job"]["error_message"].as_str().unwrap_or_default();
     assert!(
         message.contains("cannot run ffmpeg (/nonexistent/bin/ffmpeg)"),
@@ -320,7 +297,7 @@ fn ffmpeg_without_progress_is_stopped_by_the_stall_timeout() {
     let base = root.base_time();
     let t = Instant::now();
     assert_eq!(start(&mut client, "front", base, base + 4.0)["ok"], true);
-    let failed = wait_ready(&mut events, &daemon);
+    let failed = wait_job_end(&mut events, &daemon);
     assert!(t.elapsed() < secs(5));
     let message = failed["job"]["error_message"].as_str().unwrap();
     assert!(
@@ -340,7 +317,7 @@ fn missing_and_empty_segments_are_skipped_with_a_warning() {
     let mut client = daemon.client();
     let base = root.base_time();
     assert_eq!(start(&mut client, "front", base, base + 10.0)["ok"], true);
-    let done = wait_ready(&mut events, &daemon);
+    let done = wait_job_end(&mut events, &daemon);
     assert!(is_job(&done, "success"), "{done}");
     let log = daemon.log();
     for i in [1, 2] {
@@ -365,7 +342,7 @@ fn all_segments_missing_fails_the_job() {
     let mut client = daemon.client();
     let base = root.base_time();
     assert_eq!(start(&mut client, "front", base, base + 5.0)["ok"], true);
-    let failed = wait_ready(&mut events, &daemon);
+    let failed = wait_job_end(&mut events, &daemon);
     assert!(is_job(&failed, "failed"), "{failed}");
     assert!(failed["job"]["error_message"]
         .as_str()
@@ -382,7 +359,7 @@ fn a_truncated_segment_is_dropped_and_the_clip_rebuilt() {
     let mut client = daemon.client();
     let base = root.base_time();
     assert_eq!(start(&mut client, "front", base, base + 12.0)["ok"], true);
-    let done = wait_ready(&mut events, &daemon);
+    let done = wait_job_end(&mut events, &daemon);
     let log = daemon.log();
     assert!(is_job(&done, "success"), "{done}\n{log}");
     let bad = root.segments()[2].path.display().to_string();
@@ -407,7 +384,7 @@ fn start_from_export_replays_the_export() {
     let reply = client.request(&json!({"cmd":"start_from_export","export_id":export.id}));
     assert_eq!(reply["ok"], true, "{reply}\n{}", daemon.log_report());
     assert_eq!(reply["replay_camera"], format!("_replay_{}", export.camera));
-    let done = wait_ready(&mut events, &daemon);
+    let done = wait_job_end(&mut events, &daemon);
     assert!(is_job(&done, "success"), "{done}");
     let session = &client.cmd("status")["session"];
     assert_eq!(session["start_time"], export.date);
@@ -555,7 +532,7 @@ fn a_segment_with_another_resolution_is_left_out_of_the_clip() {
     let mut client = daemon.client();
     let base = root.base_time();
     assert_eq!(start(&mut client, "front", base, base + 10.0)["ok"], true);
-    let done = wait_ready(&mut events, &daemon);
+    let done = wait_job_end(&mut events, &daemon);
     assert!(is_job(&done, "success"), "{done}");
     let bad = root.segments()[2].path.display().to_string();
     let log = daemon.log();

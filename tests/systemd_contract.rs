@@ -7,16 +7,12 @@
 mod common;
 
 use common::*;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::time::{Duration, Instant};
 
 // ---- helpers ----
-
-fn start_req(camera: &str, start: f64, end: f64) -> Value {
-    json!({"cmd": "start", "camera": camera, "start_time": start, "end_time": end})
-}
 
 /// Index of the first notification at `from` or later matching `pred`;
 /// panics with the log after `timeout`.
@@ -475,15 +471,6 @@ fn a_socket_left_by_a_killed_daemon_is_replaced() {
     let _second = Daemon::spawn(&root);
     let mut c = Client::try_connect(root.socket()).expect("connect after restart");
     assert_eq!(c.cmd("ping")["ok"], true);
-}
-
-/// The direct children of `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
 }
 
 /// Whether `pid` is a live (not zombie) process.

@@ -28,6 +28,7 @@ pub use daemon::{Daemon, SpawnOptions};
 pub use fixtures::{probe, probe_duration, Probe};
 pub use root::{DaemonToml, Export, Fault, ReplayArtifacts, Segment, TestRoot, TestRootBuilder};
 
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -58,4 +59,50 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 /// Seconds, for short timeouts in tests.
 pub const fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
+}
+
+// ---- requests and events every session test uses ----
+
+pub fn start_req(camera: &str, start: f64, end: f64) -> Value {
+    json!({"cmd": "start", "camera": camera, "start_time": start, "end_time": end})
+}
+
+pub fn start(client: &mut Client, camera: &str, t0: f64, t1: f64) -> Value {
+    client.request(&start_req(camera, t0, t1))
+}
+
+pub fn is_job(event: &Value, status: &str) -> bool {
+    event["event"] == "job_state" && event["job"]["status"] == status
+}
+
+pub fn is_camera(event: &Value, action: &str) -> bool {
+    event["event"] == "camera" && event["action"] == action
+}
+
+/// The error code of a failure reply (panics on success).
+pub fn error_code(reply: &Value) -> &str {
+    assert_eq!(reply["ok"], false, "expected an error, got {reply}");
+    reply["error"]["code"].as_str().unwrap_or("")
+}
+
+/// Waits for the job's terminal state (success or failed).
+pub fn wait_job_end(events: &mut Client, daemon: &Daemon) -> Value {
+    events
+        .wait_for_event(secs(30), |e| is_job(e, "success") || is_job(e, "failed"))
+        .unwrap_or_else(|| panic!("no terminal job state\n{}", daemon.log_report()))
+}
+
+/// The children of `pid` (every task's).
+pub fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let text = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
 }
