@@ -71,6 +71,14 @@ pub fn from_activation(fd: OwnedFd) -> io::Result<UnixListener> {
 
 /// The admin group's gid; `None` (root only) with a warning when it does not exist.
 pub fn admin_gid(name: &str) -> Option<Gid> {
+    // /etc/group first: a miss through NSS loads libnss_systemd and libcap
+    // into the daemon for good (~360 kB of its idle RSS).
+    if let Some(gid) = fs::read_to_string("/etc/group")
+        .ok()
+        .and_then(|text| gid_in_group_file(&text, name))
+    {
+        return Some(Gid::from_raw(gid));
+    }
     match Group::from_name(name) {
         Ok(Some(group)) => Some(group.gid),
         Ok(None) => {
@@ -82,6 +90,15 @@ pub fn admin_gid(name: &str) -> Option<Gid> {
             None
         }
     }
+}
+
+/// The gid of `name` in group(5) text.
+fn gid_in_group_file(text: &str, name: &str) -> Option<u32> {
+    text.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        (fields.next()? == name).then_some(())?;
+        fields.nth(1)?.parse().ok()
+    })
 }
 
 /// Root and members of the admin group (primary or supplementary) may
@@ -202,7 +219,9 @@ impl Client {
 
     /// Reads what the socket has into the line buffer.
     pub fn read_input(&mut self) {
-        let mut buf = [0u8; 16 * 1024];
+        // Requests are small: a modest buffer, and a short read means the
+        // socket is drained (no extra recv just to see EAGAIN).
+        let mut buf = [0u8; 4096];
         loop {
             match self.stream.read(&mut buf) {
                 Ok(0) => {
@@ -211,6 +230,9 @@ impl Client {
                 }
                 Ok(n) => {
                     self.reader.push(&buf[..n]);
+                    if n < buf.len() {
+                        return;
+                    }
                     // Hand over to the line splitter before buffering more than one
                     // line (+ its "\r"): bounded memory per client.
                     if self.reader.pending() > crate::protocol::MAX_LINE + 1 {
@@ -297,6 +319,15 @@ mod tests {
         assert_eq!(parse_groups(status), vec![4, 27, 1001]);
         assert_eq!(parse_groups("Groups:\n"), Vec::<u32>::new());
         assert_eq!(parse_groups(""), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn group_file_lookup() {
+        let text = "root:x:0:\nreplayd:x:997:alice,bob\n# comment\nbad line\n";
+        assert_eq!(gid_in_group_file(text, "replayd"), Some(997));
+        assert_eq!(gid_in_group_file(text, "root"), Some(0));
+        assert_eq!(gid_in_group_file(text, "replay"), None);
+        assert_eq!(gid_in_group_file(text, "bad line"), None);
     }
 
     #[test]

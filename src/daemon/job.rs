@@ -12,6 +12,7 @@ use crate::nvr::db::Export;
 use crate::protocol::{CameraAction, Event, JobStatus, SessionState};
 use crate::replay::camera;
 use crate::replay::clip::{self, ClipPlan, ProgressParser, ProgressUpdate};
+use crate::replay::mp4::{self, Mp4Error};
 use crate::replay::session::{self, ChildRecord};
 
 use super::child::{self, Child, Priority};
@@ -327,6 +328,15 @@ impl Daemon {
             return;
         };
         let part = self.clip_paths(&session.replay_camera).part;
+        // The clip's own header says how long it is; ffprobe (~80 ms of
+        // start-up) is only the fallback for a header we cannot read.
+        match fs::File::open(&part)
+            .map_err(Mp4Error::from)
+            .and_then(mp4::duration)
+        {
+            Ok(duration) => return self.check_clip(run.plan, duration, run.rebuilds),
+            Err(e) => log::debug!("cannot read the clip's duration itself ({e}): asking ffprobe"),
+        }
         let program = self.loaded.config.ffmpeg.ffprobe.clone();
         match Child::spawn(
             "ffprobe",
@@ -365,17 +375,22 @@ impl Daemon {
                 ))
             }
         };
-        let plan = probe.what;
+        self.check_clip(probe.what, duration, probe.rebuilds);
+    }
+
+    /// A clip that ended early at a bad segment is rebuilt without it, never
+    /// published truncated.
+    fn check_clip(&mut self, plan: ClipPlan, duration: f64, rebuilds: u32) {
         let tolerance = 1.0 + plan.expected_duration * 0.01;
         if let Some(bad) = clip::truncated_at(&plan, duration, tolerance) {
             let segment = plan.entries[bad].path.display().to_string();
-            if plan.entries.len() > 1 && (probe.rebuilds as usize) < plan.entries.len() {
+            if plan.entries.len() > 1 && (rebuilds as usize) < plan.entries.len() {
                 log::warn!(
                     "clip ended early at {duration:.1}s of {:.1}s, at segment {segment}: rebuilding without it",
                     plan.expected_duration
                 );
                 let plan = clip::without_entry(&plan, bad);
-                self.start_clip(plan, probe.rebuilds + 1);
+                self.start_clip(plan, rebuilds + 1);
             } else {
                 self.fail_job(format!(
                     "the clip ends at {duration:.1}s of {:.1}s: segment {segment} is unreadable",

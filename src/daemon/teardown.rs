@@ -9,7 +9,7 @@ use crate::replay::cleanup;
 use crate::replay::session;
 
 use super::clock;
-use super::job::remove_quietly;
+use super::job::{remove_quietly, Work};
 use super::requests::DB_BUSY_TIMEOUT;
 use super::Daemon;
 
@@ -34,6 +34,12 @@ impl Daemon {
             );
         }
         if self.work.child().is_some() {
+            // The partial clip is discarded anyway: unlinked first, ffmpeg's
+            // +faststart pass cannot reopen it and exits at once instead of
+            // rewriting the whole file first (docs/performance.md, stop latency).
+            if matches!(self.work, Work::Clip(_)) {
+                self.discard_partial_clip();
+            }
             // One SIGTERM, SIGKILL after kill_grace; the pidfd tells us when it is gone.
             let grace = self.loaded.config.ffmpeg.kill_grace.as_secs_f64();
             self.work.terminate(clock::boottime(), grace);

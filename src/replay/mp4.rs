@@ -29,6 +29,27 @@ pub fn video_params<R: Read + Seek>(mut file: R) -> Result<VideoParams, Mp4Error
     parse_moov(&moov)
 }
 
+/// The movie's duration in seconds, from `moov/mvhd` (what ffprobe reports
+/// as the format duration of an MP4 that ffmpeg wrote).
+pub fn duration<R: Read + Seek>(mut file: R) -> Result<f64, Mp4Error> {
+    let moov = read_moov(&mut file)?;
+    let mvhd = child(&moov, b"mvhd").ok_or(Mp4Error::Malformed("mvhd"))?;
+    let field = |range: std::ops::Range<usize>| -> Result<u64, Mp4Error> {
+        let bytes = mvhd.get(range).ok_or(Mp4Error::Malformed("mvhd"))?;
+        Ok(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+    };
+    // version 0: 32-bit times; version 1: 64-bit creation/modification/duration.
+    let (timescale, duration) = match mvhd.first() {
+        Some(0) => (field(12..16)?, field(16..20)?),
+        Some(1) => (field(20..24)?, field(24..32)?),
+        _ => return Err(Mp4Error::Malformed("mvhd")),
+    };
+    if timescale == 0 {
+        return Err(Mp4Error::Malformed("mvhd"));
+    }
+    Ok(duration as f64 / timescale as f64)
+}
+
 /// Walks the top-level boxes (seeking over `mdat`) to the `moov` payload.
 fn read_moov<R: Read + Seek>(file: &mut R) -> Result<Vec<u8>, Mp4Error> {
     let end = file.seek(SeekFrom::End(0))?;
@@ -204,6 +225,23 @@ mod tests {
     }
 
     #[test]
+    fn reads_mvhd_duration_in_both_versions() {
+        let mut v0 = vec![0u8; 4 + 8];
+        v0.extend_from_slice(&1000u32.to_be_bytes());
+        v0.extend_from_slice(&61_500u32.to_be_bytes());
+        let file = mp4_box(b"moov", &mp4_box(b"mvhd", &v0));
+        assert_eq!(duration(Cursor::new(file)).unwrap(), 61.5);
+        let mut v1 = vec![1u8, 0, 0, 0];
+        v1.extend_from_slice(&[0u8; 16]);
+        v1.extend_from_slice(&90_000u32.to_be_bytes());
+        v1.extend_from_slice(&(90_000u64 * 3600).to_be_bytes());
+        let file = mp4_box(b"moov", &mp4_box(b"mvhd", &v1));
+        assert_eq!(duration(Cursor::new(file)).unwrap(), 3600.0);
+        let zero = mp4_box(b"moov", &mp4_box(b"mvhd", &[0u8; 20]));
+        assert!(duration(Cursor::new(zero)).is_err());
+    }
+
+    #[test]
     fn refuses_what_is_not_an_mp4() {
         assert!(matches!(
             video_params(Cursor::new(b"not an mp4 at all".to_vec())),
@@ -255,6 +293,8 @@ mod tests {
         }
         let p = video_params(std::fs::File::open(&path).unwrap()).unwrap();
         assert_eq!((p.codec.as_str(), p.width, p.height), ("h264", 160, 96));
+        let d = duration(std::fs::File::open(&path).unwrap()).unwrap();
+        assert!((d - 1.0).abs() < 0.01, "{d}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }
