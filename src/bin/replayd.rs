@@ -1,25 +1,78 @@
 //! replayd: the debug replay daemon. Runs in the foreground under systemd.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
 use replayd::daemon::{self, Options, EXIT_CONFIG};
 
-/// Debug replay sessions for a Frigate-compatible NVR.
-#[derive(Parser, Debug)]
-#[command(name = "replayd", version, about)]
+/// EX_USAGE-style status for a bad command line (clap's convention, as replayctl).
+const EXIT_USAGE: u8 = 2;
+
+const USAGE: &str = "usage: replayd [--config PATH] [--check-config] [--version]
+
+Debug replay sessions for a Frigate-compatible NVR. Runs in the foreground.
+
+  --config PATH    replayd.toml to read (default /etc/replayd/replayd.toml;
+                   a missing default file means the built-in defaults)
+  --check-config   load replayd.toml and the NVR config, print what was
+                   found, and exit (0, or 78 with the error)
+  --version        print the version and exit
+  --help           print this help and exit
+";
+
+#[derive(Debug, Default, PartialEq)]
 struct Args {
-    /// replayd.toml to read (default /etc/replayd/replayd.toml; missing = built-in defaults)
-    #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// Load replayd.toml and the NVR config, print what was found, and exit
-    #[arg(long)]
     check_config: bool,
 }
 
+#[derive(Debug, PartialEq)]
+enum Command {
+    Run(Args),
+    Version,
+    Help,
+}
+
+/// The command line, parsed by hand: three flags do not justify mapping a
+/// CLI library into a daemon that should stay small in memory.
+fn parse_args(mut args: impl Iterator<Item = OsString>) -> Result<Command, String> {
+    let mut parsed = Args::default();
+    while let Some(arg) = args.next() {
+        let text = arg.to_string_lossy();
+        match text.as_ref() {
+            "--version" | "-V" => return Ok(Command::Version),
+            "--help" | "-h" => return Ok(Command::Help),
+            "--check-config" => parsed.check_config = true,
+            "--config" => {
+                let path = args.next().ok_or("--config needs a PATH")?;
+                parsed.config = Some(PathBuf::from(path));
+            }
+            other => match other.strip_prefix("--config=") {
+                Some(path) if !path.is_empty() => parsed.config = Some(PathBuf::from(path)),
+                _ => return Err(format!("unexpected argument '{other}'")),
+            },
+        }
+    }
+    Ok(Command::Run(parsed))
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Command::Run(args)) => args,
+        Ok(Command::Version) => {
+            println!("replayd {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Help) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("replayd: {message}\n\n{USAGE}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let loaded = match daemon::load_configs(args.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(message) => {
@@ -44,4 +97,37 @@ fn main() -> ExitCode {
         check_config: false,
     };
     ExitCode::from(daemon::run(options, loaded) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        parse_args(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn command_lines() {
+        assert_eq!(parse(&[]), Ok(Command::Run(Args::default())));
+        assert_eq!(
+            parse(&["--config", "/x.toml", "--check-config"]),
+            Ok(Command::Run(Args {
+                config: Some("/x.toml".into()),
+                check_config: true
+            }))
+        );
+        assert_eq!(
+            parse(&["--config=/y.toml"]),
+            Ok(Command::Run(Args {
+                config: Some("/y.toml".into()),
+                check_config: false
+            }))
+        );
+        assert_eq!(parse(&["--version"]), Ok(Command::Version));
+        assert_eq!(parse(&["-h"]), Ok(Command::Help));
+        for bad in [&["--config"][..], &["--config="], &["--bogus"], &["extra"]] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+    }
 }

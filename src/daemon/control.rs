@@ -79,6 +79,12 @@ pub fn admin_gid(name: &str) -> Option<Gid> {
     {
         return Some(Gid::from_raw(gid));
     }
+    // Only ask NSS when it has a source beyond files (LDAP, sssd, ...):
+    // systemd's module knows no group that sysusers.d would not have written.
+    if !nss_has_remote_groups() {
+        log::warn!("admin group '{name}' does not exist: only root may start and stop");
+        return None;
+    }
     match Group::from_name(name) {
         Ok(Some(group)) => Some(group.gid),
         Ok(None) => {
@@ -90,6 +96,26 @@ pub fn admin_gid(name: &str) -> Option<Gid> {
             None
         }
     }
+}
+
+/// Whether nsswitch.conf lists a group source other than `files` and `systemd`.
+fn nss_has_remote_groups() -> bool {
+    let Ok(text) = fs::read_to_string("/etc/nsswitch.conf") else {
+        return true;
+    };
+    group_sources_beyond_files(&text)
+}
+
+fn group_sources_beyond_files(nsswitch: &str) -> bool {
+    nsswitch
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("group:"))
+        .is_some_and(|sources| {
+            sources
+                .split_whitespace()
+                .filter(|s| !s.starts_with('['))
+                .any(|s| s != "files" && s != "systemd")
+        })
 }
 
 /// The gid of `name` in group(5) text.
@@ -319,6 +345,19 @@ mod tests {
         assert_eq!(parse_groups(status), vec![4, 27, 1001]);
         assert_eq!(parse_groups("Groups:\n"), Vec::<u32>::new());
         assert_eq!(parse_groups(""), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn nsswitch_group_sources() {
+        assert!(!group_sources_beyond_files(
+            "passwd: files\ngroup:          files systemd\n"
+        ));
+        assert!(!group_sources_beyond_files(
+            "group: files [SUCCESS=merge] systemd\n"
+        ));
+        assert!(group_sources_beyond_files("group: files sss\n"));
+        assert!(group_sources_beyond_files("group: files ldap systemd\n"));
+        assert!(!group_sources_beyond_files("# nothing\n"));
     }
 
     #[test]
