@@ -1,0 +1,709 @@
+use super::*;
+
+const FILE: &str = "/etc/replayd/replayd.toml";
+
+fn env() -> Environment {
+    Environment::default()
+}
+
+fn parse_ok(text: &str) -> Config {
+    match parse(text, Path::new(FILE), &env()) {
+        Ok(cfg) => cfg,
+        Err(e) => panic!("{text:?} failed: {e}"),
+    }
+}
+
+fn parse_err(text: &str) -> ConfigError {
+    match parse(text, Path::new(FILE), &env()) {
+        Ok(cfg) => panic!("{text:?} parsed: {cfg:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn empty_file_gives_every_default() {
+    let cfg = parse_ok("");
+    assert_eq!(cfg, defaults(&env()));
+    assert_eq!(cfg.nvr.config, None);
+    assert_eq!(cfg.nvr.database, None);
+    assert_eq!(cfg.nvr.media_dir, Path::new("/media/frigate"));
+    assert_eq!(cfg.runtime.dir, Path::new("/run/replayd"));
+    assert_eq!(cfg.control.socket, Path::new("/run/replayd/control.sock"));
+    assert_eq!(cfg.control.socket_mode, 0o660);
+    assert_eq!(cfg.control.admin_group, "replayd");
+    assert_eq!(cfg.session.max_duration, Duration::from_secs(12 * 3600));
+    assert_eq!(cfg.session.max_range, Duration::from_secs(6 * 3600));
+    assert_eq!(cfg.ffmpeg.path, Path::new("ffmpeg"));
+    assert_eq!(cfg.ffmpeg.ffprobe, Path::new("ffprobe"));
+    assert_eq!(cfg.ffmpeg.stall_timeout, Duration::from_secs(60));
+    assert_eq!(cfg.ffmpeg.kill_grace, Duration::from_secs(2));
+    assert_eq!(cfg.log.target, LogTarget::Auto);
+    assert_eq!(cfg.log.level, log::LevelFilter::Info);
+}
+
+#[test]
+fn empty_sections_and_comments_give_defaults() {
+    let text = "# nothing\n[nvr]\n[runtime]\n[control]\n[session]\n[ffmpeg]\n[log]\n";
+    assert_eq!(parse_ok(text), defaults(&env()));
+}
+
+#[test]
+fn runtime_directory_from_environment() {
+    let cases: &[(Option<&str>, &str, &str)] = &[
+        (None, "/run/replayd", "/run/replayd/control.sock"),
+        (Some(""), "/run/replayd", "/run/replayd/control.sock"),
+        (Some("/run/x"), "/run/x", "/run/x/control.sock"),
+        (Some("/run/a:/run/b"), "/run/a", "/run/a/control.sock"),
+        (Some(":/run/b"), "/run/replayd", "/run/replayd/control.sock"),
+    ];
+    for (var, dir, socket) in cases {
+        let env = Environment::from_runtime_directory_var(var.map(OsStr::new));
+        let cfg = parse("", Path::new(FILE), &env).unwrap();
+        assert_eq!(cfg.runtime.dir, Path::new(dir), "{var:?}");
+        assert_eq!(cfg.control.socket, Path::new(socket), "{var:?}");
+        assert_eq!(defaults(&env), cfg, "{var:?}");
+    }
+    // Built by hand, still only the first entry counts.
+    let env = Environment {
+        runtime_directory: Some(PathBuf::from("/run/a:/run/b")),
+    };
+    assert_eq!(defaults(&env).runtime.dir, Path::new("/run/a"));
+}
+
+#[test]
+fn runtime_dir_key_beats_environment_and_moves_the_socket() {
+    let env = Environment::from_runtime_directory_var(Some(OsStr::new("/run/env")));
+    let cfg = parse("[runtime]\ndir = \"/run/key\"\n", Path::new(FILE), &env).unwrap();
+    assert_eq!(cfg.runtime.dir, Path::new("/run/key"));
+    assert_eq!(cfg.control.socket, Path::new("/run/key/control.sock"));
+    let cfg = parse(
+        "[runtime]\ndir = \"/run/key\"\n[control]\nsocket = \"/tmp/s.sock\"\n",
+        Path::new(FILE),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(cfg.control.socket, Path::new("/tmp/s.sock"));
+}
+
+#[test]
+fn every_key_set() {
+    let text = r#"
+[nvr]
+config = "/srv/nvr/config.yml"
+database = "/srv/nvr/frigate.db"
+media_dir = "/srv/media"
+
+[runtime]
+dir = "/run/rd"
+
+[control]
+socket = "/run/rd/ctl.sock"
+socket_mode = "0600"
+admin_group = "video"
+
+[session]
+max_duration = "1h30m"
+max_range = "45m"
+
+[ffmpeg]
+path = "/usr/local/bin/ffmpeg"
+ffprobe = "/usr/local/bin/ffprobe"
+stall_timeout = "90s"
+kill_grace = "500ms"
+
+[log]
+target = "syslog"
+level = "debug"
+"#;
+    let cfg = parse_ok(text);
+    let expected = Config {
+        nvr: NvrSettings {
+            config: Some("/srv/nvr/config.yml".into()),
+            database: Some("/srv/nvr/frigate.db".into()),
+            media_dir: "/srv/media".into(),
+        },
+        runtime: RuntimeSettings {
+            dir: "/run/rd".into(),
+        },
+        control: ControlSettings {
+            socket: "/run/rd/ctl.sock".into(),
+            socket_mode: 0o600,
+            admin_group: "video".into(),
+        },
+        session: SessionSettings {
+            max_duration: Duration::from_secs(5400),
+            max_range: Duration::from_secs(2700),
+        },
+        ffmpeg: FfmpegSettings {
+            path: "/usr/local/bin/ffmpeg".into(),
+            ffprobe: "/usr/local/bin/ffprobe".into(),
+            stall_timeout: Duration::from_secs(90),
+            kill_grace: Duration::from_millis(500),
+        },
+        log: LogSettings {
+            target: LogTarget::Syslog,
+            level: log::LevelFilter::Debug,
+        },
+    };
+    assert_eq!(cfg, expected);
+}
+
+#[test]
+fn single_keys() {
+    type Check = fn(&Config) -> bool;
+    let cases: &[(&str, Check)] = &[
+        ("nvr.config = \"/c.yml\"", |c| {
+            c.nvr.config.as_deref() == Some(Path::new("/c.yml"))
+        }),
+        ("nvr.database = \"/d.db\"", |c| {
+            c.nvr.database.as_deref() == Some(Path::new("/d.db"))
+        }),
+        ("nvr.media_dir = \"/m\"", |c| {
+            c.nvr.media_dir == Path::new("/m")
+        }),
+        ("runtime.dir = \"/r\"", |c| c.runtime.dir == Path::new("/r")),
+        ("control.socket = \"/s\"", |c| {
+            c.control.socket == Path::new("/s")
+        }),
+        ("control.socket_mode = \"660\"", |c| {
+            c.control.socket_mode == 0o660
+        }),
+        ("control.socket_mode = \"0o640\"", |c| {
+            c.control.socket_mode == 0o640
+        }),
+        ("control.socket_mode = \"0777\"", |c| {
+            c.control.socket_mode == 0o777
+        }),
+        ("control.socket_mode = \"0\"", |c| {
+            c.control.socket_mode == 0
+        }),
+        ("control.socket_mode = 0o640", |c| {
+            c.control.socket_mode == 0o640
+        }),
+        ("control.socket_mode = 660", |c| {
+            c.control.socket_mode == 0o660
+        }),
+        ("control.socket_mode = 0x1a0", |c| {
+            c.control.socket_mode == 0o640
+        }),
+        ("control.admin_group = \"wheel\"", |c| {
+            c.control.admin_group == "wheel"
+        }),
+        ("session.max_duration = \"2d\"", |c| {
+            c.session.max_duration == Duration::from_secs(172_800)
+        }),
+        ("session.max_range = \"90s\"", |c| {
+            c.session.max_range == Duration::from_secs(90)
+        }),
+        ("ffmpeg.path = \"ff\"", |c| c.ffmpeg.path == Path::new("ff")),
+        ("ffmpeg.ffprobe = \"fp\"", |c| {
+            c.ffmpeg.ffprobe == Path::new("fp")
+        }),
+        ("ffmpeg.stall_timeout = \"1m\"", |c| {
+            c.ffmpeg.stall_timeout == Duration::from_secs(60)
+        }),
+        ("ffmpeg.kill_grace = \"250ms\"", |c| {
+            c.ffmpeg.kill_grace == Duration::from_millis(250)
+        }),
+        ("log.target = \"auto\"", |c| c.log.target == LogTarget::Auto),
+        ("log.target = \"journal\"", |c| {
+            c.log.target == LogTarget::Journal
+        }),
+        ("log.target = \"syslog\"", |c| {
+            c.log.target == LogTarget::Syslog
+        }),
+        ("log.target = \"stderr\"", |c| {
+            c.log.target == LogTarget::Stderr
+        }),
+        ("log.level = \"error\"", |c| {
+            c.log.level == log::LevelFilter::Error
+        }),
+        ("log.level = \"warn\"", |c| {
+            c.log.level == log::LevelFilter::Warn
+        }),
+        ("log.level = \"info\"", |c| {
+            c.log.level == log::LevelFilter::Info
+        }),
+        ("log.level = \"debug\"", |c| {
+            c.log.level == log::LevelFilter::Debug
+        }),
+        ("log.level = \"trace\"", |c| {
+            c.log.level == log::LevelFilter::Trace
+        }),
+        ("log.level = \"off\"", |c| {
+            c.log.level == log::LevelFilter::Off
+        }),
+        ("session = { max_range = \"1h\" }", |c| {
+            c.session.max_range == Duration::from_secs(3600)
+        }),
+    ];
+    for (text, check) in cases {
+        let cfg = parse_ok(text);
+        assert!(check(&cfg), "{text}: {cfg:?}");
+    }
+}
+
+#[test]
+fn invalid_inputs_name_file_line_and_key() {
+    // (text, line, key, fragment of the message)
+    let cases: &[(&str, usize, Option<&str>, &str)] = &[
+        // unknown keys
+        (
+            "[session]\nmax_durration = \"1h\"\n",
+            2,
+            Some("session.max_durration"),
+            "unknown key (expected one of max_duration, max_range)",
+        ),
+        (
+            "\n\n[sesion]\n",
+            3,
+            Some("sesion"),
+            "unknown key (expected one of nvr, runtime, control, session, ffmpeg, log)",
+        ),
+        (
+            "[runtime]\ndirectory = \"/x\"\n",
+            2,
+            Some("runtime.directory"),
+            "unknown key (expected dir)",
+        ),
+        (
+            "[log]\nlevel = \"info\"\nformat = \"json\"\n",
+            3,
+            Some("log.format"),
+            "unknown key",
+        ),
+        (
+            "control = { socket = \"/s\", mode = \"0600\" }\n",
+            1,
+            Some("control.mode"),
+            "unknown key",
+        ),
+        (
+            "ffmpeg.timeout = \"1s\"\n",
+            1,
+            Some("ffmpeg.timeout"),
+            "unknown key",
+        ),
+        ("[nvr.extra]\na = 1\n", 1, Some("nvr.extra"), "unknown key"),
+        ("top = 1\n", 1, Some("top"), "unknown key"),
+        // wrong types
+        (
+            "[session]\n\nmax_duration = 5\n",
+            3,
+            Some("session.max_duration"),
+            "expected a duration string",
+        ),
+        (
+            "[ffmpeg]\nkill_grace = true\n",
+            2,
+            Some("ffmpeg.kill_grace"),
+            "invalid type: boolean",
+        ),
+        (
+            "[nvr]\nmedia_dir = 7\n",
+            2,
+            Some("nvr.media_dir"),
+            "invalid type: integer `7`, expected a string",
+        ),
+        (
+            "[control]\nsocket_mode = true\n",
+            2,
+            Some("control.socket_mode"),
+            "expected an octal mode",
+        ),
+        (
+            "[control]\nsocket_mode = 1.5\n",
+            2,
+            Some("control.socket_mode"),
+            "expected an octal mode",
+        ),
+        (
+            "[control]\nadmin_group = [\"a\"]\n",
+            2,
+            Some("control.admin_group"),
+            "invalid type: array",
+        ),
+        ("session = 5\n", 1, Some("session"), "expected a table"),
+        (
+            "[log]\nlevel = { a = 1 }\n",
+            2,
+            Some("log.level"),
+            "invalid type: table",
+        ),
+        (
+            "[[session]]\nmax_range = \"1h\"\n",
+            1,
+            Some("session"),
+            "invalid type: array, expected a table",
+        ),
+        ("\n[[nvr]]\n[[nvr]]\n", 2, Some("nvr"), "expected a table"),
+        ("log = [1, 2]\n", 1, Some("log"), "expected a table"),
+        // bad values
+        (
+            "[session]\nmax_duration = \"0s\"\n",
+            2,
+            Some("session.max_duration"),
+            "greater than zero",
+        ),
+        (
+            "[session]\nmax_duration = \"-5m\"\n",
+            2,
+            Some("session.max_duration"),
+            "must be positive",
+        ),
+        (
+            "[session]\nmax_range = \"12\"\n",
+            2,
+            Some("session.max_range"),
+            "missing unit",
+        ),
+        (
+            "[session]\nmax_range = \"1.5h\"\n",
+            2,
+            Some("session.max_range"),
+            "invalid duration",
+        ),
+        (
+            "[session]\nmax_range = \"\"\n",
+            2,
+            Some("session.max_range"),
+            "empty duration",
+        ),
+        (
+            "[ffmpeg]\nstall_timeout = \"10min\"\n",
+            2,
+            Some("ffmpeg.stall_timeout"),
+            "unknown unit \"min\"",
+        ),
+        (
+            "[ffmpeg]\nkill_grace = \"99999d\"\n",
+            2,
+            Some("ffmpeg.kill_grace"),
+            "too large",
+        ),
+        (
+            "[log]\nlevel = \"verbose\"\n",
+            2,
+            Some("log.level"),
+            "expected one of error, warn, info, debug, trace, off",
+        ),
+        (
+            "[log]\nlevel = \"INFO\"\n",
+            2,
+            Some("log.level"),
+            "invalid value",
+        ),
+        (
+            "[log]\ntarget = \"file\"\n",
+            2,
+            Some("log.target"),
+            "expected one of auto, journal, syslog, stderr",
+        ),
+        (
+            "[control]\nsocket_mode = \"0888\"\n",
+            2,
+            Some("control.socket_mode"),
+            "octal digits",
+        ),
+        (
+            "[control]\nsocket_mode = \"1777\"\n",
+            2,
+            Some("control.socket_mode"),
+            "out of range",
+        ),
+        (
+            "[control]\nsocket_mode = \"\"\n",
+            2,
+            Some("control.socket_mode"),
+            "invalid mode",
+        ),
+        (
+            "[control]\nsocket_mode = 0o1777\n",
+            2,
+            Some("control.socket_mode"),
+            "out of range",
+        ),
+        (
+            "[control]\nsocket_mode = 1000\n",
+            2,
+            Some("control.socket_mode"),
+            "out of range",
+        ),
+        (
+            "[control]\nsocket_mode = 689\n",
+            2,
+            Some("control.socket_mode"),
+            "octal digits",
+        ),
+        (
+            "[control]\nsocket_mode = -1\n",
+            2,
+            Some("control.socket_mode"),
+            "out of range",
+        ),
+        (
+            "[control]\nadmin_group = \"\"\n",
+            2,
+            Some("control.admin_group"),
+            "must not be empty",
+        ),
+        (
+            "[control]\nadmin_group = \"a b\"\n",
+            2,
+            Some("control.admin_group"),
+            "invalid group name",
+        ),
+        (
+            "[control]\nsocket = \"\"\n",
+            2,
+            Some("control.socket"),
+            "must not be empty",
+        ),
+        (
+            "[control]\nsocket = \"ctl.sock\"\n",
+            2,
+            Some("control.socket"),
+            "must be absolute",
+        ),
+        (
+            "[nvr]\nconfig = \"\"\n",
+            2,
+            Some("nvr.config"),
+            "must not be empty",
+        ),
+        (
+            "[nvr]\ndatabase = \"db/frigate.db\"\n",
+            2,
+            Some("nvr.database"),
+            "must be absolute",
+        ),
+        (
+            "[nvr]\nmedia_dir = \"\"\n",
+            2,
+            Some("nvr.media_dir"),
+            "must not be empty",
+        ),
+        (
+            "[nvr]\nmedia_dir = \"/a\\u0000b\"\n",
+            2,
+            Some("nvr.media_dir"),
+            "NUL",
+        ),
+        (
+            "[runtime]\ndir = \"\"\n",
+            2,
+            Some("runtime.dir"),
+            "must not be empty",
+        ),
+        (
+            "[ffmpeg]\npath = \"\"\n",
+            2,
+            Some("ffmpeg.path"),
+            "must not be empty",
+        ),
+        (
+            "[ffmpeg]\nffprobe = \"bin/ffprobe\"\n",
+            2,
+            Some("ffmpeg.ffprobe"),
+            "absolute path",
+        ),
+        // syntax
+        ("[session]\nmax_duration = \n", 2, None, "invalid TOML"),
+        ("[session\n", 1, None, "invalid TOML"),
+        ("a = \"unterminated\n", 1, None, "invalid TOML"),
+        (
+            "[session]\nmax_range = \"1h\"\nmax_range = \"2h\"\n",
+            3,
+            Some("session.max_range"),
+            "duplicate key",
+        ),
+        ("[log]\n[session]\n[log]\n", 3, Some("log"), "duplicate key"),
+        (
+            "[nvr]\nmedia_dir = \"/a\"\n\n[log]\nlevel = \"info\"\nlevel = \"warn\"\n",
+            6,
+            Some("log.level"),
+            "duplicate key",
+        ),
+        (
+            "\"session\".max_range = 3\n",
+            1,
+            Some("session.max_range"),
+            "expected a duration",
+        ),
+        (
+            "[ffmpeg]\npath = \"\"\"\nffmpeg\"\"\"\n# note\nkill_grace = 3\n",
+            5,
+            Some("ffmpeg.kill_grace"),
+            "expected a duration",
+        ),
+        (
+            "[control]\nsocket = \"/s\"\n[log]\n[control.x]\n",
+            4,
+            Some("control.x"),
+            "unknown key (expected one of socket, socket_mode, admin_group)",
+        ),
+    ];
+    for (text, line, key, fragment) in cases {
+        let e = parse_err(text);
+        let msg = e.to_string();
+        assert_eq!(e.file, Path::new(FILE), "{text:?}");
+        assert_eq!(e.line, Some(*line), "{text:?}: {msg}");
+        assert_eq!(e.key.as_deref(), *key, "{text:?}: {msg}");
+        let prefix = match key {
+            Some(key) => format!("{FILE}:{line}: key '{key}': "),
+            None => format!("{FILE}:{line}: "),
+        };
+        assert!(msg.starts_with(&prefix), "{text:?}: {msg}");
+        assert!(msg.contains(fragment), "{text:?}: {msg}");
+        assert!(!msg.contains('\n'), "{text:?}: {msg}");
+    }
+}
+
+#[test]
+fn example_from_the_brief() {
+    let text = "[nvr]\n\n[runtime]\n\n[control]\n[session]\nmax_durration = \"1h\"\n";
+    assert_eq!(
+        parse_err(text).to_string(),
+        "/etc/replayd/replayd.toml:7: key 'session.max_durration': \
+             unknown key (expected one of max_duration, max_range)"
+    );
+}
+
+#[test]
+fn socket_path_length_is_checked() {
+    let long = format!("/{}", "d".repeat(120));
+    let e = parse_err(&format!("[control]\nsocket = \"{long}\"\n"));
+    assert_eq!(e.key.as_deref(), Some("control.socket"));
+    assert!(e.message.contains("too long"), "{e}");
+    let e = parse_err(&format!("[runtime]\ndir = \"{long}\"\n"));
+    assert_eq!(e.key.as_deref(), Some("runtime.dir"));
+    assert_eq!(e.line, Some(2));
+    // A long runtime dir is fine when the socket lives elsewhere.
+    parse_ok(&format!(
+        "[runtime]\ndir = \"{long}\"\n[control]\nsocket = \"/s\"\n"
+    ));
+}
+
+#[test]
+fn durations() {
+    let ok: &[(&str, u64)] = &[
+        ("90s", 90_000),
+        ("12h", 43_200_000),
+        ("1h30m", 5_400_000),
+        ("1h 30m", 5_400_000),
+        (" 5m ", 300_000),
+        ("500ms", 500),
+        ("2d", 172_800_000),
+        ("1d2h3m4s5ms", 93_784_005),
+        ("0h1s", 1_000),
+        ("3650d", 315_360_000_000),
+    ];
+    for (text, ms) in ok {
+        assert_eq!(
+            parse_duration(text),
+            Ok(Duration::from_millis(*ms)),
+            "{text}"
+        );
+    }
+    let bad = [
+        "",
+        " ",
+        "0s",
+        "0",
+        "-1s",
+        "5",
+        "s",
+        "h1",
+        "1.5h",
+        "1x",
+        "1 h",
+        "1hh",
+        "3651d",
+        "99999999999999999999s",
+        "1h-5m",
+        "+5s",
+    ];
+    for text in bad {
+        assert!(parse_duration(text).is_err(), "{text:?} parsed");
+    }
+}
+
+#[test]
+fn durations_round_trip_through_format() {
+    for text in ["90s", "1m30s", "12h", "1h30m", "500ms", "2d", "1d2h3m4s5ms"] {
+        let d = parse_duration(text).unwrap();
+        assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{text}");
+    }
+    assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+    assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
+    assert_eq!(format_duration(Duration::ZERO), "0s");
+}
+
+#[test]
+fn log_target_spellings_round_trip() {
+    for t in [
+        LogTarget::Auto,
+        LogTarget::Journal,
+        LogTarget::Syslog,
+        LogTarget::Stderr,
+    ] {
+        assert_eq!(t.as_str().parse::<LogTarget>(), Ok(t));
+        assert_eq!(t.to_string(), t.as_str());
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("replayd-config-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn load_missing_default_file_means_defaults() {
+    let dir = temp_dir("missing-default");
+    let cfg = load_file(&dir.join("replayd.toml"), true, &env()).unwrap();
+    assert_eq!(cfg, defaults(&env()));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn load_missing_explicit_file_is_an_error() {
+    let dir = temp_dir("missing-explicit");
+    let path = dir.join("nope.toml");
+    let e = load(Some(&path), &env()).unwrap_err();
+    assert_eq!(e.file, path);
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}: cannot read", path.display())),
+        "{e}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn load_reads_and_names_the_file() {
+    let dir = temp_dir("load");
+    let path = dir.join("replayd.toml");
+    std::fs::write(&path, "[log]\nlevel = \"warn\"\n").unwrap();
+    let cfg = load(Some(&path), &env()).unwrap();
+    assert_eq!(cfg.log.level, log::LevelFilter::Warn);
+
+    std::fs::write(&path, "[log]\nlevel = \"loud\"\n").unwrap();
+    let e = load(Some(&path), &env()).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}:2: key 'log.level': ", path.display())),
+        "{e}"
+    );
+
+    std::fs::write(&path, b"# ok\n# \xff\n").unwrap();
+    let e = load(Some(&path), &env()).unwrap_err();
+    assert_eq!(e.line, Some(2));
+    assert!(e.to_string().contains("UTF-8"), "{e}");
+
+    // A directory exists but cannot be read as a file: an error even for the default path.
+    let e = load_file(&dir, true, &env()).unwrap_err();
+    assert!(e.to_string().contains("cannot read"), "{e}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -1,0 +1,89 @@
+use super::*;
+
+fn session() -> Session {
+    Session {
+        replay_camera: "_replay_front".into(),
+        source_camera: "front".into(),
+        source: ClipSource::Recordings,
+        start_time: 100.0,
+        end_time: 160.0,
+        started_at: 1000.0,
+        auto_stop_at: 1000.0 + 43_200.0,
+        deadline: 50.0,
+        state: SessionState::PreparingClip,
+        clip_path: None,
+        published: false,
+        job_id: "j1".into(),
+        interruptions: 0,
+        ffmpeg: None,
+        stopping: false,
+    }
+}
+
+#[test]
+fn view_is_active_with_clip_unset() {
+    let v = session().view();
+    assert!(v.active);
+    assert_eq!(v.state, SessionState::PreparingClip);
+    assert_eq!(v.clip_path, None);
+    assert_eq!(v.replay_camera.as_deref(), Some("_replay_front"));
+}
+
+#[test]
+fn job_state_reports_step_and_progress() {
+    let job = job_state(&session(), JobStatus::Running, 42.26, 1000.0, None, None);
+    assert_eq!(job.results.current_step.as_deref(), Some("preparing_clip"));
+    assert_eq!(job.results.progress_percent, Some(42.3));
+    assert_eq!(job.results.start_ts, Some(100.0));
+    let done = job_state(&session(), JobStatus::Success, 100.0, 1.0, Some(2.0), None);
+    assert_eq!(done.results.current_step.as_deref(), Some("ready"));
+}
+
+#[test]
+fn stopped_job_is_cancelled_with_names_only() {
+    let job = stopped_job("front", "_replay_front", 5.0);
+    assert_eq!(job.id, "stopped");
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert_eq!(job.results.progress_percent, None);
+}
+
+#[test]
+fn throttle_once_a_second_plus_step_changes() {
+    let mut t = ProgressThrottle::default();
+    assert!(t.should_emit(0.0, SessionState::PreparingClip));
+    assert!(!t.should_emit(0.5, SessionState::PreparingClip));
+    assert!(t.should_emit(1.0, SessionState::PreparingClip));
+    assert!(t.should_emit(1.1, SessionState::StartingCamera));
+    assert!(!t.should_emit(1.2, SessionState::StartingCamera));
+}
+
+#[test]
+fn status_lines() {
+    assert_eq!(status_line(None, 0.0, false), "idle");
+    let mut s = session();
+    assert_eq!(
+        status_line(Some(&s), 41.6, false),
+        "preparing clip 42% for _replay_front from front"
+    );
+    s.state = SessionState::Ready;
+    s.auto_stop_at = 1_700_000_000.0;
+    assert_eq!(
+        status_line(Some(&s), 100.0, false),
+        "replaying _replay_front, auto-stop at 2023-11-14 22:13:20 UTC"
+    );
+}
+
+#[test]
+fn session_round_trips_through_json() {
+    let mut s = session();
+    s.source = ClipSource::Export {
+        export_id: "e1".into(),
+        video_path: "/media/frigate/exports/e1.mp4".into(),
+    };
+    s.ffmpeg = Some(ChildRecord {
+        pid: 42,
+        start_ticks: 7,
+    });
+    let text = serde_json::to_string(&s).unwrap();
+    assert_eq!(serde_json::from_str::<Session>(&text).unwrap(), s);
+}
