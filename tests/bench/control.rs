@@ -1,9 +1,17 @@
 //! Part 3 of the bench, control latency and throughput: `status` round
-//! trips over the Unix socket with 1 and 64 concurrent clients (one thread
-//! and one connection each, every client sends its next request as soon as
-//! the previous answer is in), against a minimal Python status endpoint
-//! (the standard library's `ThreadingHTTPServer`, HTTP/1.1 keep-alive, on
-//! 127.0.0.1) serving the same JSON to the same client pattern.
+//! trips over the Unix socket against a minimal Python status endpoint (the
+//! standard library's `ThreadingHTTPServer`, HTTP/1.1 keep-alive, on
+//! 127.0.0.1) serving the same JSON to the same client pattern. Two
+//! patterns, one thread and one connection per client:
+//!
+//! - closed loop ([`replayd`], [`python`]): 1 and 64 clients, each sends its
+//!   next request as soon as the previous answer is in. With 64 clients this
+//!   measures throughput (Little's law), not the latency of a request;
+//! - open loop ([`replayd_open`], [`python_open`]): 64 clients, each sends
+//!   on its own fixed schedule (one request every `period`, random phase),
+//!   and latency runs from the *scheduled* send time to the reply, so a
+//!   client that is late (the previous answer came late, or its thread woke
+//!   late) counts its lateness (no coordinated omission).
 
 use crate::stats::percentile;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -11,6 +19,7 @@ use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -240,6 +249,250 @@ pub fn python(server: &PythonServer, clients: usize, per_client: usize) -> Load 
     drive(server.child.id(), clients, per_client, 100, move || {
         HttpConn::connect(port)
     })
+}
+
+/// Open-loop load: `clients` connections, each with its own schedule.
+pub struct OpenLoad {
+    pub clients: usize,
+    pub period: Duration,
+    /// The schedule's rate: clients / period.
+    pub offered_per_sec: f64,
+    /// Requests scheduled in the window.
+    pub scheduled: usize,
+    /// Requests answered (sent by the cut-off).
+    pub completed: usize,
+    /// Scheduled requests a client had not sent by the cut-off (window +
+    /// [`OPEN_GRACE`]): the server fell behind. They enter the percentiles
+    /// with their lateness at the cut-off, a lower bound.
+    pub unsent: usize,
+    /// Scheduled send → reply, unsent ones included (lower bounds).
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+    pub max_ns: u64,
+    /// Actual send → reply (the round trip alone), p99.
+    pub rtt_p99_ns: u64,
+    /// Scheduled → actual send (the client's own lateness), p50 and p99.
+    pub lag_p50_ns: u64,
+    pub lag_p99_ns: u64,
+    /// Answers per second, from the window's start to the last answer.
+    pub per_sec: f64,
+    /// Server CPU (user, system) per answered request, µs, window only.
+    pub server_cpu_us: (f64, f64),
+    /// CPU of the bench's client threads per answered request, µs.
+    pub client_cpu_us: f64,
+}
+
+/// How long past the window a client may still send late requests.
+pub const OPEN_GRACE: Duration = Duration::from_secs(1);
+
+/// CLOCK_MONOTONIC, ns (the clock `clock_nanosleep` sleeps on).
+fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one struct we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Sleeps until CLOCK_MONOTONIC reads `t` ns (absolute, so no drift).
+fn sleep_until_ns(t: u64) {
+    let ts = libc::timespec {
+        tv_sec: (t / 1_000_000_000) as libc::time_t,
+        tv_nsec: (t % 1_000_000_000) as libc::c_long,
+    };
+    // EINTR is the only retry; a signal cannot arrive endlessly.
+    for _ in 0..1_000 {
+        // SAFETY: reads one struct we own; no remainder for TIMER_ABSTIME.
+        let r = unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                std::ptr::null_mut(),
+            )
+        };
+        if r != libc::EINTR {
+            break;
+        }
+    }
+}
+
+/// splitmix64: the random phases (no rand crate among the dependencies).
+fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// What one open-loop client thread measured.
+#[derive(Default)]
+struct OpenThread {
+    lat: Vec<u64>,
+    rtt: Vec<u64>,
+    lag: Vec<u64>,
+    unsent: usize,
+    last_done: u64,
+}
+
+/// `clients` threads, each with its own connection; after `warmup`
+/// unmeasured round trips each, every client sends one request at
+/// `base + phase + k * period` for every such time inside `window` (phase
+/// random in [0, period)), waiting for each answer before the next send;
+/// a send that is due while the previous answer is still out goes as soon
+/// as that answer is in, and its lateness is part of its latency.
+fn drive_open<C: Conn + 'static>(
+    server_pid: u32,
+    clients: usize,
+    period: Duration,
+    window: Duration,
+    warmup: usize,
+    connect: impl Fn() -> C,
+) -> OpenLoad {
+    let period_ns = period.as_nanos() as u64;
+    let window_ns = window.as_nanos() as u64;
+    let grace_ns = OPEN_GRACE.as_nanos() as u64;
+    let conns: Vec<C> = (0..clients).map(|_| connect()).collect();
+    // Warm-up done (all threads + this one), then the base is published.
+    let ready = Arc::new(Barrier::new(clients + 1));
+    let go = Arc::new(Barrier::new(clients + 1));
+    let base = Arc::new(AtomicU64::new(0));
+    let mut seed = mono_ns();
+    let threads: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
+            let (ready, go, base) = (ready.clone(), go.clone(), base.clone());
+            let phase = splitmix64(&mut seed) % period_ns;
+            std::thread::spawn(move || {
+                // The default timer slack (50 µs) would make every wake-up
+                // late by up to that much: the bench's error, not the
+                // server's. 1 µs keeps the sleeps close to the schedule.
+                // SAFETY: prctl with integer arguments only.
+                unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong, 0, 0, 0) };
+                for _ in 0..warmup {
+                    conn.round_trip();
+                }
+                ready.wait();
+                go.wait();
+                let base = base.load(Ordering::SeqCst);
+                let (end, cutoff) = (base + window_ns, base + window_ns + grace_ns);
+                let n = window_ns.saturating_sub(phase).div_ceil(period_ns) as usize;
+                let mut m = OpenThread {
+                    lat: Vec::with_capacity(n),
+                    rtt: Vec::with_capacity(n),
+                    lag: Vec::with_capacity(n),
+                    ..OpenThread::default()
+                };
+                let mut due = base + phase;
+                while due < end {
+                    let now = mono_ns();
+                    if now >= cutoff {
+                        // Fell behind for good: the rest were never sent.
+                        while due < end {
+                            m.lat.push(now - due);
+                            m.unsent += 1;
+                            due += period_ns;
+                        }
+                        break;
+                    }
+                    if now < due {
+                        sleep_until_ns(due);
+                    }
+                    let sent = mono_ns();
+                    conn.round_trip();
+                    let done = mono_ns();
+                    m.lat.push(done - due);
+                    m.rtt.push(done - sent);
+                    m.lag.push(sent.saturating_sub(due));
+                    m.last_done = done;
+                    due += period_ns;
+                }
+                m
+            })
+        })
+        .collect();
+    ready.wait();
+    let server_before = process_cpu_ns(server_pid);
+    let client_before = self_cpu_ns();
+    // 20 ms for every thread to pass the barrier and reach its first sleep.
+    let start = mono_ns() + 20_000_000;
+    base.store(start, Ordering::SeqCst);
+    go.wait();
+    let (mut lat, mut rtt, mut lag) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut unsent, mut last_done) = (0, start);
+    for t in threads {
+        let m = t.join().expect("client thread");
+        lat.extend(m.lat);
+        rtt.extend(m.rtt);
+        lag.extend(m.lag);
+        unsent += m.unsent;
+        last_done = last_done.max(m.last_done);
+    }
+    let server_after = process_cpu_ns(server_pid);
+    let client_after = self_cpu_ns();
+    let completed = rtt.len();
+    let per_req = |before: u64, after: u64| {
+        after.saturating_sub(before) as f64 / 1e3 / completed.max(1) as f64
+    };
+    lat.sort_unstable();
+    rtt.sort_unstable();
+    lag.sort_unstable();
+    OpenLoad {
+        clients,
+        period,
+        offered_per_sec: clients as f64 / period.as_secs_f64(),
+        scheduled: lat.len(),
+        completed,
+        unsent,
+        p50_ns: percentile(&lat, 0.50),
+        p99_ns: percentile(&lat, 0.99),
+        max_ns: lat.last().copied().unwrap_or(0),
+        rtt_p99_ns: percentile(&rtt, 0.99),
+        lag_p50_ns: percentile(&lag, 0.50),
+        lag_p99_ns: percentile(&lag, 0.99),
+        per_sec: completed as f64 / ((last_done - start) as f64 / 1e9),
+        server_cpu_us: (
+            per_req(server_before.0, server_after.0),
+            per_req(server_before.1, server_after.1),
+        ),
+        client_cpu_us: per_req(client_before, client_after),
+    }
+}
+
+/// Warm-up round trips per client before an open-loop window.
+const OPEN_WARMUP: usize = 20;
+
+pub fn replayd_open(
+    socket: &Path,
+    pid: u32,
+    clients: usize,
+    period: Duration,
+    window: Duration,
+) -> OpenLoad {
+    let socket = socket.to_path_buf();
+    drive_open(pid, clients, period, window, OPEN_WARMUP, move || {
+        UnixConn::connect(&socket)
+    })
+}
+
+pub fn python_open(
+    server: &PythonServer,
+    clients: usize,
+    period: Duration,
+    window: Duration,
+) -> OpenLoad {
+    let port = server.port;
+    drive_open(
+        server.child.id(),
+        clients,
+        period,
+        window,
+        OPEN_WARMUP,
+        move || HttpConn::connect(port),
+    )
 }
 
 /// The same status, served the way a Python NVR API serves its own.
