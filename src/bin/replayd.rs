@@ -94,7 +94,6 @@ fn main() -> ExitCode {
     replayd::log::init(loaded.config.log.target, loaded.config.log.level);
     let options = Options {
         config: args.config,
-        check_config: false,
     };
     ExitCode::from(daemon::run(options, loaded) as u8)
 }

@@ -7,14 +7,17 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
+use serde_yaml::Mapping;
+
 use crate::config::Config;
 use crate::nvr::db::Export;
 use crate::protocol::{CameraAction, Event, JobStatus, SessionState};
-use crate::replay::camera;
+use crate::replay::camera::{self, CameraError};
 use crate::replay::clip::{self, ClipPlan, ProgressParser, ProgressUpdate};
 use crate::replay::mp4::{self, Mp4Error};
 use crate::replay::session::{self, ChildRecord};
 
+use super::atomic_file::write_atomic;
 use super::child::{self, Child, Priority};
 use super::clock;
 use super::Daemon;
@@ -420,20 +423,10 @@ impl Daemon {
         if let Err(e) = fs::rename(&paths.part, &paths.clip) {
             return self.fail_job(format!("cannot move the clip into place: {e}"));
         }
-        let nvr = &self.loaded.nvr;
-        let built = camera::build(nvr, &source, &paths.clip)
-            .and_then(|config| camera::validate(nvr, &replay, &config).map(|()| config));
-        let config = match built {
+        let config = match self.write_camera_file(&source, &replay, &paths.clip) {
             Ok(config) => config,
-            Err(e) => return self.fail_job(format!("the replay camera config is invalid: {e}")),
+            Err(e) => return self.fail_job(e),
         };
-        let file = self.camera_file(&replay);
-        if let Err(e) = write_atomic(
-            &file,
-            camera::published_document(&replay, &config).as_bytes(),
-        ) {
-            return self.fail_job(format!("cannot publish {}: {e}", file.display()));
-        }
         if let Some(session) = self.session.as_mut() {
             session.published = true;
             session.clip_path = Some(paths.clip.clone());
@@ -500,6 +493,34 @@ impl Daemon {
         self.broadcast(&Event::JobState { job });
     }
 
+    /// The replay camera's config, built from the source camera and checked
+    /// the way the NVR will check it.
+    pub(super) fn replay_config(&self, source: &str, clip: &Path) -> Result<Mapping, CameraError> {
+        let nvr = &self.loaded.nvr;
+        let replay = camera::replay_camera_name(source);
+        let config = camera::build(nvr, source, clip)?;
+        camera::validate(nvr, &replay, &config)?;
+        Ok(config)
+    }
+
+    /// Writes `cameras/<replay>.yml` (publish and resume alike); the
+    /// `camera add` event is the caller's.
+    pub(super) fn write_camera_file(
+        &self,
+        source: &str,
+        replay: &str,
+        clip: &Path,
+    ) -> Result<Mapping, String> {
+        let config = self
+            .replay_config(source, clip)
+            .map_err(|e| format!("the replay camera config is invalid: {e}"))?;
+        let file = self.camera_file(replay);
+        let text = camera::published_document(replay, &config);
+        write_atomic(&file, text.as_bytes(), 0o644)
+            .map_err(|e| format!("cannot publish {}: {e}", file.display()))?;
+        Ok(config)
+    }
+
     pub(super) fn camera_file(&self, replay: &str) -> PathBuf {
         self.loaded
             .config
@@ -542,6 +563,8 @@ pub(super) fn remove_quietly(path: &Path) {
     }
 }
 
+/// The concat list: private to the daemon and its ffmpeg, and rewritten
+/// before every run, so no atomic replace is needed.
 fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = fs::OpenOptions::new()
         .write(true)
@@ -550,24 +573,4 @@ fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .mode(0o640)
         .open(path)?;
     file.write_all(bytes)
-}
-
-/// temp file, fsync, rename: the NVR never reads half a camera.
-pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("yml.tmp");
-    {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }

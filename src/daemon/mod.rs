@@ -3,6 +3,7 @@
 //! may have running. All state lives in [`Daemon`]; the files beside this
 //! one add its behaviours (`requests`, `job`, `teardown`, `recovery`).
 
+mod atomic_file;
 pub mod child;
 pub mod clock;
 pub mod control;
@@ -27,6 +28,7 @@ use nix::unistd::Gid;
 
 use crate::config::{self, Config, Environment};
 use crate::nvr::config::{self as nvr_config, NvrConfig};
+use crate::nvr::db::{Db, DbError};
 use crate::protocol::{self, Event, Job, Summary};
 use crate::replay::session::{self, ProgressThrottle, Session};
 
@@ -42,11 +44,11 @@ pub const EXIT_CONFIG: i32 = 78;
 /// EX_OSERR: the daemon could not set itself up (socket, runtime dir).
 pub const EXIT_OSERR: i32 = 71;
 
-/// Command-line options of `replayd`.
+/// Command-line options of `replayd` that the running daemon needs.
 #[derive(Debug, Default)]
 pub struct Options {
+    /// replayd.toml, re-read on SIGHUP.
     pub config: Option<PathBuf>,
-    pub check_config: bool,
 }
 
 /// Both configurations, loaded together so a reload swaps them together.
@@ -540,6 +542,17 @@ impl Daemon {
         &self.loaded.config.nvr.media_dir
     }
 
+    /// The NVR database, opened for one operation (it may appear, move or be
+    /// replaced between requests; opening costs ~0.1 ms).
+    fn open_db(&self) -> Result<Db, DbError> {
+        Db::open(&database_path(&self.loaded), DB_BUSY_TIMEOUT)
+    }
+
+    /// `clips/replay/`: only replay clips live there.
+    fn replay_dir(&self) -> PathBuf {
+        replay_dir(self.media_dir())
+    }
+
     fn clip_paths(&self, replay_camera: &str) -> ClipPaths {
         ClipPaths::new(
             self.media_dir(),
@@ -548,6 +561,13 @@ impl Daemon {
         )
     }
 }
+
+fn replay_dir(media_dir: &Path) -> PathBuf {
+    media_dir.join("clips").join("replay")
+}
+
+/// How long a database call may wait for the NVR's own writers.
+const DB_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The concat list, clip and partial clip of a replay camera.
 pub(crate) struct ClipPaths {
@@ -559,7 +579,7 @@ pub(crate) struct ClipPaths {
 
 impl ClipPaths {
     pub fn new(media_dir: &Path, runtime_dir: &Path, replay_camera: &str) -> ClipPaths {
-        let dir = media_dir.join("clips").join("replay");
+        let dir = replay_dir(media_dir);
         ClipPaths {
             clip: dir.join(format!("{replay_camera}.mp4")),
             part: dir.join(format!("{replay_camera}.mp4.part")),

@@ -15,7 +15,6 @@ use crate::replay::cleanup;
 use crate::replay::session::{job_state, ChildRecord, Session};
 
 use super::child::process_start_time;
-use super::job::write_atomic;
 use super::state_store::Loaded;
 use super::Daemon;
 
@@ -67,20 +66,8 @@ impl Daemon {
                     log::warn!("session of {replay} was ready but its clip is gone: cleaning up");
                     return None;
                 };
-                let built = camera::build(&self.loaded.nvr, &session.source_camera, &clip)
-                    .and_then(|c| camera::validate(&self.loaded.nvr, &replay, &c).map(|()| c));
-                let config = match built {
-                    Ok(config) => config,
-                    Err(e) => {
-                        log::error!("cannot re-publish {replay}: {e}; cleaning up");
-                        return None;
-                    }
-                };
-                let file = self.camera_file(&replay);
-                if let Err(e) = write_atomic(
-                    &file,
-                    camera::published_document(&replay, &config).as_bytes(),
-                ) {
+                // Idempotent: the same camera file, whether or not it survived.
+                if let Err(e) = self.write_camera_file(&session.source_camera, &replay, &clip) {
                     log::error!("cannot re-publish {replay}: {e}; cleaning up");
                     return None;
                 }

@@ -2,9 +2,8 @@
 
 use std::fs;
 use std::process::ExitStatus;
-use std::time::Duration;
 
-use crate::nvr::db::{Db, Recording};
+use crate::nvr::db::Recording;
 use crate::protocol::{
     self, JobStatus, Pong, Request, SessionState, SessionView, StartReply, StatusReply,
     PROTOCOL_VERSION,
@@ -20,9 +19,6 @@ use super::control;
 use super::errors::{error_body, RequestError};
 use super::job::{describe, ExportCheck, Probe, Work};
 use super::Daemon;
-
-/// How long a database call may wait for the NVR's own writers.
-pub(super) const DB_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Free space kept beyond the clip's size: 5% plus 16 MiB.
 fn space_margin(need: u64) -> u64 {
@@ -136,20 +132,11 @@ impl Daemon {
         }
         // Refuse now what would be refused after the whole clip was cut.
         let placeholder = self.clip_paths(&camera::replay_camera_name(camera)).clip;
-        camera::build(&self.loaded.nvr, camera, &placeholder)
-            .and_then(|c| {
-                camera::validate(&self.loaded.nvr, &camera::replay_camera_name(camera), &c)
-            })
+        self.replay_config(camera, &placeholder)
+            .map(drop)
             .map_err(|e| {
                 RequestError::InvalidParams(format!("camera '{camera}' cannot be replayed: {e}"))
             })
-    }
-
-    fn open_db(&self) -> Result<Db, RequestError> {
-        Ok(Db::open(
-            &super::database_path(&self.loaded),
-            DB_BUSY_TIMEOUT,
-        )?)
     }
 
     fn start_recordings(
@@ -193,7 +180,7 @@ impl Daemon {
 
     /// Fails with `no_space` unless the replay dir's file system holds `need` plus a margin.
     fn check_space(&self, need: u64) -> Result<(), RequestError> {
-        let dir = self.clip_paths("x").dir;
+        let dir = self.replay_dir();
         fs::create_dir_all(&dir)
             .map_err(|e| RequestError::io(format!("cannot create {}", dir.display()), e))?;
         let stat = nix::sys::statvfs::statvfs(&dir).map_err(|e| {

@@ -2,14 +2,15 @@
 //! transition, tagged with the boot id so a file from before a reboot is
 //! never mistaken for a live session.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::replay::session::Session;
+
+use super::atomic_file::write_atomic;
 
 /// Bumped when the file's meaning changes; an unknown version is treated as corrupt.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -59,22 +60,7 @@ impl StateStore {
         };
         let mut text = serde_json::to_vec_pretty(&state).map_err(io::Error::other)?;
         text.push(b'\n');
-        let tmp = self.path.with_extension("json.tmp");
-        {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            file.write_all(&text)?;
-            file.sync_all()?;
-        }
-        fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        write_atomic(&self.path, &text, 0o600)
     }
 
     pub fn load(&self) -> Loaded {

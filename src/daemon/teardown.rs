@@ -10,7 +10,6 @@ use crate::replay::session;
 
 use super::clock;
 use super::job::{remove_quietly, Work};
-use super::requests::DB_BUSY_TIMEOUT;
 use super::Daemon;
 
 impl Daemon {
@@ -113,8 +112,7 @@ impl Daemon {
             replay_camera: replay.to_string(),
             ..Summary::default()
         };
-        let counts = crate::nvr::db::Db::open(&super::database_path(&self.loaded), DB_BUSY_TIMEOUT)
-            .and_then(|db| db.replay_counts(replay));
+        let counts = self.open_db().and_then(|db| db.replay_counts(replay));
         match counts {
             Ok(c) => {
                 summary.events = c.events;
@@ -138,16 +136,13 @@ impl Daemon {
             log::warn!("not cleaning {replay}: the NVR config defines a camera of that name");
             return (0, 0);
         }
-        let rows =
-            match crate::nvr::db::Db::open(&super::database_path(&self.loaded), DB_BUSY_TIMEOUT)
-                .and_then(|db| db.delete_camera_rows(replay))
-            {
-                Ok(rows) => rows,
-                Err(e) => {
-                    log::error!("cannot delete the database rows of {replay}: {e}");
-                    0
-                }
-            };
+        let rows = match self.open_db().and_then(|db| db.delete_camera_rows(replay)) {
+            Ok(rows) => rows,
+            Err(e) => {
+                log::error!("cannot delete the database rows of {replay}: {e}");
+                0
+            }
+        };
         // Sparing the NVR's own cameras keeps `_replay_front-2`'s snapshots when
         // `_replay_front` is cleaned (both match `_replay_front-<digit>…`).
         let spare = self.loaded.nvr.camera_names();

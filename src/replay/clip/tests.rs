@@ -773,7 +773,7 @@ fn truncated_then_rebuilt_plan_is_whole() {
 mod real_ffmpeg {
     //! Runs the argv and list built above through the installed ffmpeg.
     use super::super::*;
-    use super::seg;
+    use super::{ffprobe_video_args, parse_probe_video, seg};
     use std::ffi::OsStr;
     use std::process::{Command, Stdio};
 
@@ -1030,4 +1030,51 @@ mod real_ffmpeg {
         std::fs::write(&not_video, b"not a video").unwrap();
         assert_eq!(probe_video(&not_video), None);
     }
+}
+
+// ffprobe's view of a segment's video parameters: the reference the
+// in-process MP4 reader (`replay::mp4`) is checked against in these tests.
+/// ffprobe's argv to print the first video stream's [`VideoParams`] of `path`
+/// as `key=value` lines.
+fn ffprobe_video_args(path: &Path) -> Vec<OsString> {
+    let mut args = os_args(&[
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-show_data_hash",
+        "CRC32",
+        "-show_entries",
+        "stream=codec_name,width,height,extradata_hash",
+        "-of",
+        "default=noprint_wrappers=1",
+    ]);
+    args.push(ffmpeg_url(path));
+    args
+}
+
+/// The output of [`ffprobe_video_args`]; `None` when the file has no video
+/// stream or ffprobe could not tell its codec or size.
+fn parse_probe_video(stdout: &str) -> Option<VideoParams> {
+    let (mut codec, mut width, mut height, mut hash) = (None, None, None, None);
+    for line in stdout.lines() {
+        let Some((key, value)) = line.trim().split_once('=') else {
+            continue;
+        };
+        match key {
+            "codec_name" => codec = Some(value.to_owned()),
+            "width" => width = value.parse::<u32>().ok(),
+            "height" => height = value.parse::<u32>().ok(),
+            "extradata_hash" => hash = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    let codec = codec.filter(|c| !c.is_empty() && c != "unknown")?;
+    Some(VideoParams {
+        codec,
+        width: width.filter(|&w| w > 0)?,
+        height: height.filter(|&h| h > 0)?,
+        extradata_hash: hash,
+    })
 }
