@@ -438,15 +438,7 @@ fn five_hundred_connections_some_stuck_some_garbage_are_all_handled() {
     assert!(during >= baseline + 500, "{during} fds, {baseline} before");
 
     drop(conns);
-    let mut after = 0;
-    assert!(
-        wait_until(secs(5), || {
-            after = daemon.fd_count();
-            after == baseline
-        }),
-        "fds did not return to {baseline}: {after}: {:?}",
-        daemon.fds()
-    );
+    let after = daemon.wait_fds_back_to(baseline);
     let rss_after = daemon.rss_kb();
     println!(
         "500 connections: answered within {slowest:?}; fds {baseline} -> {during} -> {after}; \

@@ -680,18 +680,6 @@ fn reap(daemon: &mut Daemon, timeout: Duration) -> std::process::ExitStatus {
     daemon.try_exit().unwrap()
 }
 
-/// (state, ppid, start ticks) from /proc/PID/stat.
-fn proc_stat(pid: u64) -> Option<(char, u64, u64)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    Some((
-        fields.first()?.chars().next()?,
-        fields.get(1)?.parse().ok()?,
-        fields.get(19)?.parse().ok()?,
-    ))
-}
-
 /// Reaps the zombies re-parented to this process (never `daemon`, which
 /// its `Daemon` reaps).
 fn reap_orphans(daemon: Option<u32>) {
@@ -723,26 +711,6 @@ fn sigkill_pending(pid: u64) -> bool {
         mask.and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
             .is_some_and(|m| m & (1 << (9 - 1)) != 0)
     })
-}
-
-/// The process still runs (a zombie has ended; PID 1 may never reap it).
-fn alive(pid: u64, start_ticks: u64) -> bool {
-    proc_stat(pid).is_some_and(|(state, _, start)| start == start_ticks && state != 'Z')
-}
-
-/// Whether `pid` is `ancestor` or one of its descendants.
-fn descends_from(pid: u64, ancestor: u64) -> bool {
-    let mut pid = pid;
-    for _ in 0..64 {
-        if pid == ancestor {
-            return true;
-        }
-        match proc_stat(pid) {
-            Some((_, ppid, _)) if ppid > 1 => pid = ppid,
-            _ => return false,
-        }
-    }
-    false
 }
 
 /// Live processes whose command line names the test root, other than the

@@ -1155,15 +1155,7 @@ fn two_hundred_concurrent_clients_are_served_and_released() {
     }
     drop(clients);
 
-    let mut after = 0;
-    assert!(
-        wait_until(secs(5), || {
-            after = daemon.fd_count();
-            after == baseline
-        }),
-        "fds did not return to {baseline}: {after}: {:?}",
-        daemon.fds()
-    );
+    let after = daemon.wait_fds_back_to(baseline);
     let rss_after = daemon.rss_kb();
     eprintln!(
         "200 clients: answered in {took:?}; fds {baseline} -> {during} -> {after}; \

@@ -45,39 +45,6 @@ fn wait_recorded_ffmpeg(root: &TestRoot, daemon: &Daemon, other_than: Option<u64
     found.unwrap()
 }
 
-/// Field 22 of /proc/PID/stat (start time, clock ticks since boot), and
-/// the state letter; `None` if the process does not exist.
-fn proc_stat(pid: u64) -> Option<(char, u64, u64)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let state = fields.first()?.chars().next()?;
-    let ppid = fields.get(1)?.parse().ok()?;
-    let start = fields.get(19)?.parse().ok()?;
-    Some((state, ppid, start))
-}
-
-/// Whether the process `pid` that started at `start_ticks` still runs
-/// (a zombie has ended: PID 1 here may never reap orphans).
-fn alive(pid: u64, start_ticks: u64) -> bool {
-    proc_stat(pid).is_some_and(|(state, _, start)| start == start_ticks && state != 'Z')
-}
-
-/// Whether `pid` is `ancestor` or one of its descendants.
-fn descends_from(pid: u64, ancestor: u64) -> bool {
-    let mut pid = pid;
-    for _ in 0..64 {
-        if pid == ancestor {
-            return true;
-        }
-        match proc_stat(pid) {
-            Some((_, ppid, _)) if ppid > 1 => pid = ppid,
-            _ => return false,
-        }
-    }
-    false
-}
-
 /// Live processes whose command line mentions the test root, except the
 /// daemon `daemon_pid` and its descendants: what a dead daemon left behind.
 fn strays(root: &TestRoot, daemon_pid: u32) -> Vec<(u64, String)> {

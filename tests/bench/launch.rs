@@ -3,6 +3,7 @@
 //! one blocks in `recv` on its own NOTIFY_SOCKET and stamps the moment
 //! READY=1 arrives. Also: what /proc says about a process.
 
+use crate::common::daemon::SCRUBBED_ENV;
 use crate::common::{replayd_bin, TestRoot};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -16,25 +17,6 @@ use std::time::{Duration, Instant};
 /// How long a launch may take before the bench gives up.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Environment that would change how the daemon behaves (the harness
-/// scrubs the same names).
-const SCRUBBED_ENV: [&str; 14] = [
-    "NOTIFY_SOCKET",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "JOURNAL_STREAM",
-    "RUNTIME_DIRECTORY",
-    "CONFIG_FILE",
-    "INVOCATION_ID",
-    "KEEP_TEST_ROOT",
-    "CARGO_MAKEFLAGS",
-    "MAKEFLAGS",
-    "MFLAGS",
-];
 
 pub struct Launched {
     child: Option<Child>,

@@ -31,7 +31,7 @@ pub const KILL_GRACE: Duration = Duration::from_secs(3);
 
 /// Environment a developer's shell or a CI runner under systemd may carry
 /// that would change how the daemon behaves; removed before each spawn.
-const SCRUBBED_ENV: [&str; 14] = [
+pub const SCRUBBED_ENV: [&str; 14] = [
     "NOTIFY_SOCKET",
     "LISTEN_FDS",
     "LISTEN_PID",
@@ -375,6 +375,21 @@ impl Daemon {
     }
 
     /// VmRSS in KiB.
+    /// Waits (5 s at most) until the daemon holds `baseline` fds again,
+    /// as after its clients left; panics with the fds it still holds.
+    pub fn wait_fds_back_to(&self, baseline: usize) -> usize {
+        let mut after = 0;
+        assert!(
+            crate::common::wait_until(crate::common::secs(5), || {
+                after = self.fd_count();
+                after == baseline
+            }),
+            "fds did not return to {baseline}: {after}: {:?}",
+            self.fds()
+        );
+        after
+    }
+
     pub fn rss_kb(&self) -> u64 {
         let path = format!("/proc/{}/status", self.pid());
         let status = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
