@@ -216,59 +216,51 @@ impl Db {
     /// Events (per label) and review segments (per severity) of `camera`.
     /// A table or column this NVR version lacks counts as zero.
     pub fn replay_counts(&self, camera: &str) -> Result<ReplayCounts, DbError> {
-        const WHAT: &str = "replay counts";
         let mut counts = ReplayCounts::default();
-
-        if usable(&self.conn, "event", &["camera", "label"], camera, WHAT)? {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT label, count(*) FROM event WHERE camera = ?1 GROUP BY label")
-                .map_err(|e| DbError::query(WHAT, e))?;
-            let rows = stmt
-                .query_map(params![camera], |r| {
-                    Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
-                })
-                .map_err(|e| DbError::query(WHAT, e))?;
-            for row in rows {
-                let (label, n) = row.map_err(|e| DbError::query(WHAT, e))?;
-                let n = u64::try_from(n).unwrap_or(0);
-                counts.events += n;
-                *counts
-                    .events_by_label
-                    .entry(label.unwrap_or_default())
-                    .or_insert(0) += n;
-            }
+        for (label, n) in self.count_by(camera, "event", "label")? {
+            counts.events += n;
+            *counts.events_by_label.entry(label).or_insert(0) += n;
         }
-
-        if usable(
-            &self.conn,
-            "reviewsegment",
-            &["camera", "severity"],
-            camera,
-            WHAT,
-        )? {
-            let mut stmt = self
-                .conn
-                .prepare(
-                    "SELECT severity, count(*) FROM reviewsegment WHERE camera = ?1 GROUP BY severity",
-                )
-                .map_err(|e| DbError::query(WHAT, e))?;
-            let rows = stmt
-                .query_map(params![camera], |r| {
-                    Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
-                })
-                .map_err(|e| DbError::query(WHAT, e))?;
-            for row in rows {
-                let (severity, n) = row.map_err(|e| DbError::query(WHAT, e))?;
-                let n = u64::try_from(n).unwrap_or(0);
-                match severity.as_deref() {
-                    Some("alert") => counts.alerts += n,
-                    Some("detection") => counts.detections += n,
-                    _ => {}
-                }
+        for (severity, n) in self.count_by(camera, "reviewsegment", "severity")? {
+            match severity.as_str() {
+                "alert" => counts.alerts += n,
+                "detection" => counts.detections += n,
+                _ => {}
             }
         }
         Ok(counts)
+    }
+
+    /// `camera`'s rows of `table` counted per value of `column` (NULL as "");
+    /// nothing when this NVR version lacks the table or a column.
+    fn count_by(
+        &self,
+        camera: &str,
+        table: &'static str,
+        column: &'static str,
+    ) -> Result<Vec<(String, u64)>, DbError> {
+        const WHAT: &str = "replay counts";
+        if !usable(&self.conn, table, &["camera", column], camera, WHAT)? {
+            return Ok(Vec::new());
+        }
+        // Both names are constants of this module, never input.
+        let sql = format!(
+            "SELECT \"{column}\", count(*) FROM \"{table}\" WHERE camera = ?1 GROUP BY \"{column}\""
+        );
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(|e| DbError::query(WHAT, e))?;
+        let rows = stmt
+            .query_map(params![camera], |r| {
+                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| DbError::query(WHAT, e))?;
+        rows.map(|row| {
+            let (value, n) = row.map_err(|e| DbError::query(WHAT, e))?;
+            Ok((value.unwrap_or_default(), u64::try_from(n).unwrap_or(0)))
+        })
+        .collect()
     }
 
     /// Deletes the camera's rows (SPEC §2 cleanup); returns rows removed.
