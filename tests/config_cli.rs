@@ -11,25 +11,11 @@ use std::process::{Command, Output};
 
 const EX_CONFIG: i32 = 78;
 
-/// Environment that would change what replayd loads; removed for every run.
-const SCRUBBED: [&str; 10] = [
-    "CONFIG_FILE",
-    "RUNTIME_DIRECTORY",
-    "NOTIFY_SOCKET",
-    "LISTEN_FDS",
-    "LISTEN_PID",
-    "LISTEN_FDNAMES",
-    "WATCHDOG_USEC",
-    "WATCHDOG_PID",
-    "JOURNAL_STREAM",
-    "INVOCATION_ID",
-];
-
 /// Runs replayd with `args` and `env` (after the scrub), stdin closed.
 fn replayd<S: AsRef<std::ffi::OsStr>>(args: &[S], env: &[(&str, &Path)]) -> Output {
     let mut cmd = Command::new(replayd_bin());
     cmd.args(args).stdin(std::process::Stdio::null());
-    for name in SCRUBBED {
+    for name in common::daemon::SCRUBBED_ENV {
         cmd.env_remove(name);
     }
     for (k, v) in env {

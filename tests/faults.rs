@@ -24,19 +24,6 @@ fn assert_serves(daemon: &Daemon) {
     assert!(t.elapsed() < secs(2), "ping took {:?}", t.elapsed());
 }
 
-/// Waits for the daemon's exit. Not `Daemon::wait_exit`: its drain of the
-/// notify socket can wait seconds for the harness's reader thread (its
-/// mutex is re-taken in a tight loop), notably in release builds.
-fn reap(daemon: &mut Daemon, timeout: Duration) -> std::process::ExitStatus {
-    let exited = wait_until(timeout, || daemon.try_exit().is_some());
-    assert!(
-        exited,
-        "replayd still runs after {timeout:?}\n{}",
-        daemon.log_report()
-    );
-    daemon.try_exit().unwrap()
-}
-
 /// Files in `clips/replay` (the partial clip, a clip, the concat list …).
 fn replay_dir_files(root: &TestRoot) -> Vec<PathBuf> {
     fs::read_dir(root.clips().join("replay"))
@@ -342,7 +329,7 @@ fn a_runtime_dir_that_cannot_be_created_exits_71_naming_it() {
         t.socket = Some(socket);
     });
     let mut daemon = Daemon::launch(&root, SpawnOptions::default());
-    let status = reap(&mut daemon, secs(5));
+    let status = daemon.wait_exit(secs(5));
     assert_eq!(status.code(), Some(71), "{}", daemon.log_report());
     let log = daemon.log();
     let line = log

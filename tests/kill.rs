@@ -232,7 +232,7 @@ impl Driver {
             }
         }
         daemon.sigkill();
-        reap(&mut daemon, secs(5));
+        daemon.wait_exit(secs(5));
         self.stats.kills += 1;
         *self
             .stats
@@ -628,7 +628,7 @@ fn kill_test() {
     let mut daemon = driver.daemon.take().expect("daemon");
     let pid = daemon.pid();
     daemon.sigterm();
-    let status = reap(&mut daemon, secs(10));
+    let status = daemon.wait_exit(secs(10));
     assert!(status.success(), "replayd exited with {status}");
     reap_orphans(None);
     let left = strays(&driver.root, pid);
@@ -667,19 +667,6 @@ fn kill_test() {
 
 // ---- /proc ----
 
-/// Waits for the daemon's exit. Not `Daemon::wait_exit`: its drain of the
-/// notify socket can wait seconds for the harness's reader thread (its
-/// mutex is re-taken in a tight loop), notably in release builds.
-fn reap(daemon: &mut Daemon, timeout: Duration) -> std::process::ExitStatus {
-    let exited = wait_until(timeout, || daemon.try_exit().is_some());
-    assert!(
-        exited,
-        "replayd still runs after {timeout:?}\n{}",
-        daemon.log_report()
-    );
-    daemon.try_exit().unwrap()
-}
-
 /// Reaps the zombies re-parented to this process (never `daemon`, which
 /// its `Daemon` reaps).
 fn reap_orphans(daemon: Option<u32>) {
@@ -711,34 +698,6 @@ fn sigkill_pending(pid: u64) -> bool {
         mask.and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
             .is_some_and(|m| m & (1 << (9 - 1)) != 0)
     })
-}
-
-/// Live processes whose command line names the test root, other than the
-/// daemon and its descendants: (pid, start ticks, command line).
-fn strays(root: &TestRoot, daemon_pid: u32) -> Vec<(u64, u64, String)> {
-    let needle = root.path().to_string_lossy().into_owned();
-    let mut out = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u64>() else {
-            continue;
-        };
-        if pid == u64::from(daemon_pid) || pid == u64::from(std::process::id()) {
-            continue;
-        }
-        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if !cmdline.contains(&needle) {
-            continue;
-        }
-        if let Some((state, ppid, ticks)) = proc_stat(pid) {
-            if state != 'Z' && !descends_from(ppid, u64::from(daemon_pid)) {
-                out.push((pid, ticks, cmdline));
-            }
-        }
-    }
-    out
 }
 
 /// What the daemon itself makes for a session: published file, clip,

@@ -45,54 +45,10 @@ fn wait_recorded_ffmpeg(root: &TestRoot, daemon: &Daemon, other_than: Option<u64
     found.unwrap()
 }
 
-/// Live processes whose command line mentions the test root, except the
-/// daemon `daemon_pid` and its descendants: what a dead daemon left behind.
-fn strays(root: &TestRoot, daemon_pid: u32) -> Vec<(u64, String)> {
-    let needle = root.path().to_string_lossy().into_owned();
-    let mut out = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u64>() else {
-            continue;
-        };
-        if pid == u64::from(daemon_pid) || pid == u64::from(std::process::id()) {
-            continue;
-        }
-        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if !cmdline.contains(&needle) {
-            continue;
-        }
-        match proc_stat(pid) {
-            Some((state, ppid, _))
-                if state != 'Z' && !descends_from(ppid, u64::from(daemon_pid)) =>
-            {
-                out.push((pid, cmdline))
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
 /// Kills the daemon with SIGKILL and waits until it is gone.
 fn kill9(daemon: &mut Daemon) {
     daemon.sigkill();
-    reap(daemon, secs(5));
-}
-
-/// Waits for the daemon's exit. Not `Daemon::wait_exit`: its drain of the
-/// notify socket can wait seconds for the harness's reader thread (its
-/// mutex is re-taken in a tight loop), notably in release builds.
-fn reap(daemon: &mut Daemon, timeout: Duration) -> std::process::ExitStatus {
-    let exited = wait_until(timeout, || daemon.try_exit().is_some());
-    assert!(
-        exited,
-        "replayd still runs after {timeout:?}\n{}",
-        daemon.log_report()
-    );
-    daemon.try_exit().unwrap()
+    daemon.wait_exit(secs(5));
 }
 
 /// Everything of `camera` the daemon may have made: published file, clip,
@@ -233,7 +189,7 @@ fn a_ready_session_survives_a_kill_and_is_resumed() {
     assert_eq!(leftovers_of(&root, "_replay_front"), Vec::<PathBuf>::new());
     drop(client);
     daemon.sigterm();
-    assert!(reap(&mut daemon, secs(5)).success());
+    assert!(daemon.wait_exit(secs(5)).success());
 }
 
 #[test]

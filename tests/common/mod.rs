@@ -27,7 +27,7 @@ pub mod root;
 pub use client::Client;
 pub use daemon::{Daemon, SpawnOptions};
 pub use fixtures::{probe, probe_duration, Probe};
-pub use procs::{alive, descends_from, proc_stat};
+pub use procs::{alive, descends_from, proc_stat, strays};
 pub use root::{DaemonToml, Export, Fault, ReplayArtifacts, Segment, TestRoot, TestRootBuilder};
 
 use serde_json::{json, Value};
