@@ -211,10 +211,6 @@ impl Child {
         }
     }
 
-    pub fn term_sent(&self) -> bool {
-        self.term_sent
-    }
-
     /// Reaps the child if it exited (spurious pidfd wake-ups give `None`),
     /// then drains whatever its pipes still hold.
     pub fn try_reap(&mut self) -> io::Result<Option<ExitStatus>> {

@@ -46,7 +46,12 @@ impl Timer {
         self.fd.as_fd()
     }
 
-    /// Arms the timer for an absolute boot-time deadline, or disarms it.
+    /// Arms the timer for a boot-time deadline, or disarms it.
+    ///
+    /// Armed relative to now rather than with TFD_TIMER_ABSTIME: the same
+    /// clock either way, and a relative timer stays right under tools that
+    /// shift the wall clock by intercepting timer calls (libfaketime in
+    /// the wall-clock test shifts absolute timer expirations too).
     pub fn arm(&mut self, deadline: Option<f64>) -> io::Result<()> {
         if deadline == self.armed {
             return Ok(());
@@ -54,14 +59,13 @@ impl Timer {
         match deadline {
             Some(at) => {
                 // A deadline already past still needs one wake-up: never arm 0 (= disarm).
-                let at = at.max(1e-6);
-                let secs = at.trunc() as i64;
-                let nanos = ((at - at.trunc()) * 1e9) as i64;
+                let wait = (at - boottime()).max(1e-6);
+                let wait = if wait.is_finite() { wait } else { 1e-6 };
+                let secs = wait.trunc() as i64;
+                let nanos = ((wait - wait.trunc()) * 1e9) as i64;
                 let spec = TimeSpec::new(secs, nanos.clamp(0, 999_999_999));
-                self.fd.set(
-                    Expiration::OneShot(spec),
-                    TimerSetTimeFlags::TFD_TIMER_ABSTIME,
-                )?;
+                self.fd
+                    .set(Expiration::OneShot(spec), TimerSetTimeFlags::empty())?;
             }
             None => self.fd.unset()?,
         }

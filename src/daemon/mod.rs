@@ -1,20 +1,24 @@
-//! The daemon: one thread, one poll loop over the signal pipe, the timer,
-//! the control socket and its clients, and the one child process a session
-//! may have running. All state lives in [`Daemon`]; the files beside this
-//! one add its behaviours (`requests`, `job`, `teardown`, `recovery`).
+//! The daemon: the IO shell around the session lifecycle. One thread, one
+//! poll loop over the signal pipe, the timer, the control socket and its
+//! clients, and the one child process a session may have running. The
+//! lifecycle (`replay::lifecycle`) decides; [`Daemon`] holds IO state only
+//! and its executor carries the lifecycle's actions out.
 
 mod atomic_file;
-pub mod child;
-pub mod clock;
-pub mod control;
-pub mod errors;
-mod job;
-pub mod notify;
+pub(crate) mod child;
+pub(crate) mod cleanup;
+mod clip_job;
+pub(crate) mod clock;
+mod configs;
+pub(crate) mod control;
+mod executor;
+pub(crate) mod notify;
 mod recovery;
 mod requests;
-pub mod signals;
-pub mod state_store;
-mod teardown;
+pub(crate) mod signals;
+pub(crate) mod state_store;
+
+pub use configs::{database_path, describe, load_configs, Loaded};
 
 use std::collections::BTreeMap;
 use std::io;
@@ -26,15 +30,14 @@ use std::time::Duration;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::Gid;
 
-use crate::config::{self, Config, Environment};
-use crate::nvr::config::{self as nvr_config, NvrConfig};
 use crate::nvr::db::{Db, DbError};
-use crate::protocol::{self, Event, Job, Summary};
-use crate::replay::session::{self, ProgressThrottle, Session};
+use crate::protocol::{self, Event};
+use crate::replay::errors::{error_body, RequestError};
+use crate::replay::lifecycle::{Input, Lifecycle};
 
+use self::clip_job::Running;
 use self::clock::Timer;
 use self::control::Client;
-use self::job::Work;
 use self::notify::Notifier;
 use self::signals::Signals;
 use self::state_store::StateStore;
@@ -49,50 +52,6 @@ pub const EXIT_OSERR: i32 = 71;
 pub struct Options {
     /// replayd.toml, re-read on SIGHUP.
     pub config: Option<PathBuf>,
-}
-
-/// Both configurations, loaded together so a reload swaps them together.
-pub struct Loaded {
-    pub config: Config,
-    pub nvr: NvrConfig,
-}
-
-/// Loads replayd.toml and the NVR config; the message names file, line and key.
-pub fn load_configs(path: Option<&Path>) -> Result<Loaded, String> {
-    let env = Environment::from_process();
-    let config = config::load(path, &env).map_err(|e| e.to_string())?;
-    let nvr_path = nvr_config::discover(
-        config.nvr.config.as_deref(),
-        std::env::var_os("CONFIG_FILE").map(PathBuf::from),
-    );
-    let nvr = NvrConfig::load(&nvr_path).map_err(|e| e.to_string())?;
-    Ok(Loaded { config, nvr })
-}
-
-/// The NVR database: replayd.toml, else the NVR config's `database.path`, else Frigate's default.
-pub fn database_path(loaded: &Loaded) -> PathBuf {
-    loaded
-        .config
-        .nvr
-        .database
-        .clone()
-        .or_else(|| loaded.nvr.database_path())
-        .unwrap_or_else(|| PathBuf::from("/config/frigate.db"))
-}
-
-/// What `--check-config` prints.
-pub fn describe(loaded: &Loaded) -> String {
-    let cameras = loaded.nvr.camera_names();
-    format!(
-        "config ok\nNVR config: {}\ncameras ({}): {}\ndatabase: {}\nmedia root: {}\nruntime dir: {}\ncontrol socket: {}\n",
-        loaded.nvr.path().display(),
-        cameras.len(),
-        cameras.join(", "),
-        database_path(loaded).display(),
-        loaded.config.nvr.media_dir.display(),
-        loaded.config.runtime.dir.display(),
-        loaded.config.control.socket.display(),
-    )
 }
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the exit status.
@@ -129,19 +88,15 @@ pub struct Daemon {
     bound_socket: Option<PathBuf>,
     clients: BTreeMap<u64, Client>,
     next_client: u64,
+    /// Clients whose deferred reply went out: their next lines are read
+    /// once the executor is done.
+    replied: Vec<u64>,
     signals: Signals,
     timer: Timer,
     notifier: Notifier,
     store: StateStore,
-    session: Option<Session>,
-    /// The last job's state (kept after it ended, so a failure stays visible).
-    job: Option<Job>,
-    last_summary: Option<Summary>,
-    progress: f64,
-    throttle: ProgressThrottle,
-    work: Work,
-    /// Clients owed the reply of a stop in progress (empty for auto-stop).
-    stop_waiters: Option<Vec<u64>>,
+    lifecycle: Lifecycle,
+    child: Option<Running>,
     watchdog: Option<(Duration, f64)>,
     /// accept() ran out of fds: stop polling the listener until a client leaves.
     accept_paused: bool,
@@ -176,6 +131,7 @@ impl Daemon {
                 (listener, Some(path))
             }
         };
+        let settings = loaded.settings();
         let mut daemon = Daemon {
             config_path: options.config,
             store: StateStore::new(&runtime),
@@ -185,21 +141,18 @@ impl Daemon {
             bound_socket,
             clients: BTreeMap::new(),
             next_client: 1,
+            replied: Vec::new(),
             signals: Signals::install()?,
             timer: Timer::new()?,
             notifier: Notifier::new(),
-            session: None,
-            job: None,
-            last_summary: None,
-            progress: 0.0,
-            throttle: ProgressThrottle::default(),
-            work: Work::Idle,
-            stop_waiters: None,
+            lifecycle: Lifecycle::new(settings),
+            child: None,
             watchdog: notify::watchdog_interval().map(|every| (every, clock::boottime())),
             accept_paused: false,
             terminating: false,
         };
-        daemon.recover();
+        let recovered = daemon.recovered();
+        daemon.feed(Input::Recovered(recovered));
         Ok(daemon)
     }
 
@@ -219,7 +172,7 @@ impl Daemon {
         );
         while !self.terminating {
             if let Err(e) = self.timer.arm(self.next_deadline()) {
-                log::error!("cannot arm timer: {e}");
+                log::error!("cannot arm timer for {:?}: {e}", self.next_deadline());
             }
             let ready = match self.poll_once() {
                 Ok(ready) => ready,
@@ -230,6 +183,9 @@ impl Daemon {
             };
             for (token, revents) in ready {
                 self.dispatch(token, revents);
+            }
+            for id in std::mem::take(&mut self.replied) {
+                self.process_lines(id);
             }
             self.reap_clients();
             self.notifier.status(&self.status_text());
@@ -261,7 +217,7 @@ impl Daemon {
             }
             sources.push((Token::Client(*id), client.fd(), events));
         }
-        if let Some(child) = self.work.child() {
+        if let Some(Running { child, .. }) = &self.child {
             sources.push((Token::ChildExit, child.pidfd(), PollFlags::POLLIN));
             if let Some(fd) = child.stdout_fd() {
                 sources.push((Token::ChildStdout, fd, PollFlags::POLLIN));
@@ -310,27 +266,21 @@ impl Daemon {
             Token::Client(id) => self.on_client(id, revents),
             Token::ChildStdout => self.on_child_stdout(),
             Token::ChildStderr => {
-                if let Some(child) = self.work.child_mut() {
-                    child.drain_stderr();
+                if let Some(running) = self.child.as_mut() {
+                    running.child.drain_stderr();
                 }
             }
             Token::ChildExit => self.on_child_exit(),
         }
     }
 
-    /// The nearest deadline on the boot-time clock, if anything is scheduled.
+    /// The nearest deadline on the boot-time clock: the lifecycle's, or the watchdog.
     fn next_deadline(&self) -> Option<f64> {
-        let mut deadlines = Vec::new();
-        if let Some(session) = &self.session {
-            if self.stop_waiters.is_none() {
-                deadlines.push(session.deadline);
-            }
-        }
-        deadlines.extend(self.work.deadline(&self.loaded.config));
-        if let Some((_, next)) = self.watchdog {
-            deadlines.push(next);
-        }
-        deadlines.into_iter().reduce(f64::min)
+        let watchdog = self.watchdog.map(|(_, next)| next);
+        [self.lifecycle.next_deadline(), watchdog]
+            .into_iter()
+            .flatten()
+            .reduce(f64::min)
     }
 
     fn on_timer(&mut self) {
@@ -341,21 +291,7 @@ impl Daemon {
                 self.watchdog = Some((every, now + every.as_secs_f64()));
             }
         }
-        self.check_child_deadlines(now);
-        let due = self
-            .session
-            .as_ref()
-            .is_some_and(|s| now >= s.deadline && self.stop_waiters.is_none());
-        if due {
-            if let Some(s) = &self.session {
-                log::info!(
-                    "auto-stop: session of {} (source {}) reached session.max_duration",
-                    s.replay_camera,
-                    s.source_camera
-                );
-            }
-            self.begin_stop(None);
-        }
+        self.feed(Input::Timer);
     }
 
     fn accept_clients(&mut self) {
@@ -416,18 +352,17 @@ impl Daemon {
             };
             let Some(frame) = frame else { return };
             let reply = match frame {
-                protocol::Frame::TooLong => {
-                    Some(protocol::encode_error(&protocol::ErrorBody::new(
-                        protocol::ErrorCode::InvalidRequest,
-                        format!("request line longer than {} bytes", protocol::MAX_LINE),
-                    )))
-                }
+                protocol::Frame::TooLong => Some(protocol::encode_error(&error_body(
+                    &RequestError::TooLong(protocol::MAX_LINE),
+                ))),
                 protocol::Frame::Line(line) if line.iter().all(u8::is_ascii_whitespace) => None,
                 protocol::Frame::Line(line) => match protocol::decode_request(&line) {
                     Ok(request) => self.handle_request(id, request),
                     Err(error) => {
                         log::debug!("client {id}: bad request: {error}");
-                        Some(protocol::encode_error(&error))
+                        Some(protocol::encode_error(&error_body(&RequestError::Decode(
+                            error,
+                        ))))
                     }
                 },
             };
@@ -443,13 +378,14 @@ impl Daemon {
         }
     }
 
-    /// Sends a deferred reply and lets the client's next requests through.
+    /// Sends a lifecycle reply; the client's next requests are read once
+    /// the executor is done.
     fn complete_reply(&mut self, id: u64, line: &str) {
         if let Some(client) = self.clients.get_mut(&id) {
             client.awaiting_reply = false;
             client.send(line);
+            self.replied.push(id);
         }
-        self.process_lines(id);
     }
 
     fn broadcast(&mut self, event: &Event) {
@@ -474,20 +410,7 @@ impl Daemon {
     }
 
     fn status_text(&self) -> String {
-        session::status_line(
-            self.session.as_ref(),
-            self.progress,
-            self.stop_waiters.is_some(),
-        )
-    }
-
-    fn persist(&mut self) {
-        if let Err(e) = self.store.save(self.session.as_ref()) {
-            log::error!(
-                "cannot write {}: {e}; a restart would lose track of the session",
-                self.store.path().display()
-            );
-        }
+        self.lifecycle.status_line()
     }
 
     fn reload(&mut self) {
@@ -501,6 +424,7 @@ impl Daemon {
                     log::warn!("runtime.dir and control.socket changes take effect at restart");
                 }
                 self.admin_gid = control::admin_gid(&loaded.config.control.admin_group);
+                self.lifecycle.set_settings(loaded.settings());
                 self.loaded = loaded;
                 log::info!(
                     "configuration reloaded ({} cameras)",
@@ -514,21 +438,7 @@ impl Daemon {
     }
 
     fn shutdown(&mut self) {
-        // A stop in progress is finished now: its clients asked for a clean slate.
-        if self.stop_waiters.is_some() {
-            if let Some(child) = self.work.child_mut() {
-                child.kill();
-                child.wait_blocking();
-            }
-            self.work = Work::Idle;
-            self.finish_stop();
-        } else if let Some(mut child) = self.work.take_child() {
-            // The session stays in session.json: a restart resumes or re-prepares it.
-            log::info!("ending {} [{}] before exit", child.name(), child.pid());
-            child.kill();
-            child.wait_blocking();
-            self.discard_partial_clip();
-        }
+        self.feed(Input::Shutdown);
         for client in self.clients.values_mut() {
             client.flush();
         }
@@ -547,47 +457,10 @@ impl Daemon {
     fn open_db(&self) -> Result<Db, DbError> {
         Db::open(&database_path(&self.loaded), DB_BUSY_TIMEOUT)
     }
-
-    /// `clips/replay/`: only replay clips live there.
-    fn replay_dir(&self) -> PathBuf {
-        replay_dir(self.media_dir())
-    }
-
-    fn clip_paths(&self, replay_camera: &str) -> ClipPaths {
-        ClipPaths::new(
-            self.media_dir(),
-            &self.loaded.config.runtime.dir,
-            replay_camera,
-        )
-    }
-}
-
-fn replay_dir(media_dir: &Path) -> PathBuf {
-    media_dir.join("clips").join("replay")
 }
 
 /// How long a database call may wait for the NVR's own writers.
 const DB_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The concat list, clip and partial clip of a replay camera.
-pub(crate) struct ClipPaths {
-    pub dir: PathBuf,
-    pub clip: PathBuf,
-    pub part: PathBuf,
-    pub list: PathBuf,
-}
-
-impl ClipPaths {
-    pub fn new(media_dir: &Path, runtime_dir: &Path, replay_camera: &str) -> ClipPaths {
-        let dir = replay_dir(media_dir);
-        ClipPaths {
-            clip: dir.join(format!("{replay_camera}.mp4")),
-            part: dir.join(format!("{replay_camera}.mp4.part")),
-            list: runtime_dir.join(format!("{replay_camera}.ffconcat")),
-            dir,
-        }
-    }
-}
 
 /// Many clients may watch at once: use the whole hard fd limit, not the 1024 soft one.
 fn raise_fd_limit() {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::replay::session::Session;
+use crate::replay::session::PersistedSession;
 
 use super::atomic_file::write_atomic;
 
@@ -20,7 +20,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 struct StateFile {
     schema: u32,
     boot_id: String,
-    session: Option<Session>,
+    session: Option<PersistedSession>,
 }
 
 /// What was found at start-up.
@@ -31,7 +31,7 @@ pub enum Loaded {
     OtherBoot,
     /// Unreadable; it was moved aside to `session.json.corrupt`.
     Corrupt(String),
-    Current(Option<Session>),
+    Current(Option<PersistedSession>),
 }
 
 pub struct StateStore {
@@ -52,7 +52,7 @@ impl StateStore {
     }
 
     /// temp file, fsync, rename, fsync dir: a crash leaves the old or the new file, never half.
-    pub fn save(&self, session: Option<&Session>) -> io::Result<()> {
+    pub fn save(&self, session: Option<&PersistedSession>) -> io::Result<()> {
         let state = StateFile {
             schema: SCHEMA_VERSION,
             boot_id: self.boot_id.clone(),

@@ -61,6 +61,89 @@ impl ClipPlan {
     }
 }
 
+/// A recording segment's row and what the daemon found of its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentFile {
+    pub path: PathBuf,
+    pub start_time: f64,
+    pub end_time: f64,
+    pub state: SegmentState,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SegmentState {
+    /// Cannot be opened: why.
+    Missing(String),
+    Empty,
+    /// A non-empty file, with its video parameters when its header told them.
+    Present {
+        size: u64,
+        params: Option<VideoParams>,
+    },
+}
+
+/// The segments a clip can be made of, their total size, and a warning for
+/// each one left out.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Usable {
+    pub segments: Vec<Segment>,
+    pub bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Missing or empty segment files are skipped, and so are segments whose
+/// video parameters cannot follow the first segment's in a stream copy (a
+/// resolution change would give a broken clip). A segment whose header could
+/// not be read is kept: ffmpeg and the duration check judge it.
+pub fn usable_segments(camera: &str, files: &[SegmentFile]) -> Usable {
+    let mut usable = Usable::default();
+    let mut first: Option<&VideoParams> = None;
+    for file in files {
+        let path = file.path.display();
+        match &file.state {
+            SegmentState::Missing(why) => usable.warnings.push(format!(
+                "skipping recording segment {path} of camera {camera}: {why}"
+            )),
+            SegmentState::Empty => usable.warnings.push(format!(
+                "skipping empty recording segment {path} of camera {camera}"
+            )),
+            SegmentState::Present { size, params } => {
+                if let Some(params) = params {
+                    match first {
+                        None => first = Some(params),
+                        Some(reference) if !params.concatenable_after(reference) => {
+                            usable.warnings.push(format!(
+                                "skipping recording segment {path} of camera {camera}: {} {}x{} cannot follow the clip's {} {}x{}",
+                                params.codec,
+                                params.width,
+                                params.height,
+                                reference.codec,
+                                reference.width,
+                                reference.height
+                            ));
+                            continue;
+                        }
+                        Some(_) => {}
+                    }
+                }
+                usable.bytes += size;
+                usable.segments.push(Segment {
+                    path: file.path.clone(),
+                    start_time: file.start_time,
+                    end_time: file.end_time,
+                });
+            }
+        }
+    }
+    usable
+}
+
+/// The free space a clip of `bytes` of footage needs: its size plus 5% plus
+/// 16 MiB.
+pub fn space_needed(bytes: u64) -> u64 {
+    bytes.saturating_add(bytes / 20 + 16 * 1024 * 1024)
+}
+
 /// The parts of `segments` that fall in `[start, end]`, in time order.
 ///
 /// Only the first entry can get an inpoint and only the last an outpoint:
@@ -281,7 +364,7 @@ pub struct VideoParams {
     pub codec: String,
     pub width: u32,
     pub height: u32,
-    /// CRC32 of the codec's out-of-band parameter sets (avcC / hvcC).
+    /// FNV-1a hash of the codec's out-of-band parameter sets (avcC / hvcC).
     pub extradata_hash: Option<String>,
 }
 

@@ -1,5 +1,8 @@
 pub mod camera;
 pub mod cleanup;
 pub mod clip;
+pub mod errors;
+pub mod lifecycle;
 pub mod mp4;
+pub mod names;
 pub mod session;

@@ -44,7 +44,6 @@ pub struct Session {
     pub auto_stop_at: f64,
     /// Boot-time clock of the auto-stop: what the timer is armed to.
     pub deadline: f64,
-    pub state: SessionState,
     pub clip_path: Option<PathBuf>,
     /// Whether `camera add` was published (and so `camera remove` is owed).
     pub published: bool,
@@ -54,17 +53,25 @@ pub struct Session {
     pub interruptions: u32,
     #[serde(default)]
     pub ffmpeg: Option<ChildRecord>,
+}
+
+/// What session.json holds: the session and where the lifecycle was with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersistedSession {
+    pub state: SessionState,
     /// A stop was requested: a daemon that dies mid-stop finishes it at restart
     /// instead of resuming the session.
     #[serde(default)]
     pub stopping: bool,
+    #[serde(flatten)]
+    pub session: Session,
 }
 
 impl Session {
-    pub fn view(&self) -> SessionView {
+    pub fn view(&self, state: SessionState) -> SessionView {
         SessionView {
             active: true,
-            state: self.state,
+            state,
             replay_camera: Some(self.replay_camera.clone()),
             source_camera: Some(self.source_camera.clone()),
             start_time: Some(self.start_time),
@@ -87,6 +94,7 @@ impl Session {
 /// The job-state payload for a session's job.
 pub fn job_state(
     session: &Session,
+    state: SessionState,
     status: JobStatus,
     progress: f64,
     started_at: f64,
@@ -95,7 +103,7 @@ pub fn job_state(
 ) -> Job {
     let step = match status {
         JobStatus::Success => SessionState::Ready,
-        _ => session.state,
+        _ => state,
     };
     Job {
         id: session.job_id.clone(),
@@ -162,29 +170,6 @@ impl ProgressThrottle {
     }
 }
 
-/// The STATUS= line systemd shows.
-pub fn status_line(session: Option<&Session>, progress: f64, stopping: bool) -> String {
-    let Some(s) = session else {
-        return "idle".to_string();
-    };
-    if stopping {
-        return format!("stopping replay {}", s.replay_camera);
-    }
-    match s.state {
-        SessionState::Idle => "idle".to_string(),
-        SessionState::PreparingClip => format!(
-            "preparing clip {:.0}% for {} from {}",
-            progress, s.replay_camera, s.source_camera
-        ),
-        SessionState::StartingCamera => format!("starting camera {}", s.replay_camera),
-        SessionState::Ready => format!(
-            "replaying {}, auto-stop at {}",
-            s.replay_camera,
-            format_utc(s.auto_stop_at)
-        ),
-    }
-}
-
 /// `YYYY-MM-DD HH:MM:SS UTC`, without a date crate.
 pub fn format_utc(unix: f64) -> String {
     let secs = unix.floor() as i64;
@@ -196,6 +181,30 @@ pub fn format_utc(unix: f64) -> String {
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
+    )
+}
+
+/// Like [`format_utc`], with the milliseconds when there are any: two
+/// times less than a second apart still read apart.
+pub fn format_utc_precise(unix: f64) -> String {
+    if !unix.is_finite() {
+        return unix.to_string();
+    }
+    let millis = ((unix - unix.floor()) * 1000.0).round() as u32;
+    let text = format_utc(unix);
+    if millis == 0 || millis >= 1000 {
+        return text;
+    }
+    let (clock, zone) = text.split_at(text.len() - 4);
+    format!("{clock}.{millis:03}{zone}")
+}
+
+/// `2026-11-24 10:00:00 UTC .. 10:05:00 UTC` for logs and messages.
+pub fn describe_range(start: f64, end: f64) -> String {
+    format!(
+        "{} .. {}",
+        format_utc_precise(start),
+        format_utc_precise(end)
     )
 }
 

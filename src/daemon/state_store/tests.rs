@@ -9,8 +9,16 @@ fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-fn session() -> Session {
-    Session {
+fn session() -> PersistedSession {
+    PersistedSession {
+        state: SessionState::Ready,
+        stopping: false,
+        session: session_data(),
+    }
+}
+
+fn session_data() -> crate::replay::session::Session {
+    crate::replay::session::Session {
         replay_camera: "_replay_front".into(),
         source_camera: "front".into(),
         source: ClipSource::Recordings,
@@ -19,13 +27,11 @@ fn session() -> Session {
         started_at: 3.0,
         auto_stop_at: 4.0,
         deadline: 5.0,
-        state: SessionState::Ready,
         clip_path: Some("/m/clips/replay/_replay_front.mp4".into()),
         published: true,
         job_id: "j".into(),
         interruptions: 0,
         ffmpeg: None,
-        stopping: false,
     }
 }
 

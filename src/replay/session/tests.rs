@@ -10,19 +10,17 @@ fn session() -> Session {
         started_at: 1000.0,
         auto_stop_at: 1000.0 + 43_200.0,
         deadline: 50.0,
-        state: SessionState::PreparingClip,
         clip_path: None,
         published: false,
         job_id: "j1".into(),
         interruptions: 0,
         ffmpeg: None,
-        stopping: false,
     }
 }
 
 #[test]
 fn view_is_active_with_clip_unset() {
-    let v = session().view();
+    let v = session().view(SessionState::PreparingClip);
     assert!(v.active);
     assert_eq!(v.state, SessionState::PreparingClip);
     assert_eq!(v.clip_path, None);
@@ -31,11 +29,27 @@ fn view_is_active_with_clip_unset() {
 
 #[test]
 fn job_state_reports_step_and_progress() {
-    let job = job_state(&session(), JobStatus::Running, 42.26, 1000.0, None, None);
+    let job = job_state(
+        &session(),
+        SessionState::PreparingClip,
+        JobStatus::Running,
+        42.26,
+        1000.0,
+        None,
+        None,
+    );
     assert_eq!(job.results.current_step.as_deref(), Some("preparing_clip"));
     assert_eq!(job.results.progress_percent, Some(42.3));
     assert_eq!(job.results.start_ts, Some(100.0));
-    let done = job_state(&session(), JobStatus::Success, 100.0, 1.0, Some(2.0), None);
+    let done = job_state(
+        &session(),
+        SessionState::StartingCamera,
+        JobStatus::Success,
+        100.0,
+        1.0,
+        Some(2.0),
+        None,
+    );
     assert_eq!(done.results.current_step.as_deref(), Some("ready"));
 }
 
@@ -58,19 +72,35 @@ fn throttle_once_a_second_plus_step_changes() {
 }
 
 #[test]
-fn status_lines() {
-    assert_eq!(status_line(None, 0.0, false), "idle");
-    let mut s = session();
+fn times_read_as_utc_with_milliseconds_only_when_there_are_some() {
+    assert_eq!(format_utc(1_700_000_000.0), "2023-11-14 22:13:20 UTC");
     assert_eq!(
-        status_line(Some(&s), 41.6, false),
-        "preparing clip 42% for _replay_front from front"
+        format_utc_precise(1_700_000_000.25),
+        "2023-11-14 22:13:20.250 UTC"
     );
-    s.state = SessionState::Ready;
-    s.auto_stop_at = 1_700_000_000.0;
     assert_eq!(
-        status_line(Some(&s), 100.0, false),
-        "replaying _replay_front, auto-stop at 2023-11-14 22:13:20 UTC"
+        format_utc_precise(1_700_000_000.0),
+        "2023-11-14 22:13:20 UTC"
     );
+    assert_eq!(
+        describe_range(0.0, 60.0),
+        "1970-01-01 00:00:00 UTC .. 1970-01-01 00:01:00 UTC"
+    );
+}
+
+#[test]
+fn session_json_keeps_its_version_1_shape() {
+    let saved = PersistedSession {
+        state: SessionState::Ready,
+        stopping: true,
+        session: session(),
+    };
+    let value = serde_json::to_value(&saved).unwrap();
+    assert_eq!(value["state"], "ready");
+    assert_eq!(value["stopping"], true);
+    assert_eq!(value["replay_camera"], "_replay_front");
+    let back: PersistedSession = serde_json::from_value(value).unwrap();
+    assert_eq!(back, saved);
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! The daemon's request errors, and the one place they become protocol errors.
+//! Why a request was refused, and the one place any refusal — a decode
+//! error, an over-long line or a lifecycle rule — becomes a protocol error.
 
 use std::io;
 use std::path::PathBuf;
@@ -8,6 +9,11 @@ use crate::protocol::{ErrorBody, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
+    /// The line was not a request (not JSON, unknown cmd or field, bad types).
+    #[error("{}", .0.message)]
+    Decode(ErrorBody),
+    #[error("request line longer than {0} bytes")]
+    TooLong(usize),
     #[error("{0}")]
     InvalidParams(String),
     #[error("{0}")]
@@ -48,6 +54,8 @@ impl RequestError {
 /// Every request error reaches the wire through here.
 pub fn error_body(error: &RequestError) -> ErrorBody {
     let code = match error {
+        RequestError::Decode(body) => return body.clone(),
+        RequestError::TooLong(_) => ErrorCode::InvalidRequest,
         RequestError::InvalidParams(_) => ErrorCode::InvalidParams,
         RequestError::NotFound(_) => ErrorCode::NotFound,
         RequestError::NoRecordings { .. } => ErrorCode::NoRecordings,

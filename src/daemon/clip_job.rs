@@ -1,0 +1,286 @@
+//! The clip job's IO, as the lifecycle asks for it: ffmpeg cuts, the clip is
+//! measured, the camera file is written. What to do and when is decided in
+//! `replay::lifecycle`; the plan, argv and checks live in `replay::clip`.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+
+use serde_yaml::Mapping;
+
+use crate::replay::camera::{self, CameraError};
+use crate::replay::clip::{self, ClipPlan, ProgressParser};
+use crate::replay::lifecycle::{ChildExit, Input, JobFailure};
+use crate::replay::mp4::{self, Mp4Error};
+use crate::replay::names;
+use crate::replay::session::ChildRecord;
+
+use super::atomic_file::write_atomic;
+use super::child::{self, Child, Priority};
+use super::Daemon;
+
+/// Most stdout kept from ffprobe (it prints one number).
+const PROBE_OUTPUT_MAX: usize = 64 * 1024;
+
+/// The one child process the lifecycle may have running, and what it printed.
+pub(super) struct Running {
+    pub child: Child,
+    /// ffmpeg's `-progress` parser; `None` for ffprobe, whose stdout is kept.
+    pub parser: Option<ProgressParser>,
+    pub stdout: Vec<u8>,
+}
+
+impl Running {
+    fn ffmpeg(child: Child) -> Running {
+        Running {
+            child,
+            parser: Some(ProgressParser::new()),
+            stdout: Vec::new(),
+        }
+    }
+
+    pub fn ffprobe(child: Child) -> Running {
+        Running {
+            child,
+            parser: None,
+            stdout: Vec::new(),
+        }
+    }
+
+    /// What the child printed since the last call: progress updates for
+    /// ffmpeg; ffprobe's output is kept for its exit.
+    pub fn read_stdout(&mut self) -> Vec<clip::ProgressUpdate> {
+        let mut bytes = Vec::new();
+        self.child.read_stdout(&mut bytes);
+        match &mut self.parser {
+            Some(parser) => parser.push(&bytes),
+            None => {
+                let room = PROBE_OUTPUT_MAX.saturating_sub(self.stdout.len());
+                self.stdout
+                    .extend_from_slice(&bytes[..bytes.len().min(room)]);
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn exit(self, status: ExitStatus) -> ChildExit {
+        ChildExit {
+            success: status.success(),
+            status: describe(status),
+            stdout: self.stdout,
+            stderr_tail: self.child.stderr_tail(),
+        }
+    }
+}
+
+/// The concat list, clip and partial clip of a replay camera.
+pub(crate) struct ClipPaths {
+    pub dir: PathBuf,
+    pub clip: PathBuf,
+    pub part: PathBuf,
+    pub list: PathBuf,
+}
+
+impl ClipPaths {
+    pub fn new(media_dir: &Path, runtime_dir: &Path, replay_camera: &str) -> ClipPaths {
+        let dir = replay_dir(media_dir);
+        ClipPaths {
+            clip: dir.join(format!("{replay_camera}.mp4")),
+            part: dir.join(format!("{replay_camera}.mp4.part")),
+            list: runtime_dir.join(format!("{replay_camera}.ffconcat")),
+            dir,
+        }
+    }
+}
+
+/// `clips/replay/`: only replay clips live there.
+pub(super) fn replay_dir(media_dir: &Path) -> PathBuf {
+    media_dir.join("clips").join("replay")
+}
+
+impl Daemon {
+    pub(super) fn clip_paths(&self, replay_camera: &str) -> ClipPaths {
+        ClipPaths::new(
+            self.media_dir(),
+            &self.loaded.config.runtime.dir,
+            replay_camera,
+        )
+    }
+
+    /// Writes the concat list and starts ffmpeg on `plan`.
+    pub(super) fn spawn_clip(&mut self, replay: &str, plan: &ClipPlan) -> Input {
+        let paths = self.clip_paths(replay);
+        let list = match clip::concat_list(plan) {
+            Ok(list) => list,
+            Err(e) => {
+                return Input::StepFailed(JobFailure::Io(format!(
+                    "cannot write the concat list: {e}"
+                )))
+            }
+        };
+        let prepared =
+            fs::create_dir_all(&paths.dir).and_then(|()| write_private(&paths.list, &list));
+        if let Err(e) = prepared {
+            return Input::StepFailed(JobFailure::Io(format!(
+                "cannot prepare {}: {e}",
+                paths.dir.display()
+            )));
+        }
+        let args = clip::ffmpeg_args(&paths.list, &paths.part);
+        let program = self.loaded.config.ffmpeg.path.clone();
+        match Child::spawn("ffmpeg", &program, &args, Priority::Background) {
+            Ok(child) => {
+                let pid = child.pid();
+                log::info!(
+                    "clip job started for {replay}: ffmpeg [{pid}] on {} segments, {:.1}s expected",
+                    plan.entries.len(),
+                    plan.expected_duration
+                );
+                let record = child::process_start_time(pid)
+                    .map(|start_ticks| ChildRecord { pid, start_ticks });
+                self.child = Some(Running::ffmpeg(child));
+                Input::ClipStarted { record }
+            }
+            Err(e) => Input::StepFailed(JobFailure::Io(format!(
+                "cannot run ffmpeg ({}): {e}",
+                program.display()
+            ))),
+        }
+    }
+
+    /// The clip's own header says how long it is; ffprobe (~80 ms of
+    /// start-up) is only the fallback for a header we cannot read.
+    pub(super) fn measure_clip(&mut self, replay: &str) -> Input {
+        let part = self.clip_paths(replay).part;
+        match fs::File::open(&part)
+            .map_err(Mp4Error::from)
+            .and_then(mp4::duration)
+        {
+            Ok(duration) => return Input::ClipMeasured { duration },
+            Err(e) => log::debug!(
+                "cannot read the duration of {replay}'s clip itself ({e}): asking ffprobe"
+            ),
+        }
+        let program = self.loaded.config.ffmpeg.ffprobe.clone();
+        match Child::spawn(
+            "ffprobe",
+            &program,
+            &clip::ffprobe_duration_args(&part),
+            Priority::Normal,
+        ) {
+            Ok(child) => {
+                self.child = Some(Running::ffprobe(child));
+                Input::MeasureStarted
+            }
+            Err(e) => Input::StepFailed(JobFailure::Io(format!(
+                "cannot run ffprobe ({}): {e}",
+                program.display()
+            ))),
+        }
+    }
+
+    /// starting_camera: the clip moves into place, `cameras/<name>.yml` is written.
+    pub(super) fn publish(&mut self, source: &str, replay: &str) -> Input {
+        let paths = self.clip_paths(replay);
+        let clip_path = paths.clip.clone();
+        if let Err(e) = fs::rename(&paths.part, &paths.clip) {
+            return Input::Published {
+                result: Err(JobFailure::Io(format!(
+                    "cannot move the clip into place: {e}"
+                ))),
+                clip_path,
+            };
+        }
+        let result = self
+            .write_camera_file(source, replay, &paths.clip)
+            .map(|config| serde_json::to_value(&config).ok());
+        Input::Published { result, clip_path }
+    }
+
+    /// A resumed session's camera file, whether or not it survived.
+    pub(super) fn republish(&mut self, source: &str, replay: &str) -> Input {
+        let clip = self.clip_paths(replay).clip;
+        let result = self
+            .write_camera_file(source, replay, &clip)
+            .map(drop)
+            .map_err(|e| e.to_string());
+        Input::Republished { result }
+    }
+
+    /// Removes the partial clip and the concat list.
+    pub(super) fn discard_partial_clip(&self, replay: &str) {
+        let paths = self.clip_paths(replay);
+        remove_quietly(&paths.part);
+        remove_quietly(&paths.list);
+        // Only our own clips live there; an empty dir is not worth keeping.
+        let _ = fs::remove_dir(&paths.dir);
+    }
+
+    /// The replay camera's config, built from the source camera and checked
+    /// the way the NVR will check it.
+    pub(super) fn replay_config(&self, source: &str, clip: &Path) -> Result<Mapping, CameraError> {
+        let nvr = &self.loaded.nvr;
+        let replay = names::replay_name(source);
+        let config = camera::build(nvr, source, clip)?;
+        camera::validate(nvr, &replay, &config)?;
+        Ok(config)
+    }
+
+    /// Writes `cameras/<replay>.yml` (publish and resume alike); the
+    /// `camera add` event is the lifecycle's.
+    fn write_camera_file(
+        &self,
+        source: &str,
+        replay: &str,
+        clip: &Path,
+    ) -> Result<Mapping, JobFailure> {
+        let config = self
+            .replay_config(source, clip)
+            .map_err(|e| JobFailure::InvalidCamera(e.to_string()))?;
+        let file = self.camera_file(replay);
+        let text = camera::published_document(replay, &config);
+        write_atomic(&file, text.as_bytes(), 0o644)
+            .map_err(|e| JobFailure::Io(format!("cannot publish {}: {e}", file.display())))?;
+        Ok(config)
+    }
+
+    pub(super) fn camera_file(&self, replay: &str) -> PathBuf {
+        self.loaded
+            .config
+            .runtime
+            .dir
+            .join("cameras")
+            .join(format!("{replay}.yml"))
+    }
+}
+
+pub(super) fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => status.to_string(),
+    }
+}
+
+pub(super) fn remove_quietly(path: &Path) {
+    if let Err(e) = fs::remove_file(path) {
+        if e.kind() != io::ErrorKind::NotFound {
+            log::warn!("cannot remove {}: {e}", path.display());
+        }
+    }
+}
+
+/// The concat list: private to the daemon and its ffmpeg, and rewritten
+/// before every run, so no atomic replace is needed.
+fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o640)
+        .open(path)?;
+    file.write_all(bytes)
+}

@@ -1,0 +1,1690 @@
+//! The session lifecycle (SPEC §2) as one pure state machine.
+//!
+//! [`Lifecycle::handle`] takes one [`Input`] — a request, what a child
+//! process did, what the shell found out or did for it, the timer, the state
+//! a dead daemon left — and returns the [`Action`]s the daemon's IO shell
+//! must carry out, in order. Nothing here reads a clock, a file or a process:
+//! `now` comes in with every input. Each SPEC behaviour is a transition
+//! below, named after it (start, accept, cut, measure, publish, fail, stop,
+//! auto-stop, recover) and unit-tested against the machine alone.
+//!
+//! `session.json` follows from the phase: whenever what must be persisted
+//! changed, a [`Action::Persist`] goes out before the next effect, so no
+//! transition can forget it.
+
+use std::fmt;
+
+use crate::nvr::db::Export;
+use crate::protocol::{
+    CameraAction, Event, Job, JobStatus, SessionState, SessionView, StartReply, StopReply, Summary,
+};
+use crate::replay::clip::{self, ClipPlan, ProgressUpdate};
+use crate::replay::errors::RequestError;
+use crate::replay::names;
+use crate::replay::session::{
+    self, ChildRecord, ClipSource, PersistedSession, ProgressThrottle, Session,
+};
+
+/// A control connection, as the shell numbers them.
+pub type ClientId = u64;
+
+/// Both clocks at the moment an input arrives: the wall clock for what people
+/// read, the boot-time clock (immune to wall-clock jumps, counting suspend)
+/// for every deadline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Now {
+    pub wall: f64,
+    pub boot: f64,
+}
+
+/// The settings the lifecycle decides by, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub max_duration: f64,
+    pub max_range: f64,
+    pub stall_timeout: f64,
+    pub kill_grace: f64,
+}
+
+/// What a start from recordings needs once the shell has checked the
+/// camera, the database, the segment files and the free space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartPlan {
+    pub camera: String,
+    pub start: f64,
+    pub end: f64,
+    pub source: ClipSource,
+    pub plan: ClipPlan,
+}
+
+/// How a child process ended, as the shell saw it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChildExit {
+    pub success: bool,
+    /// `exit status 1`, `killed by signal 9`.
+    pub status: String,
+    /// What it printed (ffprobe's answer), bounded by the shell.
+    pub stdout: Vec<u8>,
+    /// Its last stderr lines.
+    pub stderr_tail: String,
+}
+
+/// What the state file held at start-up, and what the shell found of it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recovered {
+    /// No state file, or one with no session in it.
+    Nothing,
+    /// Written during an earlier boot: nothing of it is alive.
+    OtherBoot,
+    /// Unreadable (the shell says which file and why); kept aside.
+    Corrupt(String),
+    Session {
+        saved: Box<PersistedSession>,
+        /// Whether the session's clip is still a file.
+        clip_exists: bool,
+    },
+}
+
+/// Why a clip job failed. Every failure says what went wrong; ffmpeg's and
+/// ffprobe's last stderr lines ride along where they exist.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobFailure {
+    NoUsableSegments,
+    /// The shell could not prepare or start the step (concat list, spawn,
+    /// moving the clip, writing the camera file): its own message.
+    Io(String),
+    InvalidCamera(String),
+    Stalled {
+        program: &'static str,
+        secs: f64,
+        stderr: String,
+    },
+    FfmpegFailed {
+        status: String,
+        stderr: String,
+    },
+    ClipUnreadable {
+        status: String,
+        stderr: String,
+    },
+    Truncated {
+        duration: f64,
+        expected: f64,
+        segment: String,
+    },
+    Replan(String),
+    InterruptedTwice,
+}
+
+impl fmt::Display for JobFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let with_stderr = |f: &mut fmt::Formatter<'_>, stderr: &str| {
+            if stderr.is_empty() {
+                Ok(())
+            } else {
+                write!(f, ": {stderr}")
+            }
+        };
+        match self {
+            JobFailure::NoUsableSegments => {
+                f.write_str("none of the recordings in the range could be read")
+            }
+            JobFailure::Io(message) => f.write_str(message),
+            JobFailure::InvalidCamera(message) => {
+                write!(f, "the replay camera config is invalid: {message}")
+            }
+            JobFailure::Stalled {
+                program,
+                secs,
+                stderr,
+            } => {
+                if *program == "ffmpeg" {
+                    write!(f, "ffmpeg made no progress for {secs}s")?;
+                } else {
+                    write!(f, "{program} did not finish in {secs}s")?;
+                }
+                with_stderr(f, stderr)
+            }
+            JobFailure::FfmpegFailed { status, stderr } => {
+                write!(f, "ffmpeg failed ({status})")?;
+                with_stderr(f, stderr)
+            }
+            JobFailure::ClipUnreadable { status, stderr } => {
+                write!(f, "the clip is unreadable ({status})")?;
+                with_stderr(f, stderr)
+            }
+            JobFailure::Truncated {
+                duration,
+                expected,
+                segment,
+            } => write!(
+                f,
+                "the clip ends at {duration:.1}s of {expected:.1}s: segment {segment} is unreadable"
+            ),
+            JobFailure::Replan(message) => write!(f, "cannot restart the clip job: {message}"),
+            JobFailure::InterruptedTwice => {
+                f.write_str("the daemon was interrupted twice while preparing the clip")
+            }
+        }
+    }
+}
+
+/// The reply a request gets, typed until the shell encodes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Started(StartReply),
+    Stopped(StopReply),
+    Refused(RequestErrorKind),
+}
+
+/// A refusal as the machine decides it; `RequestError` itself is not `Clone`
+/// (it may carry an io::Error), so the machine's own refusals are kept apart
+/// from the ones the shell hands back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestErrorKind {
+    InvalidParams(String),
+    AlreadyActive(String),
+    NotActive,
+    /// A refusal the shell found and the machine passes on, already encoded.
+    Shell(crate::protocol::ErrorBody),
+}
+
+impl RequestErrorKind {
+    fn from_error(error: &RequestError) -> RequestErrorKind {
+        RequestErrorKind::Shell(crate::replay::errors::error_body(error))
+    }
+
+    /// The message as the journal should read it.
+    pub fn message(&self) -> String {
+        match self {
+            RequestErrorKind::InvalidParams(m) => m.clone(),
+            RequestErrorKind::AlreadyActive(m) => {
+                format!("a replay session is already active ({m})")
+            }
+            RequestErrorKind::NotActive => "no replay session is active".to_string(),
+            RequestErrorKind::Shell(body) => body.message.clone(),
+        }
+    }
+
+    /// The wire form: refusals the machine makes go through the same
+    /// mapping as every other request error.
+    pub fn body(&self) -> crate::protocol::ErrorBody {
+        use crate::replay::errors::error_body;
+        match self {
+            RequestErrorKind::InvalidParams(m) => {
+                error_body(&RequestError::InvalidParams(m.clone()))
+            }
+            RequestErrorKind::AlreadyActive(m) => {
+                error_body(&RequestError::AlreadyActive(m.clone()))
+            }
+            RequestErrorKind::NotActive => error_body(&RequestError::NotActive),
+            RequestErrorKind::Shell(body) => body.clone(),
+        }
+    }
+}
+
+/// Everything that moves the lifecycle.
+#[derive(Debug)]
+pub enum Input {
+    /// `start` (admin already checked by the shell).
+    Start {
+        client: ClientId,
+        camera: String,
+        start_time: f64,
+        end_time: f64,
+    },
+    /// The shell's checks of a start ([`Action::CheckStart`]).
+    StartChecked {
+        client: ClientId,
+        result: Result<StartPlan, RequestError>,
+    },
+    /// `start_from_export`.
+    StartFromExport {
+        client: ClientId,
+        export_id: String,
+    },
+    /// The export passed the shell's checks and ffprobe measures it.
+    ExportProbeStarted {
+        export: Export,
+    },
+    /// The export cannot be replayed ([`Action::CheckExport`]).
+    ExportRefused {
+        error: RequestError,
+    },
+    /// `stop` from a client.
+    Stop {
+        client: ClientId,
+    },
+    /// The shell started the ffmpeg of [`Action::SpawnClip`].
+    ClipStarted {
+        record: Option<ChildRecord>,
+    },
+    /// The shell started ffprobe on the clip ([`Action::MeasureClip`]).
+    MeasureStarted,
+    /// A spawn or IO step of the shell failed; the job cannot go on.
+    StepFailed(JobFailure),
+    Progress(ProgressUpdate),
+    ChildExited(ChildExit),
+    /// The clip's duration, read from its own header by the shell.
+    ClipMeasured {
+        duration: f64,
+    },
+    /// [`Action::Publish`] done: the config the camera was published with.
+    Published {
+        result: Result<Option<serde_json::Value>, JobFailure>,
+        clip_path: std::path::PathBuf,
+    },
+    /// [`Action::CleanUp`] done: what the replay produced, and what was removed.
+    Cleaned {
+        summary: Summary,
+    },
+    /// [`Action::Replan`] done (a session restarted after a crash).
+    Replanned {
+        result: Result<ClipPlan, String>,
+    },
+    /// [`Action::Republish`] done (a ready session resumed after a crash).
+    Republished {
+        result: Result<(), String>,
+    },
+    /// What the state file held at start-up.
+    Recovered(Recovered),
+    /// The timer fired.
+    Timer,
+    /// The daemon is exiting (SIGTERM).
+    Shutdown,
+}
+
+/// What the shell must do. Actions that produce a result name the input the
+/// shell feeds back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Reply {
+        client: ClientId,
+        reply: Reply,
+    },
+    /// Write session.json (`None`: no session).
+    Persist(Option<PersistedSession>),
+    /// Broadcast to subscribers.
+    Emit(Event),
+    Log {
+        level: log::Level,
+        message: String,
+    },
+    /// Check camera, database, segments and space → [`Input::StartChecked`].
+    CheckStart {
+        client: ClientId,
+        camera: String,
+        start: f64,
+        end: f64,
+    },
+    /// Look the export up, check it and start ffprobe on it →
+    /// [`Input::ExportProbeStarted`] or [`Input::ExportRefused`].
+    CheckExport {
+        export_id: String,
+    },
+    /// Write the concat list and start ffmpeg → [`Input::ClipStarted`] or
+    /// [`Input::StepFailed`].
+    SpawnClip {
+        replay: String,
+        plan: ClipPlan,
+    },
+    /// Measure the partial clip: its header → [`Input::ClipMeasured`], else
+    /// ffprobe → [`Input::MeasureStarted`] (or [`Input::StepFailed`]).
+    MeasureClip {
+        replay: String,
+    },
+    /// One SIGTERM to the child.
+    Terminate,
+    /// SIGKILL to the child.
+    Kill,
+    /// SIGKILL and reap at once (the daemon is exiting, or the job is over).
+    KillAndReap,
+    /// Remove the partial clip and the concat list.
+    DiscardPartial {
+        replay: String,
+    },
+    /// Remove the finished clip.
+    RemoveClip {
+        replay: String,
+    },
+    /// Move the clip into place, write the camera file → [`Input::Published`].
+    Publish {
+        source: String,
+        replay: String,
+    },
+    /// Write the camera file of a resumed session again → [`Input::Republished`].
+    Republish {
+        source: String,
+        replay: String,
+    },
+    /// Announce `camera remove` and remove the camera file.
+    Unpublish {
+        replay: String,
+    },
+    /// Remove a camera file left from an interrupted start (no event: no
+    /// one was told of it in this daemon's life).
+    RemoveCameraFile {
+        replay: String,
+    },
+    /// Count what the replay produced, then delete its rows and files →
+    /// [`Input::Cleaned`].
+    CleanUp {
+        replay: String,
+    },
+    /// The clip plan of a session that starts over → [`Input::Replanned`].
+    Replan {
+        session: Session,
+    },
+    /// End an ffmpeg a dead daemon left, if it is still the same process.
+    KillLeftover(ChildRecord),
+    /// Clean every stale replay camera but `keep`; `also` names one the
+    /// state file knew of.
+    BootCleanup {
+        keep: Option<String>,
+        also: Option<String>,
+    },
+}
+
+/// A child process the lifecycle waits on, and its deadlines.
+#[derive(Debug, Clone, PartialEq)]
+struct ChildWatch {
+    program: &'static str,
+    /// Boot time of the last sign of life (start, or progress that advanced).
+    alive_at: f64,
+    last_out_time: f64,
+    /// Boot time of the SIGKILL owed after a SIGTERM.
+    kill_at: Option<f64>,
+    term_sent: bool,
+    /// Why the machine is ending it, reported once it has exited.
+    failure: Option<JobFailure>,
+}
+
+impl ChildWatch {
+    fn new(program: &'static str, now: Now) -> ChildWatch {
+        ChildWatch {
+            program,
+            alive_at: now.boot,
+            last_out_time: -1.0,
+            kill_at: None,
+            term_sent: false,
+            failure: None,
+        }
+    }
+
+    /// The SIGKILL after a SIGTERM, else the stall check.
+    fn deadline(&self, stall: f64) -> Option<f64> {
+        self.kill_at
+            .or_else(|| (!self.term_sent).then_some(self.alive_at + stall))
+    }
+}
+
+/// Where a session's clip is (SPEC `preparing_clip`).
+#[derive(Debug, Clone, PartialEq)]
+enum Preparing {
+    /// ffmpeg cuts the clip (`child` is `None` until it was started).
+    Cutting {
+        plan: ClipPlan,
+        rebuilds: u32,
+        child: ChildWatch,
+    },
+    /// The clip's duration is measured against what the segments cover.
+    Measuring {
+        plan: ClipPlan,
+        rebuilds: u32,
+        probe: Option<ChildWatch>,
+    },
+    /// A restarted session waits for its plan.
+    Planning,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Phase {
+    Idle,
+    /// A `start_from_export` whose reply waits for the export's checks and
+    /// ffprobe; the session is not active yet.
+    CheckingExport {
+        client: ClientId,
+        export: Option<Export>,
+        probe: Option<ChildWatch>,
+    },
+    PreparingClip {
+        session: Session,
+        step: Preparing,
+    },
+    StartingCamera {
+        session: Session,
+    },
+    Ready {
+        session: Session,
+    },
+    Stopping {
+        session: Session,
+        /// Clients owed the summary (empty for an auto-stop).
+        waiters: Vec<ClientId>,
+        /// A child being ended; cleanup waits for it.
+        child: Option<ChildWatch>,
+        /// The job was still running when the stop came.
+        job_in_flight: bool,
+        stopped_in: SessionState,
+    },
+    /// A crashed daemon's session being resumed or restarted.
+    Recovering {
+        session: Session,
+    },
+}
+
+/// The lifecycle: the phase plus what status reports of past jobs.
+#[derive(Debug)]
+pub struct Lifecycle {
+    settings: Settings,
+    phase: Phase,
+    /// The last job's state (kept after it ended, so a failure stays visible).
+    job: Option<Job>,
+    last_summary: Option<Summary>,
+    progress: f64,
+    throttle: ProgressThrottle,
+    /// What was last handed out to persist.
+    persisted: Option<Option<PersistedSession>>,
+    out: Vec<Action>,
+}
+
+impl Lifecycle {
+    pub fn new(settings: Settings) -> Lifecycle {
+        Lifecycle {
+            settings,
+            phase: Phase::Idle,
+            job: None,
+            last_summary: None,
+            progress: 0.0,
+            throttle: ProgressThrottle::default(),
+            persisted: None,
+            out: Vec::new(),
+        }
+    }
+
+    /// A reload: new limits apply to the next decision.
+    pub fn set_settings(&mut self, settings: Settings) {
+        self.settings = settings;
+    }
+
+    /// The one entry point: an input in, the actions to carry out.
+    pub fn handle(&mut self, input: Input, now: Now) -> Vec<Action> {
+        match input {
+            Input::Start {
+                client,
+                camera,
+                start_time,
+                end_time,
+            } => self.start(client, &camera, start_time, end_time),
+            Input::StartChecked { client, result } => match result {
+                Ok(plan) => self.accept(client, plan, now),
+                Err(error) => self.refuse(client, RequestErrorKind::from_error(&error)),
+            },
+            Input::StartFromExport { client, export_id } => {
+                self.start_from_export(client, export_id)
+            }
+            Input::ExportProbeStarted { export } => self.export_probe_started(export, now),
+            Input::ExportRefused { error } => self.export_refused(&error),
+            Input::Stop { client } => self.stop(Some(client), now),
+            Input::ClipStarted { record } => self.clip_started(record),
+            Input::MeasureStarted => self.measure_started(now),
+            Input::StepFailed(failure) => self.step_failed(failure, now),
+            Input::Progress(update) => self.progress(update, now),
+            Input::ChildExited(exit) => self.child_exited(exit, now),
+            Input::ClipMeasured { duration } => self.clip_measured(duration, now),
+            Input::Published { result, clip_path } => self.published(result, clip_path, now),
+            Input::Cleaned { summary } => self.cleaned(summary, now),
+            Input::Replanned { result } => self.replanned(result, now),
+            Input::Republished { result } => self.republished(result),
+            Input::Recovered(recovered) => self.recover(recovered, now),
+            Input::Timer => self.timer(now),
+            Input::Shutdown => self.shutdown(now),
+        }
+        self.flush_persist();
+        std::mem::take(&mut self.out)
+    }
+
+    // ---- projections -------------------------------------------------
+
+    /// The nearest deadline on the boot-time clock: a child's stall check or
+    /// SIGKILL, and the auto-stop. `None` while idle: no periodic wake-ups.
+    pub fn next_deadline(&self) -> Option<f64> {
+        let stall = self.settings.stall_timeout;
+        let child = self.child().and_then(|c| c.deadline(stall));
+        let auto_stop = match &self.phase {
+            Phase::PreparingClip { session, .. }
+            | Phase::StartingCamera { session }
+            | Phase::Ready { session } => Some(session.deadline),
+            _ => None,
+        };
+        [child, auto_stop].into_iter().flatten().reduce(f64::min)
+    }
+
+    /// `session` of `status`.
+    pub fn view(&self) -> SessionView {
+        match (self.session(), self.state()) {
+            (Some(session), state) => session.view(state),
+            (None, _) => SessionView::idle(),
+        }
+    }
+
+    pub fn job(&self) -> Option<&Job> {
+        self.job.as_ref()
+    }
+
+    pub fn last_summary(&self) -> Option<&Summary> {
+        self.last_summary.as_ref()
+    }
+
+    /// The STATUS= line systemd shows.
+    pub fn status_line(&self) -> String {
+        match &self.phase {
+            Phase::Idle => "idle".to_string(),
+            Phase::CheckingExport { export, .. } => match export {
+                Some(e) => format!("idle, checking export {}", e.id),
+                None => "idle".to_string(),
+            },
+            Phase::Stopping { session, .. } => {
+                format!("stopping replay {}", session.replay_camera)
+            }
+            Phase::Recovering { session } => format!("recovering {}", session.replay_camera),
+            Phase::PreparingClip { session, .. } => format!(
+                "preparing clip {:.0}% for {} from {}",
+                self.progress, session.replay_camera, session.source_camera
+            ),
+            Phase::StartingCamera { session } => {
+                format!("starting camera {}", session.replay_camera)
+            }
+            Phase::Ready { session } => format!(
+                "replaying {}, auto-stop at {}",
+                session.replay_camera,
+                session::format_utc(session.auto_stop_at)
+            ),
+        }
+    }
+
+    /// Whether a child process is running on the lifecycle's behalf.
+    pub fn has_child(&self) -> bool {
+        self.child().is_some()
+    }
+
+    /// The replay camera of the active session, if any.
+    pub fn replay_camera(&self) -> Option<&str> {
+        self.session().map(|s| s.replay_camera.as_str())
+    }
+
+    fn session(&self) -> Option<&Session> {
+        match &self.phase {
+            Phase::Idle | Phase::CheckingExport { .. } => None,
+            Phase::PreparingClip { session, .. }
+            | Phase::StartingCamera { session }
+            | Phase::Ready { session }
+            | Phase::Stopping { session, .. }
+            | Phase::Recovering { session } => Some(session),
+        }
+    }
+
+    /// The SPEC state of the session (`idle` without one).
+    fn state(&self) -> SessionState {
+        match &self.phase {
+            Phase::Idle | Phase::CheckingExport { .. } => SessionState::Idle,
+            Phase::PreparingClip { .. } | Phase::Recovering { .. } => SessionState::PreparingClip,
+            Phase::StartingCamera { .. } => SessionState::StartingCamera,
+            Phase::Ready { .. } => SessionState::Ready,
+            // The state the stop came in: kept so a crash mid-stop still knows.
+            Phase::Stopping { stopped_in, .. } => *stopped_in,
+        }
+    }
+
+    fn child(&self) -> Option<&ChildWatch> {
+        match &self.phase {
+            Phase::CheckingExport { probe, .. } => probe.as_ref(),
+            Phase::PreparingClip {
+                step: Preparing::Cutting { child, .. },
+                ..
+            } => Some(child),
+            Phase::PreparingClip {
+                step: Preparing::Measuring { probe, .. },
+                ..
+            } => probe.as_ref(),
+            Phase::Stopping { child, .. } => child.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn child_mut(&mut self) -> Option<&mut ChildWatch> {
+        match &mut self.phase {
+            Phase::CheckingExport { probe, .. } => probe.as_mut(),
+            Phase::PreparingClip {
+                step: Preparing::Cutting { child, .. },
+                ..
+            } => Some(child),
+            Phase::PreparingClip {
+                step: Preparing::Measuring { probe, .. },
+                ..
+            } => probe.as_mut(),
+            Phase::Stopping { child, .. } => child.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// What session.json must hold now.
+    fn record(&self) -> Option<PersistedSession> {
+        let session = self.session()?;
+        Some(PersistedSession {
+            state: self.state(),
+            stopping: matches!(self.phase, Phase::Stopping { .. }),
+            session: session.clone(),
+        })
+    }
+
+    // ---- output --------------------------------------------------------
+
+    /// Every effect goes out through here, after the persist it depends on:
+    /// a crash right after an effect finds session.json already telling of it.
+    fn act(&mut self, action: Action) {
+        self.flush_persist();
+        self.out.push(action);
+    }
+
+    fn flush_persist(&mut self) {
+        let record = self.record();
+        if self.persisted.as_ref() != Some(&record) {
+            self.persisted = Some(record.clone());
+            self.out.push(Action::Persist(record));
+        }
+    }
+
+    fn log(&mut self, level: log::Level, message: String) {
+        self.out.push(Action::Log { level, message });
+    }
+
+    fn reply(&mut self, client: ClientId, reply: Reply) {
+        self.act(Action::Reply { client, reply });
+    }
+
+    fn refuse(&mut self, client: ClientId, error: RequestErrorKind) {
+        self.log(
+            log::Level::Info,
+            format!("request refused: {}", error.message()),
+        );
+        self.reply(client, Reply::Refused(error));
+    }
+
+    /// Emits the session's job state and keeps it as the last job.
+    fn emit_job(&mut self, status: JobStatus, error: Option<String>, now: Now) {
+        let state = self.state();
+        let Some(session) = self.session() else {
+            return;
+        };
+        let ended = status.is_terminal().then_some(now.wall);
+        let job = session::job_state(
+            session,
+            state,
+            status,
+            self.progress,
+            session.started_at,
+            ended,
+            error,
+        );
+        self.job = Some(job.clone());
+        self.act(Action::Emit(Event::JobState { job }));
+    }
+
+    // ---- start -------------------------------------------------------
+
+    /// One session, one start at a time; a start during a stop is refused.
+    fn busy(&self) -> Option<String> {
+        match &self.phase {
+            Phase::Idle => None,
+            Phase::CheckingExport { .. } => Some("a start from an export is being checked".into()),
+            Phase::Stopping { session, .. } => Some(format!(
+                "{} from {}, being stopped",
+                session.replay_camera, session.source_camera
+            )),
+            _ => self.session().map(|s| {
+                format!(
+                    "{} from {}, {}",
+                    s.replay_camera,
+                    s.source_camera,
+                    self.state().as_str()
+                )
+            }),
+        }
+    }
+
+    /// start: everything that needs no IO is refused here, before the shell
+    /// looks at the camera, the database and the disk.
+    fn start(&mut self, client: ClientId, camera: &str, start: f64, end: f64) {
+        if let Some(doing) = self.busy() {
+            return self.refuse(client, RequestErrorKind::AlreadyActive(doing));
+        }
+        if let Err(e) = names::CameraName::parse(camera) {
+            return self.refuse(client, RequestErrorKind::InvalidParams(e.to_string()));
+        }
+        if let Err(message) = check_range(start, end, self.settings.max_range) {
+            return self.refuse(client, RequestErrorKind::InvalidParams(message));
+        }
+        self.act(Action::CheckStart {
+            client,
+            camera: camera.to_string(),
+            start,
+            end,
+        });
+    }
+
+    fn start_from_export(&mut self, client: ClientId, export_id: String) {
+        if let Some(doing) = self.busy() {
+            return self.refuse(client, RequestErrorKind::AlreadyActive(doing));
+        }
+        self.phase = Phase::CheckingExport {
+            client,
+            export: None,
+            probe: None,
+        };
+        self.act(Action::CheckExport { export_id });
+    }
+
+    fn export_probe_started(&mut self, found: Export, now: Now) {
+        if let Phase::CheckingExport { export, probe, .. } = &mut self.phase {
+            *export = Some(found);
+            *probe = Some(ChildWatch::new("ffprobe", now));
+        }
+    }
+
+    fn export_refused(&mut self, error: &RequestError) {
+        if let Phase::CheckingExport { client, .. } = self.phase {
+            self.phase = Phase::Idle;
+            self.refuse(client, RequestErrorKind::from_error(error));
+        }
+    }
+
+    /// The export's duration is known: accept it or say why not.
+    fn export_probed(&mut self, client: ClientId, export: Export, exit: ChildExit, now: Now) {
+        self.phase = Phase::Idle;
+        let duration = std::str::from_utf8(&exit.stdout)
+            .ok()
+            .and_then(clip::parse_probe_duration)
+            .filter(|d| exit.success && *d > 0.0);
+        let Some(duration) = duration else {
+            let why = exit.status.clone();
+            return self.refuse(
+                client,
+                RequestErrorKind::InvalidParams(format!(
+                    "cannot read the duration of export '{}' ({why}): {}",
+                    export.id, exit.stderr_tail
+                )),
+            );
+        };
+        let max_range = self.settings.max_range;
+        if duration > max_range {
+            return self.refuse(
+                client,
+                RequestErrorKind::InvalidParams(format!(
+                    "export '{}' is {duration:.0}s long, more than session.max_range ({max_range:.0}s)",
+                    export.id
+                )),
+            );
+        }
+        let plan = StartPlan {
+            camera: export.camera.clone(),
+            start: export.date,
+            end: export.date + duration,
+            plan: clip::plan_whole_file(&export.video_path, duration),
+            source: ClipSource::Export {
+                export_id: export.id,
+                video_path: export.video_path,
+            },
+        };
+        self.accept(client, plan, now);
+    }
+
+    /// Accepting: the session is active at once and persisted, the client
+    /// told, then the job starts.
+    fn accept(&mut self, client: ClientId, start: StartPlan, now: Now) {
+        if let Some(doing) = self.busy() {
+            return self.refuse(client, RequestErrorKind::AlreadyActive(doing));
+        }
+        let max = self.settings.max_duration;
+        let replay = names::replay_name(&start.camera);
+        let job_id = new_job_id(now.wall, client, &replay);
+        let session = Session {
+            replay_camera: replay,
+            source_camera: start.camera,
+            source: start.source,
+            start_time: start.start,
+            end_time: start.end,
+            started_at: now.wall,
+            auto_stop_at: now.wall + max,
+            deadline: now.boot + max,
+            clip_path: None,
+            published: false,
+            job_id,
+            interruptions: 0,
+            ffmpeg: None,
+        };
+        self.log(
+            log::Level::Info,
+            format!(
+                "session accepted: {} from {} over {} ({:.0}s), job {}",
+                session.replay_camera,
+                session.source_camera,
+                session::describe_range(session.start_time, session.end_time),
+                session.range(),
+                session.job_id
+            ),
+        );
+        let reply = StartReply {
+            replay_camera: session.replay_camera.clone(),
+            job_id: session.job_id.clone(),
+        };
+        self.phase = Phase::PreparingClip {
+            session,
+            step: Preparing::Planning,
+        };
+        self.progress = 0.0;
+        self.throttle.reset();
+        self.last_summary = None;
+        self.emit_job(JobStatus::Running, None, now);
+        self.cut(start.plan, 0, now);
+        self.reply(client, Reply::Started(reply));
+    }
+
+    // ---- preparing_clip ------------------------------------------------
+
+    /// Starts (or restarts, after a bad segment) ffmpeg on `plan`.
+    fn cut(&mut self, plan: ClipPlan, rebuilds: u32, now: Now) {
+        if plan.entries.is_empty() {
+            return self.fail(JobFailure::NoUsableSegments, now);
+        }
+        let Phase::PreparingClip { session, step } = &mut self.phase else {
+            return;
+        };
+        let replay = session.replay_camera.clone();
+        *step = Preparing::Cutting {
+            plan: plan.clone(),
+            rebuilds,
+            child: ChildWatch::new("ffmpeg", now),
+        };
+        self.act(Action::SpawnClip { replay, plan });
+    }
+
+    fn clip_started(&mut self, record: Option<ChildRecord>) {
+        if let Phase::PreparingClip {
+            session,
+            step: Preparing::Cutting { .. },
+        } = &mut self.phase
+        {
+            session.ffmpeg = record;
+        }
+    }
+
+    fn measure_started(&mut self, now: Now) {
+        if let Phase::PreparingClip {
+            step: Preparing::Measuring { probe, .. },
+            ..
+        } = &mut self.phase
+        {
+            *probe = Some(ChildWatch::new("ffprobe", now));
+        }
+    }
+
+    fn step_failed(&mut self, failure: JobFailure, now: Now) {
+        match &self.phase {
+            Phase::PreparingClip { .. } | Phase::StartingCamera { .. } => self.fail(failure, now),
+            // The stop goes on: there is no child to wait for.
+            Phase::Stopping { .. } => {
+                if let Phase::Stopping { child, .. } = &mut self.phase {
+                    *child = None;
+                }
+                self.finish_stop(now);
+            }
+            _ => {}
+        }
+    }
+
+    /// ffmpeg's `-progress`: percent of the range, throttled to one event a
+    /// second plus every step change. Output time that advances keeps the
+    /// stall check away.
+    fn progress(&mut self, update: ProgressUpdate, now: Now) {
+        let Phase::PreparingClip {
+            session,
+            step: Preparing::Cutting { child, .. },
+        } = &mut self.phase
+        else {
+            return;
+        };
+        let advanced = match update {
+            ProgressUpdate::OutTime(t) => t > child.last_out_time,
+            ProgressUpdate::End => true,
+        };
+        if advanced {
+            child.alive_at = now.boot;
+            if let ProgressUpdate::OutTime(t) = update {
+                child.last_out_time = t;
+            }
+        }
+        let percent = match update {
+            ProgressUpdate::OutTime(t) => clip::percent(t, session.range()),
+            ProgressUpdate::End => 100.0,
+        };
+        self.progress = percent;
+        if self
+            .throttle
+            .should_emit(now.boot, SessionState::PreparingClip)
+        {
+            self.emit_job(JobStatus::Running, None, now);
+        }
+    }
+
+    fn child_exited(&mut self, exit: ChildExit, now: Now) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Idle);
+        match phase {
+            Phase::CheckingExport {
+                client,
+                export: Some(export),
+                probe: Some(probe),
+            } => {
+                if let Some(failure) = probe.failure {
+                    self.phase = Phase::Idle;
+                    return self.refuse(
+                        client,
+                        RequestErrorKind::InvalidParams(format!(
+                            "cannot read the duration of export '{}' ({failure}): {}",
+                            export.id, exit.stderr_tail
+                        )),
+                    );
+                }
+                self.export_probed(client, export, exit, now);
+            }
+            Phase::PreparingClip {
+                mut session,
+                step:
+                    Preparing::Cutting {
+                        plan,
+                        rebuilds,
+                        child,
+                    },
+            } => {
+                session.ffmpeg = None;
+                self.phase = Phase::PreparingClip {
+                    session,
+                    step: Preparing::Measuring {
+                        plan,
+                        rebuilds,
+                        probe: None,
+                    },
+                };
+                self.clip_cut(child, exit, now);
+            }
+            Phase::PreparingClip {
+                session,
+                step:
+                    Preparing::Measuring {
+                        plan,
+                        rebuilds,
+                        probe: Some(probe),
+                    },
+            } => {
+                self.phase = Phase::PreparingClip {
+                    session,
+                    step: Preparing::Measuring {
+                        plan,
+                        rebuilds,
+                        probe: None,
+                    },
+                };
+                let duration = std::str::from_utf8(&exit.stdout)
+                    .ok()
+                    .and_then(clip::parse_probe_duration);
+                match (probe.failure, duration) {
+                    (Some(failure), _) => {
+                        let failure = with_stderr(failure, &exit.stderr_tail);
+                        self.fail(failure, now)
+                    }
+                    (None, Some(d)) if exit.success => self.clip_measured(d, now),
+                    (None, _) => self.fail(
+                        JobFailure::ClipUnreadable {
+                            status: exit.status,
+                            stderr: exit.stderr_tail,
+                        },
+                        now,
+                    ),
+                }
+            }
+            Phase::Stopping {
+                session,
+                waiters,
+                child: Some(child),
+                job_in_flight,
+                stopped_in,
+            } => {
+                self.log(
+                    log::Level::Info,
+                    format!(
+                        "{} of {} ended for stop ({})",
+                        child.program, session.replay_camera, exit.status
+                    ),
+                );
+                self.phase = Phase::Stopping {
+                    session,
+                    waiters,
+                    child: None,
+                    job_in_flight,
+                    stopped_in,
+                };
+                self.finish_stop(now);
+            }
+            other => self.phase = other,
+        }
+    }
+
+    /// ffmpeg is done: its exit status alone proves nothing, the clip is
+    /// measured next.
+    fn clip_cut(&mut self, child: ChildWatch, exit: ChildExit, now: Now) {
+        if let Some(failure) = child.failure {
+            return self.fail(with_stderr(failure, &exit.stderr_tail), now);
+        }
+        if !exit.success {
+            return self.fail(
+                JobFailure::FfmpegFailed {
+                    status: exit.status,
+                    stderr: exit.stderr_tail,
+                },
+                now,
+            );
+        }
+        if let Some(replay) = self.replay_camera().map(str::to_string) {
+            self.act(Action::MeasureClip { replay });
+        }
+    }
+
+    /// A clip that ended early at a bad segment is rebuilt without it, never
+    /// published truncated.
+    fn clip_measured(&mut self, duration: f64, now: Now) {
+        let Phase::PreparingClip {
+            step: Preparing::Measuring { plan, rebuilds, .. },
+            ..
+        } = &self.phase
+        else {
+            return;
+        };
+        let (plan, rebuilds) = (plan.clone(), *rebuilds);
+        match judge_clip(&plan, duration, rebuilds) {
+            ClipVerdict::Good => {
+                let range = self.session().map_or(0.0, Session::range);
+                self.log(
+                    log::Level::Info,
+                    format!("clip ready: {duration:.2}s for {range:.2}s requested"),
+                );
+                self.start_camera(now);
+            }
+            ClipVerdict::Rebuild(bad) => {
+                let segment = plan.entries[bad].path.display().to_string();
+                self.log(
+                    log::Level::Warn,
+                    format!(
+                        "clip ended early at {duration:.1}s of {:.1}s, at segment {segment}: rebuilding without it",
+                        plan.expected_duration
+                    ),
+                );
+                self.cut(clip::without_entry(&plan, bad), rebuilds + 1, now);
+            }
+            ClipVerdict::Fail(bad) => {
+                let segment = plan.entries[bad].path.display().to_string();
+                self.fail(
+                    JobFailure::Truncated {
+                        duration,
+                        expected: plan.expected_duration,
+                        segment,
+                    },
+                    now,
+                );
+            }
+        }
+    }
+
+    // ---- starting_camera -----------------------------------------------
+
+    fn start_camera(&mut self, now: Now) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Idle);
+        let Phase::PreparingClip { session, .. } = phase else {
+            self.phase = phase;
+            return;
+        };
+        let (source, replay) = (session.source_camera.clone(), session.replay_camera.clone());
+        self.phase = Phase::StartingCamera { session };
+        self.emit_job(JobStatus::Running, None, now);
+        self.act(Action::Publish { source, replay });
+    }
+
+    fn published(
+        &mut self,
+        result: Result<Option<serde_json::Value>, JobFailure>,
+        clip_path: std::path::PathBuf,
+        now: Now,
+    ) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Idle);
+        let Phase::StartingCamera { mut session } = phase else {
+            // Never published after a stop: a late reply changes nothing.
+            self.phase = phase;
+            return;
+        };
+        let config = match result {
+            Ok(config) => config,
+            Err(failure) => {
+                self.phase = Phase::StartingCamera { session };
+                return self.fail(failure, now);
+            }
+        };
+        session.published = true;
+        session.clip_path = Some(clip_path.clone());
+        let (source, replay) = (session.source_camera.clone(), session.replay_camera.clone());
+        self.phase = Phase::Ready { session };
+        self.progress = 100.0;
+        self.act(Action::Emit(Event::Camera {
+            action: CameraAction::Add,
+            camera: replay.clone(),
+            config,
+        }));
+        self.emit_job(JobStatus::Success, None, now);
+        self.log(
+            log::Level::Info,
+            format!(
+                "replay camera {replay} published (source {source}), clip {}",
+                clip_path.display()
+            ),
+        );
+    }
+
+    // ---- failure -------------------------------------------------------
+
+    /// Failure in any step: say why, remove what was made, unpublish what
+    /// was published, clear the session.
+    fn fail(&mut self, failure: JobFailure, now: Now) {
+        let Some(session) = self.session().cloned() else {
+            return;
+        };
+        if self.has_child() {
+            self.act(Action::KillAndReap);
+        }
+        let message = failure.to_string();
+        self.log(
+            log::Level::Error,
+            format!(
+                "clip job failed for {} (source {}): {message}",
+                session.replay_camera, session.source_camera
+            ),
+        );
+        let replay = session.replay_camera.clone();
+        // Clean first: a client acting on the `failed` event finds nothing left.
+        self.act(Action::DiscardPartial {
+            replay: replay.clone(),
+        });
+        self.act(Action::RemoveClip {
+            replay: replay.clone(),
+        });
+        if session.published {
+            self.act(Action::Unpublish { replay });
+        }
+        self.emit_job(JobStatus::Failed, Some(message), now);
+        self.phase = Phase::Idle;
+        self.flush_persist();
+    }
+
+    // ---- stop and auto-stop ----------------------------------------------
+
+    /// stop: cancel the job (SIGTERM, SIGKILL after the grace), then clean up
+    /// and answer every client that asked. `client` is `None` for auto-stop.
+    fn stop(&mut self, client: Option<ClientId>, now: Now) {
+        if let Phase::Stopping { waiters, .. } = &mut self.phase {
+            waiters.extend(client);
+            return;
+        }
+        let state = self.state();
+        let phase = std::mem::replace(&mut self.phase, Phase::Idle);
+        let (session, child, cutting) = match phase {
+            Phase::PreparingClip { session, step } => {
+                let (child, cutting) = match step {
+                    Preparing::Cutting { child, .. } => (Some(child), true),
+                    Preparing::Measuring { probe, .. } => (probe, false),
+                    Preparing::Planning => (None, false),
+                };
+                (session, child, cutting)
+            }
+            Phase::StartingCamera { session } | Phase::Ready { session } => (session, None, false),
+            other => {
+                self.phase = other;
+                if let Some(client) = client {
+                    self.refuse(client, RequestErrorKind::NotActive);
+                }
+                return;
+            }
+        };
+        let job_in_flight = self
+            .job
+            .as_ref()
+            .is_some_and(|j| j.id == session.job_id && !j.status.is_terminal());
+        self.log(
+            log::Level::Info,
+            format!(
+                "stopping session of {} (source {}, state {})",
+                session.replay_camera,
+                session.source_camera,
+                state.as_str()
+            ),
+        );
+        let replay = session.replay_camera.clone();
+        let child = child.map(|mut c| {
+            c.term_sent = true;
+            c.kill_at = Some(now.boot + self.settings.kill_grace);
+            c
+        });
+        let ending_child = child.is_some();
+        self.phase = Phase::Stopping {
+            session,
+            waiters: client.into_iter().collect(),
+            child,
+            job_in_flight,
+            stopped_in: state,
+        };
+        if ending_child {
+            // The partial clip is discarded anyway: unlinked first, ffmpeg's
+            // +faststart pass cannot reopen it and exits at once instead of
+            // rewriting the whole file first.
+            if cutting {
+                self.act(Action::DiscardPartial { replay });
+            }
+            // One SIGTERM (a second makes ffmpeg leave its file unfinished).
+            self.act(Action::Terminate);
+        } else {
+            self.finish_stop(now);
+        }
+    }
+
+    /// Runs once no child is left: cancel, unpublish, count, clean.
+    fn finish_stop(&mut self, now: Now) {
+        let Phase::Stopping {
+            session,
+            job_in_flight,
+            ..
+        } = &self.phase
+        else {
+            return;
+        };
+        let (session, job_in_flight) = (session.clone(), *job_in_flight);
+        if job_in_flight {
+            // A job cancelled mid-way first emits its own state under its id.
+            self.emit_job(JobStatus::Cancelled, None, now);
+        }
+        let replay = session.replay_camera.clone();
+        self.act(Action::DiscardPartial {
+            replay: replay.clone(),
+        });
+        if session.published {
+            self.act(Action::Unpublish {
+                replay: replay.clone(),
+            });
+        }
+        self.act(Action::CleanUp { replay });
+    }
+
+    fn cleaned(&mut self, mut summary: Summary, now: Now) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Idle);
+        let Phase::Stopping {
+            session, waiters, ..
+        } = phase
+        else {
+            self.phase = phase;
+            return;
+        };
+        summary.duration_s = (now.wall - session.started_at).max(0.0);
+        let stopped =
+            session::stopped_job(&session.source_camera, &session.replay_camera, now.wall);
+        self.job = Some(stopped.clone());
+        self.act(Action::Emit(Event::JobState { job: stopped }));
+        self.log(
+            log::Level::Info,
+            format!(
+                "session of {} stopped: {:.0}s, {} events {:?}, review {} alerts / {} detections, {} files and {} rows removed",
+                session.replay_camera,
+                summary.duration_s,
+                summary.events,
+                summary.events_by_label,
+                summary.review_segments.alert,
+                summary.review_segments.detection,
+                summary.files_removed,
+                summary.rows_removed
+            ),
+        );
+        self.act(Action::Emit(Event::Summary {
+            summary: summary.clone(),
+        }));
+        self.last_summary = Some(summary.clone());
+        self.progress = 0.0;
+        self.flush_persist();
+        for client in waiters {
+            self.reply(
+                client,
+                Reply::Stopped(StopReply {
+                    summary: summary.clone(),
+                }),
+            );
+        }
+    }
+
+    /// The timer: a child past its deadline, or the auto-stop.
+    fn timer(&mut self, now: Now) {
+        let stall = self.settings.stall_timeout;
+        let grace = self.settings.kill_grace;
+        let mut kill = None;
+        let mut stalled = None;
+        if let Some(child) = self.child_mut() {
+            match child.kill_at {
+                Some(kill_at) if now.boot >= kill_at => {
+                    // The pidfd reports the exit; no further wake-ups needed.
+                    child.kill_at = None;
+                    kill = Some(child.program);
+                }
+                None if !child.term_sent && now.boot >= child.alive_at + stall => {
+                    let failure = JobFailure::Stalled {
+                        program: child.program,
+                        secs: stall,
+                        stderr: String::new(),
+                    };
+                    child.term_sent = true;
+                    child.kill_at = Some(now.boot + grace);
+                    child.failure = Some(failure.clone());
+                    stalled = Some(failure);
+                }
+                _ => {}
+            }
+        }
+        if let Some(program) = kill {
+            self.log(
+                log::Level::Warn,
+                format!("{program} ignored SIGTERM for {grace}s: killing it"),
+            );
+            self.act(Action::Kill);
+        }
+        if let Some(failure) = stalled {
+            self.log(log::Level::Error, format!("{failure}: stopping it"));
+            self.act(Action::Terminate);
+        }
+        let due = match &self.phase {
+            Phase::PreparingClip { session, .. }
+            | Phase::StartingCamera { session }
+            | Phase::Ready { session } => now.boot >= session.deadline,
+            _ => false,
+        };
+        if due {
+            if let Some(s) = self.session() {
+                let message = format!(
+                    "auto-stop: session of {} (source {}) reached session.max_duration",
+                    s.replay_camera, s.source_camera
+                );
+                self.log(log::Level::Info, message);
+            }
+            self.stop(None, now);
+        }
+    }
+
+    // ---- recovery ------------------------------------------------------
+
+    /// crash recovery: resume a ready session, restart an interrupted one
+    /// once, finish an interrupted stop; everything else is boot cleanup.
+    fn recover(&mut self, recovered: Recovered, now: Now) {
+        let (saved, clip_exists) = match recovered {
+            Recovered::Nothing => return self.boot_cleanup(None, None),
+            Recovered::OtherBoot => {
+                self.log(
+                    log::Level::Info,
+                    "state file is from a previous boot: cleaning up".into(),
+                );
+                return self.boot_cleanup(None, None);
+            }
+            Recovered::Corrupt(why) => {
+                self.log(
+                    log::Level::Warn,
+                    format!("state file {why}; kept as session.json.corrupt, cleaning up"),
+                );
+                return self.boot_cleanup(None, None);
+            }
+            Recovered::Session { saved, clip_exists } => (saved, clip_exists),
+        };
+        let PersistedSession {
+            state,
+            stopping,
+            mut session,
+        } = *saved;
+        if let Some(record) = session.ffmpeg.take() {
+            self.act(Action::KillLeftover(record));
+        }
+        let replay = session.replay_camera.clone();
+        if stopping {
+            self.log(
+                log::Level::Info,
+                format!("the daemon died while stopping {replay}: finishing the stop"),
+            );
+            return self.boot_cleanup(None, Some(replay));
+        }
+        match state {
+            SessionState::Ready => {
+                if !clip_exists {
+                    self.log(
+                        log::Level::Warn,
+                        format!("session of {replay} was ready but its clip is gone: cleaning up"),
+                    );
+                    return self.boot_cleanup(None, Some(replay));
+                }
+                let source = session.source_camera.clone();
+                self.phase = Phase::Recovering { session };
+                self.act(Action::Republish { source, replay });
+            }
+            SessionState::PreparingClip | SessionState::StartingCamera => {
+                if session.interruptions >= 1 {
+                    self.log(
+                        log::Level::Error,
+                        format!(
+                            "session of {replay} was interrupted twice while preparing: giving up"
+                        ),
+                    );
+                    self.phase = Phase::PreparingClip {
+                        session,
+                        step: Preparing::Planning,
+                    };
+                    self.fail(JobFailure::InterruptedTwice, now);
+                    return self.boot_cleanup(None, Some(replay));
+                }
+                session.interruptions += 1;
+                session.published = false;
+                session.clip_path = None;
+                // A camera published just before the crash does not match a
+                // session that starts over.
+                self.act(Action::RemoveCameraFile {
+                    replay: replay.clone(),
+                });
+                self.log(
+                    log::Level::Warn,
+                    format!(
+                        "session of {replay} was interrupted while preparing: starting it over"
+                    ),
+                );
+                self.phase = Phase::PreparingClip {
+                    session: session.clone(),
+                    step: Preparing::Planning,
+                };
+                self.progress = 0.0;
+                self.emit_job(JobStatus::Running, None, now);
+                self.boot_cleanup(Some(replay), None);
+                self.act(Action::Replan { session });
+            }
+            SessionState::Idle => self.boot_cleanup(None, None),
+        }
+    }
+
+    fn replanned(&mut self, result: Result<ClipPlan, String>, now: Now) {
+        if !matches!(
+            self.phase,
+            Phase::PreparingClip {
+                step: Preparing::Planning,
+                ..
+            }
+        ) {
+            return;
+        }
+        match result {
+            Ok(plan) => self.cut(plan, 0, now),
+            Err(e) => self.fail(JobFailure::Replan(e), now),
+        }
+    }
+
+    fn republished(&mut self, result: Result<(), String>) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Idle);
+        let Phase::Recovering { mut session } = phase else {
+            self.phase = phase;
+            return;
+        };
+        let replay = session.replay_camera.clone();
+        if let Err(e) = result {
+            self.log(
+                log::Level::Error,
+                format!("cannot re-publish {replay}: {e}; cleaning up"),
+            );
+            return self.boot_cleanup(None, Some(replay));
+        }
+        self.log(
+            log::Level::Info,
+            format!(
+                "resumed session of {replay} (source {}), auto-stop unchanged",
+                session.source_camera
+            ),
+        );
+        session.published = true;
+        self.progress = 100.0;
+        // status shows the last job: for a resumed session, its successful clip job.
+        self.job = Some(session::job_state(
+            &session,
+            SessionState::Ready,
+            JobStatus::Success,
+            100.0,
+            session.started_at,
+            None,
+            None,
+        ));
+        self.phase = Phase::Ready { session };
+        self.boot_cleanup(Some(replay), None);
+    }
+
+    fn boot_cleanup(&mut self, keep: Option<String>, also: Option<String>) {
+        self.act(Action::BootCleanup { keep, also });
+    }
+
+    // ---- exit ----------------------------------------------------------
+
+    /// SIGTERM to the daemon: a stop in progress is finished now (its
+    /// clients asked for a clean slate); otherwise the session stays in
+    /// session.json for the next start, and only the partial clip goes.
+    fn shutdown(&mut self, now: Now) {
+        if self.has_child() {
+            self.act(Action::KillAndReap);
+        }
+        let mut discard = None;
+        match &mut self.phase {
+            Phase::Stopping { child, .. } => {
+                *child = None;
+                self.finish_stop(now);
+                return;
+            }
+            Phase::PreparingClip { session, step } => {
+                session.ffmpeg = None;
+                if let Preparing::Cutting { .. } | Preparing::Measuring { .. } = step {
+                    discard = Some(session.replay_camera.clone());
+                }
+            }
+            Phase::CheckingExport { .. } => self.phase = Phase::Idle,
+            _ => {}
+        }
+        if let Some(replay) = discard {
+            self.act(Action::DiscardPartial { replay });
+        }
+    }
+}
+
+/// What the measured clip says about the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClipVerdict {
+    Good,
+    /// Ended early at this entry: cut again without it.
+    Rebuild(usize),
+    /// Ended early at this entry and no rebuild is left.
+    Fail(usize),
+}
+
+/// Tolerance of about one GOP plus 1% drift; a plan of one entry has nothing
+/// to rebuild without, and no plan is rebuilt more often than it has entries.
+pub fn judge_clip(plan: &ClipPlan, duration: f64, rebuilds: u32) -> ClipVerdict {
+    let tolerance = 1.0 + plan.expected_duration * 0.01;
+    match clip::truncated_at(plan, duration, tolerance) {
+        None => ClipVerdict::Good,
+        Some(bad) if plan.entries.len() > 1 && (rebuilds as usize) < plan.entries.len() => {
+            ClipVerdict::Rebuild(bad)
+        }
+        Some(bad) => ClipVerdict::Fail(bad),
+    }
+}
+
+/// start's range rule: finite, `end > start`, at most `max_range` seconds.
+pub fn check_range(start: f64, end: f64, max_range: f64) -> Result<(), String> {
+    if !start.is_finite() || !end.is_finite() {
+        return Err("start_time and end_time must be finite numbers".into());
+    }
+    if end <= start {
+        return Err(format!(
+            "end_time ({}) must be after start_time ({})",
+            session::format_utc_precise(end),
+            session::format_utc_precise(start)
+        ));
+    }
+    if end - start > max_range {
+        return Err(format!(
+            "range of {:.0}s is longer than session.max_range ({max_range:.0}s)",
+            end - start
+        ));
+    }
+    Ok(())
+}
+
+fn with_stderr(failure: JobFailure, stderr: &str) -> JobFailure {
+    match failure {
+        JobFailure::Stalled {
+            program,
+            secs,
+            stderr: _,
+        } => JobFailure::Stalled {
+            program,
+            secs,
+            stderr: stderr.to_string(),
+        },
+        other => other,
+    }
+}
+
+/// A job id like Frigate's: time-ordered, and told apart from any other id
+/// of the same millisecond by a hash of what made it.
+fn new_job_id(wall: f64, client: ClientId, replay: &str) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    let bytes = client
+        .to_le_bytes()
+        .into_iter()
+        .chain(wall.to_bits().to_le_bytes())
+        .chain(replay.bytes());
+    for b in bytes {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("{:.0}-{hash:08x}", wall * 1000.0)
+}
+
+#[cfg(test)]
+mod tests;
