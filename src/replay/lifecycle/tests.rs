@@ -1,1 +1,1163 @@
+//! Every SPEC §2 transition against the machine alone: no daemon, no ffmpeg,
+//! no clock. Inputs go in, the actions that come out are checked.
 
+use std::path::PathBuf;
+
+use super::*;
+use crate::protocol::{ErrorCode, ReviewCounts};
+use crate::replay::clip::Segment;
+
+const SETTINGS: Settings = Settings {
+    max_duration: 43_200.0,
+    max_range: 21_600.0,
+    stall_timeout: 60.0,
+    kill_grace: 2.0,
+};
+const BASE: f64 = 1_700_000_000.0;
+const ADMIN: ClientId = 7;
+
+fn at(boot: f64) -> Now {
+    Now {
+        wall: BASE + 1_000.0 + boot,
+        boot,
+    }
+}
+
+fn segments(n: usize) -> ClipPlan {
+    let segs: Vec<Segment> = (0..n)
+        .map(|i| Segment {
+            path: PathBuf::from(format!("/m/recordings/{i}.mp4")),
+            start_time: BASE + 10.0 * i as f64,
+            end_time: BASE + 10.0 * (i + 1) as f64,
+        })
+        .collect();
+    clip::plan(&segs, BASE, BASE + 10.0 * n as f64)
+}
+
+fn start_plan(n: usize) -> StartPlan {
+    StartPlan {
+        camera: "front".into(),
+        start: BASE,
+        end: BASE + 10.0 * n as f64,
+        source: ClipSource::Recordings,
+        plan: segments(n),
+    }
+}
+
+fn machine() -> Lifecycle {
+    let mut m = Lifecycle::new(SETTINGS);
+    let out = m.handle(Input::Recovered(Recovered::Nothing), at(0.0));
+    assert!(out.contains(&Action::BootCleanup {
+        keep: None,
+        also: None
+    }));
+    m
+}
+
+fn start(m: &mut Lifecycle, n: usize, now: Now) -> Vec<Action> {
+    let out = m.handle(
+        Input::Start {
+            client: ADMIN,
+            camera: "front".into(),
+            start_time: BASE,
+            end_time: BASE + 10.0 * n as f64,
+        },
+        now,
+    );
+    assert_eq!(
+        out,
+        vec![Action::CheckStart {
+            client: ADMIN,
+            camera: "front".into(),
+            start: BASE,
+            end: BASE + 10.0 * n as f64
+        }]
+    );
+    m.handle(
+        Input::StartChecked {
+            client: ADMIN,
+            result: Ok(start_plan(n)),
+        },
+        now,
+    )
+}
+
+/// A session whose ffmpeg runs.
+fn cutting(n: usize) -> Lifecycle {
+    let mut m = machine();
+    start(&mut m, n, at(1.0));
+    m.handle(
+        Input::ClipStarted {
+            record: Some(ChildRecord {
+                pid: 42,
+                start_ticks: 9,
+            }),
+        },
+        at(1.0),
+    );
+    m
+}
+
+fn exit_ok() -> ChildExit {
+    ChildExit {
+        success: true,
+        status: "exit status 0".into(),
+        ..ChildExit::default()
+    }
+}
+
+fn exit_failed(status: &str, stderr: &str) -> ChildExit {
+    ChildExit {
+        success: false,
+        status: status.into(),
+        stdout: Vec::new(),
+        stderr_tail: stderr.into(),
+    }
+}
+
+fn ready() -> Lifecycle {
+    let mut m = cutting(3);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    m.handle(Input::ClipMeasured { duration: 30.0 }, at(5.0));
+    m.handle(
+        Input::Published {
+            result: Ok(None),
+            clip_path: "/m/replayd/_replay_front.mp4".into(),
+        },
+        at(5.0),
+    );
+    assert_eq!(m.view().state, SessionState::Ready);
+    m
+}
+
+fn persisted(out: &[Action]) -> Vec<Option<(SessionState, bool)>> {
+    out.iter()
+        .filter_map(|a| match a {
+            Action::Persist(record) => Some(record.as_ref().map(|r| (r.state, r.stopping))),
+            _ => None,
+        })
+        .collect()
+}
+
+fn jobs(out: &[Action]) -> Vec<(JobStatus, String)> {
+    out.iter()
+        .filter_map(|a| match a {
+            Action::Emit(Event::JobState { job }) => Some((job.status, job.id.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn failure(out: &[Action]) -> Option<String> {
+    out.iter().find_map(|a| match a {
+        Action::Emit(Event::JobState { job }) if job.status == JobStatus::Failed => {
+            job.error_message.clone()
+        }
+        _ => None,
+    })
+}
+
+fn refusal(out: &[Action]) -> Option<(ErrorCode, String)> {
+    out.iter().find_map(|a| match a {
+        Action::Reply {
+            reply: Reply::Refused(e),
+            ..
+        } => {
+            let body = e.body();
+            Some((body.code, body.message))
+        }
+        _ => None,
+    })
+}
+
+fn position(out: &[Action], pred: impl Fn(&Action) -> bool) -> usize {
+    out.iter()
+        .position(pred)
+        .unwrap_or_else(|| panic!("not found in {out:#?}"))
+}
+
+// ---- start ----------------------------------------------------------------
+
+#[test]
+fn start_refuses_what_needs_no_io_before_asking_the_shell() {
+    let cases: [(&str, f64, f64, &str); 6] = [
+        ("a/b", BASE, BASE + 1.0, "invalid"),
+        ("_replay_front", BASE, BASE + 1.0, "itself a replay camera"),
+        ("front", f64::NAN, BASE, "finite"),
+        ("front", BASE, f64::INFINITY, "finite"),
+        ("front", BASE, BASE, "must be after"),
+        ("front", BASE, BASE + 21_601.0, "session.max_range"),
+    ];
+    for (camera, s, e, why) in cases {
+        let mut m = machine();
+        let out = m.handle(
+            Input::Start {
+                client: ADMIN,
+                camera: camera.into(),
+                start_time: s,
+                end_time: e,
+            },
+            at(1.0),
+        );
+        let (code, message) = refusal(&out).expect("refused");
+        assert_eq!(code, ErrorCode::InvalidParams, "{camera} {s} {e}");
+        assert!(message.contains(why), "{message}");
+        assert!(persisted(&out).is_empty(), "nothing written: {out:?}");
+        assert!(!out.iter().any(|a| matches!(a, Action::CheckStart { .. })));
+    }
+}
+
+#[test]
+fn range_errors_show_readable_utc_times() {
+    let message = check_range(BASE + 5.0, BASE, 60.0).unwrap_err();
+    assert!(message.contains("2023-11-14 22:13:25 UTC"), "{message}");
+    assert!(check_range(BASE, BASE + 60.0, 60.0).is_ok());
+}
+
+#[test]
+fn accepting_persists_before_the_job_starts_and_replies_once_it_has() {
+    let mut m = machine();
+    let out = start(&mut m, 3, at(1.0));
+    let persist = position(&out, |a| matches!(a, Action::Persist(Some(_))));
+    let spawn = position(&out, |a| matches!(a, Action::SpawnClip { .. }));
+    let reply = position(&out, |a| {
+        matches!(
+            a,
+            Action::Reply {
+                reply: Reply::Started(_),
+                ..
+            }
+        )
+    });
+    assert!(persist < spawn && spawn < reply, "{out:#?}");
+    assert_eq!(
+        persisted(&out),
+        vec![Some((SessionState::PreparingClip, false))]
+    );
+    assert_eq!(jobs(&out)[0].0, JobStatus::Running);
+    let view = m.view();
+    assert!(view.active);
+    assert_eq!(view.state, SessionState::PreparingClip);
+    assert_eq!(view.auto_stop_at, Some(at(1.0).wall + 43_200.0));
+    assert_eq!(
+        m.status_line(),
+        "preparing clip 0% for _replay_front from front"
+    );
+}
+
+#[test]
+fn a_refusal_found_by_the_shell_is_passed_on_and_nothing_is_written() {
+    let mut m = machine();
+    let out = m.handle(
+        Input::StartChecked {
+            client: ADMIN,
+            result: Err(RequestError::NoRecordings {
+                camera: "front".into(),
+                start: BASE,
+                end: BASE + 1.0,
+            }),
+        },
+        at(1.0),
+    );
+    assert_eq!(refusal(&out).unwrap().0, ErrorCode::NoRecordings);
+    assert!(persisted(&out).is_empty());
+    assert!(!m.view().active);
+}
+
+#[test]
+fn one_session_at_a_time_including_during_a_stop_and_an_export_check() {
+    let mut m = cutting(2);
+    let out = m.handle(
+        Input::Start {
+            client: 8,
+            camera: "back".into(),
+            start_time: BASE,
+            end_time: BASE + 5.0,
+        },
+        at(2.0),
+    );
+    let (code, message) = refusal(&out).unwrap();
+    assert_eq!(code, ErrorCode::AlreadyActive);
+    assert!(message.contains("preparing_clip"), "{message}");
+
+    m.handle(Input::Stop { client: ADMIN }, at(2.0));
+    let out = m.handle(
+        Input::StartFromExport {
+            client: 8,
+            export_id: "e".into(),
+        },
+        at(2.0),
+    );
+    let (code, message) = refusal(&out).unwrap();
+    assert_eq!(code, ErrorCode::AlreadyActive);
+    assert!(message.contains("being stopped"), "{message}");
+
+    let mut m = machine();
+    m.handle(
+        Input::StartFromExport {
+            client: 8,
+            export_id: "e".into(),
+        },
+        at(1.0),
+    );
+    let out = m.handle(
+        Input::Start {
+            client: ADMIN,
+            camera: "front".into(),
+            start_time: BASE,
+            end_time: BASE + 5.0,
+        },
+        at(1.0),
+    );
+    let (code, message) = refusal(&out).unwrap();
+    assert_eq!(code, ErrorCode::AlreadyActive);
+    assert!(message.contains("export"), "{message}");
+    // A checked start that arrives while another became active is refused too.
+    let out = m.handle(
+        Input::StartChecked {
+            client: ADMIN,
+            result: Ok(start_plan(1)),
+        },
+        at(1.0),
+    );
+    assert_eq!(refusal(&out).unwrap().0, ErrorCode::AlreadyActive);
+}
+
+#[test]
+fn no_usable_segment_fails_the_job_after_acceptance() {
+    let mut m = machine();
+    let mut plan = start_plan(1);
+    plan.plan = ClipPlan::default();
+    let out = m.handle(
+        Input::StartChecked {
+            client: ADMIN,
+            result: Ok(plan),
+        },
+        at(1.0),
+    );
+    assert!(!out.iter().any(|a| matches!(a, Action::SpawnClip { .. })));
+    assert_eq!(
+        failure(&out).as_deref(),
+        Some("none of the recordings in the range could be read")
+    );
+    assert_eq!(persisted(&out).last(), Some(&None));
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Reply {
+            reply: Reply::Started(_),
+            ..
+        }
+    )));
+    assert!(!m.view().active);
+    assert_eq!(m.job().unwrap().status, JobStatus::Failed);
+}
+
+// ---- preparing_clip ---------------------------------------------------------
+
+#[test]
+fn the_ffmpeg_record_is_persisted_for_crash_recovery() {
+    let mut m = machine();
+    start(&mut m, 1, at(1.0));
+    let out = m.handle(
+        Input::ClipStarted {
+            record: Some(ChildRecord {
+                pid: 42,
+                start_ticks: 9,
+            }),
+        },
+        at(1.0),
+    );
+    let Some(Action::Persist(Some(record))) = out.first() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(record.session.ffmpeg.map(|r| r.pid), Some(42));
+}
+
+#[test]
+fn progress_is_throttled_to_once_a_second() {
+    let mut m = cutting(6);
+    let mut emitted = 0;
+    for (i, t) in [1.0, 1.2, 1.5, 2.1, 2.2].iter().enumerate() {
+        let out = m.handle(
+            Input::Progress(ProgressUpdate::OutTime(10.0 * (i + 1) as f64)),
+            at(*t),
+        );
+        emitted += jobs(&out).len();
+    }
+    assert_eq!(emitted, 2);
+    assert_eq!(
+        m.status_line(),
+        "preparing clip 83% for _replay_front from front"
+    );
+}
+
+#[test]
+fn no_progress_for_the_stall_timeout_ends_ffmpeg_and_fails_the_job() {
+    let mut m = cutting(2);
+    assert_eq!(m.next_deadline(), Some(61.0));
+    // Output that advances moves the stall check; output that does not, does not.
+    m.handle(Input::Progress(ProgressUpdate::OutTime(3.0)), at(10.0));
+    m.handle(Input::Progress(ProgressUpdate::OutTime(3.0)), at(20.0));
+    assert_eq!(m.next_deadline(), Some(70.0));
+    assert!(m.handle(Input::Timer, at(69.9)).is_empty());
+    let out = m.handle(Input::Timer, at(70.0));
+    assert!(out.contains(&Action::Terminate), "{out:?}");
+    assert_eq!(m.next_deadline(), Some(72.0));
+    let out = m.handle(Input::Timer, at(72.0));
+    assert!(out.contains(&Action::Kill), "{out:?}");
+    assert_eq!(m.next_deadline(), Some(BASE - BASE + 1.0 + 43_200.0));
+    let out = m.handle(
+        Input::ChildExited(exit_failed("killed by signal 9", "last words")),
+        at(72.1),
+    );
+    assert_eq!(
+        failure(&out).as_deref(),
+        Some("ffmpeg made no progress for 60s: last words")
+    );
+    assert!(out.contains(&Action::DiscardPartial {
+        replay: "_replay_front".into()
+    }));
+    assert_eq!(
+        persisted(&out),
+        vec![Some((SessionState::PreparingClip, false)), None]
+    );
+}
+
+#[test]
+fn a_failed_ffmpeg_fails_the_job_with_its_stderr() {
+    let mut m = cutting(2);
+    let out = m.handle(
+        Input::ChildExited(exit_failed("exit status 1", "Impossible to open segment")),
+        at(3.0),
+    );
+    assert_eq!(
+        failure(&out).as_deref(),
+        Some("ffmpeg failed (exit status 1): Impossible to open segment")
+    );
+    assert!(!out.iter().any(|a| matches!(a, Action::Unpublish { .. })));
+}
+
+#[test]
+fn a_spawn_failure_fails_the_job() {
+    let mut m = machine();
+    start(&mut m, 1, at(1.0));
+    let out = m.handle(
+        Input::StepFailed(JobFailure::Io("cannot run ffmpeg (/x): gone".into())),
+        at(1.0),
+    );
+    assert_eq!(
+        failure(&out).as_deref(),
+        Some("cannot run ffmpeg (/x): gone")
+    );
+    assert!(!m.view().active);
+}
+
+#[test]
+fn a_finished_clip_is_measured_then_published_then_ready() {
+    let mut m = cutting(3);
+    let out = m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    // ffmpeg is gone: session.json forgets it before the clip is measured.
+    let Some(Action::Persist(Some(record))) = out.first() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(record.session.ffmpeg, None);
+    assert_eq!(
+        out[1..],
+        [Action::MeasureClip {
+            replay: "_replay_front".into()
+        }]
+    );
+    let out = m.handle(Input::ClipMeasured { duration: 30.4 }, at(5.0));
+    assert!(out.contains(&Action::Publish {
+        source: "front".into(),
+        replay: "_replay_front".into()
+    }));
+    assert_eq!(
+        persisted(&out),
+        vec![Some((SessionState::StartingCamera, false))]
+    );
+    let out = m.handle(
+        Input::Published {
+            result: Ok(Some(serde_json::json!({"enabled": true}))),
+            clip_path: "/m/x.mp4".into(),
+        },
+        at(5.1),
+    );
+    assert_eq!(persisted(&out), vec![Some((SessionState::Ready, false))]);
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Emit(Event::Camera {
+            action: CameraAction::Add,
+            ..
+        })
+    )));
+    assert_eq!(
+        jobs(&out),
+        vec![(JobStatus::Success, m.job().unwrap().id.clone())]
+    );
+    assert_eq!(m.view().clip_path.as_deref(), Some("/m/x.mp4"));
+    assert!(m
+        .status_line()
+        .starts_with("replaying _replay_front, auto-stop at "));
+    // Only the auto-stop is left to wake up for.
+    assert_eq!(m.next_deadline(), Some(1.0 + 43_200.0));
+}
+
+#[test]
+fn a_clip_that_ended_early_is_rebuilt_without_the_bad_segment() {
+    let mut m = cutting(4);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    // Ended at 20 s of 40: segment 2 (20..30) is the bad one.
+    let out = m.handle(Input::ClipMeasured { duration: 20.0 }, at(5.0));
+    let Some(Action::SpawnClip { plan, .. }) =
+        out.iter().find(|a| matches!(a, Action::SpawnClip { .. }))
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(plan.entries.len(), 3);
+    assert!(plan
+        .entries
+        .iter()
+        .all(|e| e.path != PathBuf::from("/m/recordings/2.mp4")));
+    assert!(out.iter().any(
+        |a| matches!(a, Action::Log { message, .. } if message.contains("rebuilding without it"))
+    ));
+}
+
+#[test]
+fn rebuilds_are_capped_and_one_segment_is_never_rebuilt() {
+    let plan = segments(3);
+    assert_eq!(judge_clip(&plan, 30.0, 0), ClipVerdict::Good);
+    assert_eq!(judge_clip(&plan, 10.0, 0), ClipVerdict::Rebuild(1));
+    assert_eq!(judge_clip(&plan, 10.0, 3), ClipVerdict::Fail(1));
+    assert_eq!(judge_clip(&segments(1), 2.0, 0), ClipVerdict::Fail(0));
+
+    let mut m = cutting(1);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    let out = m.handle(Input::ClipMeasured { duration: 2.0 }, at(5.0));
+    let message = failure(&out).unwrap();
+    assert!(
+        message.contains("the clip ends at 2.0s of 10.0s"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_clip_measured_by_ffprobe_or_unreadable() {
+    let mut m = cutting(2);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    m.handle(Input::MeasureStarted, at(5.0));
+    assert!(m.has_child());
+    let out = m.handle(
+        Input::ChildExited(ChildExit {
+            stdout: b"20.000000\n".to_vec(),
+            ..exit_ok()
+        }),
+        at(5.2),
+    );
+    assert!(out.iter().any(|a| matches!(a, Action::Publish { .. })));
+
+    let mut m = cutting(2);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    m.handle(Input::MeasureStarted, at(5.0));
+    let out = m.handle(
+        Input::ChildExited(exit_failed("exit status 1", "moov atom not found")),
+        at(5.2),
+    );
+    assert_eq!(
+        failure(&out).as_deref(),
+        Some("the clip is unreadable (exit status 1): moov atom not found")
+    );
+}
+
+// ---- starting_camera and failure ----------------------------------------------
+
+#[test]
+fn a_refused_camera_fails_the_job_and_removes_the_clip() {
+    let mut m = cutting(1);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    m.handle(Input::ClipMeasured { duration: 10.0 }, at(5.0));
+    let out = m.handle(
+        Input::Published {
+            result: Err(JobFailure::InvalidCamera("zones.a: bad".into())),
+            clip_path: "/m/x.mp4".into(),
+        },
+        at(5.0),
+    );
+    assert_eq!(
+        failure(&out).as_deref(),
+        Some("the replay camera config is invalid: zones.a: bad")
+    );
+    let discard = position(&out, |a| matches!(a, Action::RemoveClip { .. }));
+    let failed = position(&out, |a| matches!(a, Action::Emit(Event::JobState { .. })));
+    assert!(discard < failed, "cleaned before the event: {out:#?}");
+    assert!(!out.iter().any(|a| matches!(a, Action::Unpublish { .. })));
+    assert_eq!(persisted(&out), vec![None]);
+}
+
+// ---- stop -------------------------------------------------------------------
+
+#[test]
+fn stop_with_nothing_active_is_not_active() {
+    let mut m = machine();
+    let out = m.handle(Input::Stop { client: ADMIN }, at(1.0));
+    assert_eq!(refusal(&out).unwrap().0, ErrorCode::NotActive);
+    m.handle(
+        Input::StartFromExport {
+            client: 8,
+            export_id: "e".into(),
+        },
+        at(1.0),
+    );
+    let out = m.handle(Input::Stop { client: ADMIN }, at(1.0));
+    assert_eq!(refusal(&out).unwrap().0, ErrorCode::NotActive);
+}
+
+#[test]
+fn stop_while_cutting_discards_the_clip_terminates_once_then_cleans() {
+    let mut m = cutting(2);
+    let job_id = m.job().unwrap().id.clone();
+    let out = m.handle(Input::Stop { client: ADMIN }, at(3.0));
+    assert_eq!(
+        persisted(&out),
+        vec![Some((SessionState::PreparingClip, true))]
+    );
+    let discard = position(&out, |a| matches!(a, Action::DiscardPartial { .. }));
+    let term = position(&out, |a| *a == Action::Terminate);
+    assert!(discard < term);
+    assert_eq!(out.iter().filter(|a| **a == Action::Terminate).count(), 1);
+    assert_eq!(m.status_line(), "stopping replay _replay_front");
+    // The auto-stop no longer counts; the SIGKILL after the grace does.
+    assert_eq!(m.next_deadline(), Some(5.0));
+    // Progress and a second stop change nothing but the waiters.
+    assert!(jobs(&m.handle(Input::Progress(ProgressUpdate::End), at(3.5))).is_empty());
+    assert!(m.handle(Input::Stop { client: 9 }, at(3.6)).is_empty());
+
+    let out = m.handle(
+        Input::ChildExited(exit_failed("exit status 255", "")),
+        at(3.7),
+    );
+    assert_eq!(jobs(&out), vec![(JobStatus::Cancelled, job_id)]);
+    assert_eq!(
+        out.last(),
+        Some(&Action::CleanUp {
+            replay: "_replay_front".into()
+        })
+    );
+    assert!(!out.iter().any(|a| matches!(a, Action::Unpublish { .. })));
+    let out = m.handle(
+        Input::Cleaned {
+            summary: Summary {
+                replay_camera: "_replay_front".into(),
+                files_removed: 2,
+                ..Summary::default()
+            },
+        },
+        at(4.0),
+    );
+    assert_eq!(jobs(&out), vec![(JobStatus::Cancelled, "stopped".into())]);
+    assert_eq!(persisted(&out), vec![None]);
+    let replies: Vec<ClientId> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Reply {
+                client,
+                reply: Reply::Stopped(stop),
+            } => {
+                assert_eq!(stop.summary.files_removed, 2);
+                Some(*client)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, vec![ADMIN, 9]);
+    assert_eq!(m.last_summary().unwrap().files_removed, 2);
+    assert_eq!(m.status_line(), "idle");
+    assert_eq!(m.next_deadline(), None);
+}
+
+#[test]
+fn stop_of_a_ready_session_unpublishes_and_reports_what_it_produced() {
+    let mut m = ready();
+    let out = m.handle(Input::Stop { client: ADMIN }, at(100.0));
+    assert!(!out.contains(&Action::Terminate));
+    // The job already succeeded: no cancelled state under its id.
+    assert!(jobs(&out).is_empty());
+    let unpublish = position(&out, |a| matches!(a, Action::Unpublish { .. }));
+    let clean = position(&out, |a| matches!(a, Action::CleanUp { .. }));
+    assert!(unpublish < clean);
+    let out = m.handle(
+        Input::Cleaned {
+            summary: Summary {
+                replay_camera: "_replay_front".into(),
+                events: 3,
+                review_segments: ReviewCounts {
+                    alert: 1,
+                    detection: 2,
+                },
+                ..Summary::default()
+            },
+        },
+        at(100.5),
+    );
+    let summary = m.last_summary().unwrap();
+    assert_eq!(summary.events, 3);
+    assert!(
+        (summary.duration_s - 99.5).abs() < 1e-9,
+        "{}",
+        summary.duration_s
+    );
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Emit(Event::Summary { .. }))));
+}
+
+#[test]
+fn a_camera_is_never_published_after_its_session_was_stopped() {
+    // Stopped while its clip is measured by ffprobe.
+    let mut m = cutting(2);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    m.handle(Input::MeasureStarted, at(5.0));
+    let out = m.handle(Input::Stop { client: ADMIN }, at(5.1));
+    assert!(out.contains(&Action::Terminate));
+    let out = m.handle(
+        Input::ChildExited(ChildExit {
+            stdout: b"20.0\n".to_vec(),
+            ..exit_ok()
+        }),
+        at(5.2),
+    );
+    assert!(!out.iter().any(|a| matches!(a, Action::Publish { .. })));
+    // Stopped while the camera is being published: a late reply is ignored.
+    let mut m = cutting(1);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    m.handle(Input::ClipMeasured { duration: 10.0 }, at(5.0));
+    m.handle(Input::Stop { client: ADMIN }, at(5.1));
+    let out = m.handle(
+        Input::Published {
+            result: Ok(None),
+            clip_path: "/m/x.mp4".into(),
+        },
+        at(5.2),
+    );
+    assert!(out.is_empty(), "{out:?}");
+    assert_ne!(m.view().state, SessionState::Ready);
+}
+
+// ---- auto-stop ------------------------------------------------------------
+
+#[test]
+fn auto_stop_fires_at_the_deadline_and_not_before() {
+    let mut m = ready();
+    assert_eq!(m.next_deadline(), Some(1.0 + 43_200.0));
+    assert!(m.handle(Input::Timer, at(43_200.9)).is_empty());
+    let out = m.handle(Input::Timer, at(43_201.0));
+    assert!(out
+        .iter()
+        .any(|a| matches!(a, Action::Log { message, .. } if message.contains("auto-stop"))));
+    assert!(out.iter().any(|a| matches!(a, Action::CleanUp { .. })));
+    let out = m.handle(
+        Input::Cleaned {
+            summary: Summary::default(),
+        },
+        at(43_201.1),
+    );
+    // No client waits for an auto-stop.
+    assert!(!out.iter().any(|a| matches!(a, Action::Reply { .. })));
+    assert_eq!(m.next_deadline(), None);
+}
+
+#[test]
+fn an_idle_machine_never_asks_to_be_woken() {
+    assert_eq!(machine().next_deadline(), None);
+}
+
+#[test]
+fn new_limits_apply_after_a_reload() {
+    let mut m = machine();
+    m.set_settings(Settings {
+        max_range: 10.0,
+        ..SETTINGS
+    });
+    let out = m.handle(
+        Input::Start {
+            client: ADMIN,
+            camera: "front".into(),
+            start_time: BASE,
+            end_time: BASE + 11.0,
+        },
+        at(1.0),
+    );
+    assert_eq!(refusal(&out).unwrap().0, ErrorCode::InvalidParams);
+}
+
+// ---- start_from_export ------------------------------------------------------
+
+fn export() -> Export {
+    Export {
+        id: "front_1-ab".into(),
+        camera: "front".into(),
+        date: BASE,
+        video_path: "/m/exports/front_1-ab.mp4".into(),
+        in_progress: false,
+    }
+}
+
+#[test]
+fn an_export_is_measured_before_the_reply_then_accepted_whole() {
+    let mut m = machine();
+    let out = m.handle(
+        Input::StartFromExport {
+            client: ADMIN,
+            export_id: "front_1-ab".into(),
+        },
+        at(1.0),
+    );
+    assert_eq!(
+        out,
+        vec![Action::CheckExport {
+            export_id: "front_1-ab".into()
+        }]
+    );
+    m.handle(Input::ExportProbeStarted { export: export() }, at(1.0));
+    assert!(!m.view().active);
+    assert_eq!(m.status_line(), "idle, checking export front_1-ab");
+    assert_eq!(m.next_deadline(), Some(61.0));
+    let out = m.handle(
+        Input::ChildExited(ChildExit {
+            stdout: b"42.5\n".to_vec(),
+            ..exit_ok()
+        }),
+        at(1.2),
+    );
+    let Some(Action::SpawnClip { plan, .. }) =
+        out.iter().find(|a| matches!(a, Action::SpawnClip { .. }))
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(plan.entries.len(), 1);
+    assert_eq!(plan.expected_duration, 42.5);
+    let view = m.view();
+    assert_eq!(view.end_time, Some(BASE + 42.5));
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Reply {
+            reply: Reply::Started(_),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn an_export_that_cannot_be_replayed_is_refused_and_nothing_is_left() {
+    let probe = |stdout: &[u8], success: bool| {
+        let mut m = machine();
+        m.handle(
+            Input::StartFromExport {
+                client: ADMIN,
+                export_id: "x".into(),
+            },
+            at(1.0),
+        );
+        m.handle(Input::ExportProbeStarted { export: export() }, at(1.0));
+        let out = m.handle(
+            Input::ChildExited(ChildExit {
+                success,
+                status: "exit status 1".into(),
+                stdout: stdout.to_vec(),
+                stderr_tail: "Invalid data".into(),
+            }),
+            at(1.2),
+        );
+        assert!(persisted(&out).is_empty());
+        assert!(!m.view().active);
+        refusal(&out).unwrap()
+    };
+    let (code, message) = probe(b"99999\n", true);
+    assert_eq!(code, ErrorCode::InvalidParams);
+    assert!(message.contains("session.max_range"), "{message}");
+    let (code, message) = probe(b"", false);
+    assert_eq!(code, ErrorCode::InvalidParams);
+    assert!(message.contains("Invalid data"), "{message}");
+
+    let mut m = machine();
+    m.handle(
+        Input::StartFromExport {
+            client: ADMIN,
+            export_id: "x".into(),
+        },
+        at(1.0),
+    );
+    let out = m.handle(
+        Input::ExportRefused {
+            error: RequestError::NotFound("export 'x' does not exist".into()),
+        },
+        at(1.0),
+    );
+    assert_eq!(refusal(&out).unwrap().0, ErrorCode::NotFound);
+    assert_eq!(m.status_line(), "idle");
+}
+
+#[test]
+fn a_hung_export_probe_is_ended_and_the_start_refused() {
+    let mut m = machine();
+    m.handle(
+        Input::StartFromExport {
+            client: ADMIN,
+            export_id: "x".into(),
+        },
+        at(1.0),
+    );
+    m.handle(Input::ExportProbeStarted { export: export() }, at(1.0));
+    assert!(m
+        .handle(Input::Timer, at(61.0))
+        .contains(&Action::Terminate));
+    let out = m.handle(
+        Input::ChildExited(exit_failed("killed by signal 15", "")),
+        at(61.1),
+    );
+    let (_, message) = refusal(&out).unwrap();
+    assert!(
+        message.contains("ffprobe did not finish in 60s"),
+        "{message}"
+    );
+}
+
+// ---- crash recovery and boot cleanup ---------------------------------------
+
+fn saved(state: SessionState, stopping: bool, interruptions: u32) -> Recovered {
+    let mut m = cutting(2);
+    let record = m.record().unwrap();
+    let mut session = record.session;
+    session.interruptions = interruptions;
+    drop(m.handle(Input::Shutdown, at(2.0)));
+    Recovered::Session {
+        saved: Box::new(PersistedSession {
+            state,
+            stopping,
+            session,
+        }),
+        clip_exists: true,
+    }
+}
+
+#[test]
+fn no_state_or_a_state_from_another_boot_or_a_corrupt_one_is_boot_cleanup() {
+    for recovered in [
+        Recovered::Nothing,
+        Recovered::OtherBoot,
+        Recovered::Corrupt("x is unreadable".into()),
+    ] {
+        let mut m = Lifecycle::new(SETTINGS);
+        let out = m.handle(Input::Recovered(recovered), at(0.0));
+        assert!(out.contains(&Action::BootCleanup {
+            keep: None,
+            also: None
+        }));
+        assert_eq!(persisted(&out), vec![None]);
+    }
+}
+
+#[test]
+fn a_ready_session_is_resumed_with_the_same_deadline() {
+    let mut m = Lifecycle::new(SETTINGS);
+    let out = m.handle(
+        Input::Recovered(saved(SessionState::Ready, false, 0)),
+        at(500.0),
+    );
+    assert!(out.contains(&Action::KillLeftover(ChildRecord {
+        pid: 42,
+        start_ticks: 9
+    })));
+    assert!(out.contains(&Action::Republish {
+        source: "front".into(),
+        replay: "_replay_front".into()
+    }));
+    let out = m.handle(Input::Republished { result: Ok(()) }, at(500.0));
+    assert!(out.contains(&Action::BootCleanup {
+        keep: Some("_replay_front".into()),
+        also: None
+    }));
+    assert_eq!(m.view().state, SessionState::Ready);
+    assert_eq!(m.job().unwrap().status, JobStatus::Success);
+    assert_eq!(m.next_deadline(), Some(1.0 + 43_200.0));
+}
+
+#[test]
+fn a_ready_session_whose_clip_is_gone_or_cannot_be_republished_is_cleaned() {
+    let mut m = Lifecycle::new(SETTINGS);
+    let Recovered::Session { saved: s, .. } = saved(SessionState::Ready, false, 0) else {
+        unreachable!()
+    };
+    let out = m.handle(
+        Input::Recovered(Recovered::Session {
+            saved: s,
+            clip_exists: false,
+        }),
+        at(1.0),
+    );
+    assert!(out.contains(&Action::BootCleanup {
+        keep: None,
+        also: Some("_replay_front".into())
+    }));
+    let mut m = Lifecycle::new(SETTINGS);
+    m.handle(
+        Input::Recovered(saved(SessionState::Ready, false, 0)),
+        at(1.0),
+    );
+    let out = m.handle(
+        Input::Republished {
+            result: Err("the replay camera config is invalid".into()),
+        },
+        at(1.0),
+    );
+    assert!(out.contains(&Action::BootCleanup {
+        keep: None,
+        also: Some("_replay_front".into())
+    }));
+    assert_eq!(persisted(&out), vec![None]);
+}
+
+#[test]
+fn an_interrupted_preparation_starts_over_once() {
+    let mut m = Lifecycle::new(SETTINGS);
+    let out = m.handle(
+        Input::Recovered(saved(SessionState::StartingCamera, false, 0)),
+        at(1.0),
+    );
+    let Some(Action::Persist(Some(record))) =
+        out.iter().find(|a| matches!(a, Action::Persist(Some(_))))
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(record.session.interruptions, 1);
+    assert_eq!(record.state, SessionState::PreparingClip);
+    assert!(!record.session.published);
+    assert!(out.contains(&Action::RemoveCameraFile {
+        replay: "_replay_front".into()
+    }));
+    assert!(out.contains(&Action::BootCleanup {
+        keep: Some("_replay_front".into()),
+        also: None
+    }));
+    assert!(matches!(out.last(), Some(Action::Replan { .. })));
+    let out = m.handle(
+        Input::Replanned {
+            result: Ok(segments(2)),
+        },
+        at(1.0),
+    );
+    assert!(out.iter().any(|a| matches!(a, Action::SpawnClip { .. })));
+
+    // The plan cannot be made again: the job fails.
+    let mut m = Lifecycle::new(SETTINGS);
+    m.handle(
+        Input::Recovered(saved(SessionState::PreparingClip, false, 0)),
+        at(1.0),
+    );
+    let out = m.handle(
+        Input::Replanned {
+            result: Err("NVR database: locked".into()),
+        },
+        at(1.0),
+    );
+    assert_eq!(
+        failure(&out).as_deref(),
+        Some("cannot restart the clip job: NVR database: locked")
+    );
+}
+
+#[test]
+fn a_second_interruption_fails_the_session() {
+    let mut m = Lifecycle::new(SETTINGS);
+    let out = m.handle(
+        Input::Recovered(saved(SessionState::PreparingClip, false, 1)),
+        at(1.0),
+    );
+    assert_eq!(
+        failure(&out).as_deref(),
+        Some("the daemon was interrupted twice while preparing the clip")
+    );
+    assert!(out.contains(&Action::BootCleanup {
+        keep: None,
+        also: Some("_replay_front".into())
+    }));
+    assert_eq!(persisted(&out).last(), Some(&None));
+}
+
+#[test]
+fn a_stop_interrupted_by_a_crash_is_finished_at_start() {
+    let mut m = Lifecycle::new(SETTINGS);
+    let out = m.handle(
+        Input::Recovered(saved(SessionState::Ready, true, 0)),
+        at(1.0),
+    );
+    assert!(out.contains(&Action::BootCleanup {
+        keep: None,
+        also: Some("_replay_front".into())
+    }));
+    assert!(!out.iter().any(|a| matches!(a, Action::Republish { .. })));
+    assert!(!m.view().active);
+}
+
+// ---- exit -------------------------------------------------------------------
+
+#[test]
+fn sigterm_keeps_the_session_for_the_next_start_and_drops_the_partial_clip() {
+    let mut m = cutting(2);
+    let out = m.handle(Input::Shutdown, at(3.0));
+    assert_eq!(out[0], Action::KillAndReap);
+    assert!(out.contains(&Action::DiscardPartial {
+        replay: "_replay_front".into()
+    }));
+    // Still there, without the ffmpeg that is gone now.
+    let Some(Action::Persist(Some(record))) = out.iter().find(|a| matches!(a, Action::Persist(_)))
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(record.session.ffmpeg, None);
+    assert_eq!(record.state, SessionState::PreparingClip);
+}
+
+#[test]
+fn sigterm_during_a_stop_finishes_the_stop() {
+    let mut m = cutting(2);
+    m.handle(Input::Stop { client: ADMIN }, at(3.0));
+    let out = m.handle(Input::Shutdown, at(3.1));
+    assert!(out.contains(&Action::KillAndReap));
+    assert!(out.iter().any(|a| matches!(a, Action::CleanUp { .. })));
+}
+
+#[test]
+fn every_phase_change_is_persisted_before_the_next_effect() {
+    // Walk a whole session and check that no effect follows a phase change
+    // without a Persist in between.
+    let mut m = machine();
+    let mut all = start(&mut m, 2, at(1.0));
+    all.extend(m.handle(Input::ChildExited(exit_ok()), at(2.0)));
+    all.extend(m.handle(Input::ClipMeasured { duration: 20.0 }, at(2.0)));
+    all.extend(m.handle(
+        Input::Published {
+            result: Ok(None),
+            clip_path: "/m/x.mp4".into(),
+        },
+        at(2.0),
+    ));
+    all.extend(m.handle(Input::Stop { client: ADMIN }, at(3.0)));
+    all.extend(m.handle(
+        Input::Cleaned {
+            summary: Summary::default(),
+        },
+        at(3.0),
+    ));
+    assert_eq!(
+        persisted(&all),
+        vec![
+            Some((SessionState::PreparingClip, false)),
+            Some((SessionState::StartingCamera, false)),
+            Some((SessionState::Ready, false)),
+            Some((SessionState::Ready, true)),
+            None,
+        ]
+    );
+}
