@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 use std::fs;
 
+use super::media_cleanup as cleanup;
 use crate::protocol::{CameraAction, Event, Summary};
-use crate::replay::cleanup;
 use crate::replay::names;
 
 use super::clip_job::remove_quietly;

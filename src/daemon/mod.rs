@@ -12,6 +12,7 @@ pub(crate) mod clock;
 mod configs;
 pub(crate) mod control;
 mod executor;
+pub(crate) mod media_cleanup;
 pub(crate) mod notify;
 mod recovery;
 mod requests;

@@ -8,7 +8,7 @@ use crate::nvr::config::{describe_key, describe_kind, NvrConfig};
 use serde_yaml::{Mapping, Value};
 use std::path::Path;
 
-pub const REPLAY_PREFIX: &str = "_replay_";
+use super::names::{self, REPLAY_PREFIX};
 
 /// ffmpeg input arguments of the replay camera: real-time pace, endless
 /// loop, and timestamps regenerated at each loop so the NVR sees a live feed.
@@ -47,18 +47,6 @@ const RUNTIME_MOTION_FIELDS: [&str; 1] = ["frame_shape"];
 /// The ffmpeg input roles the NVR knows.
 const ROLES: [&str; 3] = ["detect", "record", "audio"];
 
-/// `^[a-zA-Z0-9_-]+$`
-pub fn is_valid_camera_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-pub fn replay_camera_name(source: &str) -> String {
-    format!("{REPLAY_PREFIX}{source}")
-}
-
 /// A config the NVR would refuse; Display is "FIELD: message".
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -82,7 +70,7 @@ pub fn build(
     source: &str,
     clip: &Path,
 ) -> Result<serde_yaml::Mapping, CameraError> {
-    if !is_valid_camera_name(source) {
+    if !names::is_valid(source) {
         return Err(CameraError::new(
             "camera",
             format!("{source:?} is not a valid camera name (letters, digits, '_' and '-' only)"),
@@ -211,7 +199,7 @@ pub fn validate(
     name: &str,
     camera: &serde_yaml::Mapping,
 ) -> Result<(), CameraError> {
-    if !is_valid_camera_name(name) {
+    if !names::is_valid(name) {
         return Err(CameraError::new(
             "name",
             format!("{name:?} is not a valid camera name (letters, digits, '_' and '-' only)"),

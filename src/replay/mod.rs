@@ -1,5 +1,4 @@
 pub mod camera;
-pub mod cleanup;
 pub mod clip;
 pub mod errors;
 pub mod lifecycle;

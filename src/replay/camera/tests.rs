@@ -158,7 +158,8 @@ fn mapping(text: &str) -> Mapping {
 }
 
 fn clip(source: &str) -> std::path::PathBuf {
-    Path::new("/media/frigate/clips/replay").join(format!("{}.mp4", replay_camera_name(source)))
+    Path::new("/media/frigate/clips/replay")
+        .join(format!("{}.mp4", crate::replay::names::replay_name(source)))
 }
 
 fn build_ok(config: &NvrConfig, source: &str) -> Mapping {
@@ -183,9 +184,12 @@ fn camera_names() {
         ("front\n", false),
         ("a.b", false),
     ] {
-        assert_eq!(is_valid_camera_name(name), valid, "{name:?}");
+        assert_eq!(crate::replay::names::is_valid(name), valid, "{name:?}");
     }
-    assert_eq!(replay_camera_name("front_door"), "_replay_front_door");
+    assert_eq!(
+        crate::replay::names::replay_name("front_door"),
+        "_replay_front_door"
+    );
 }
 
 #[test]

@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
         };
-        let name = camera::replay_camera_name(&source);
+        let name = replayd::replay::names::replay_name(&source);
         if let Ok(document) = camera::try_published_document(&name, &built) {
             let published = NvrConfig::parse(&document, Path::new("/config/cameras.yml"))
                 .unwrap_or_else(|e| panic!("published document does not parse: {e}\n{document}"));

@@ -32,7 +32,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use replayd::daemon::control::{self, Peer};
-use replayd::daemon::errors::{error_body, RequestError};
+use replayd::replay::errors::{error_body, RequestError};
 use replayd::protocol::{
     self, ErrorBody, ErrorCode, Event, Frame, LineReader, Request, SessionState, SessionView,
     StartReply, StatusReply, MAX_LINE,
@@ -181,7 +181,7 @@ fn check_request(request: &Request) {
             let mut session = SessionView::idle();
             session.active = true;
             session.state = SessionState::PreparingClip;
-            session.replay_camera = Some(camera::replay_camera_name(name));
+            session.replay_camera = Some(replayd::replay::names::replay_name(name));
             session.source_camera = Some(name.clone());
             session.start_time = Some(*start_time);
             session.end_time = Some(*end_time);
@@ -192,7 +192,7 @@ fn check_request(request: &Request) {
             };
             check_ok(&status);
             check_ok(&StartReply {
-                replay_camera: camera::replay_camera_name(name),
+                replay_camera: replayd::replay::names::replay_name(name),
                 job_id: name.clone(),
             });
             check_event(&Event::Camera {

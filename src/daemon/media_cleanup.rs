@@ -25,22 +25,12 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{openat, statat, unlinkat, AtFlags, Dir, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
-/// What every replay camera name starts with (SPEC §1).
-pub const REPLAY_PREFIX: &str = "_replay_";
+use crate::replay::names;
 
 /// Directory depth below a camera directory that we are willing to walk.
 /// Frigate's deepest layout is `recordings/<cam>/<date>/<hour>/<cam>/file`;
 /// the cap only bounds open descriptors against a pathological tree.
 const MAX_DEPTH: usize = 32;
-
-/// `_replay_` followed by a valid camera name (`^[a-zA-Z0-9_-]+$`).
-pub fn is_replay_camera_name(name: &str) -> bool {
-    name.len() > REPLAY_PREFIX.len()
-        && name.starts_with(REPLAY_PREFIX)
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
 
 /// The outcome of a cleanup that kept going past errors.
 #[derive(Debug, Default)]
@@ -57,7 +47,7 @@ impl Removal {
     }
 }
 
-/// Removes the replay camera's files under `media_root` (SPEC §2 cleanup); returns files removed.
+/// Removes the replay camera's files under `media_root` (SPEC §2 cleanup).
 ///
 /// Removes `recordings/<cam>/`, `clips/<cam>/`, `clips/thumbs/<cam>/`,
 /// `clips/previews/<cam>/` (recursively) and `clips/<cam>-<digit>*.jpg`,
@@ -65,22 +55,7 @@ impl Removal {
 /// Missing paths (the media root included) are not errors. A name that is
 /// not a replay camera name is refused with `InvalidInput`; a media root that
 /// exists but cannot be opened is an error. Failures on single entries are
-/// logged as warnings and skipped, and the count of what was removed is still
-/// returned; [`remove_camera_files_sparing`] hands them back instead.
-pub fn remove_camera_files(media_root: &Path, camera: &str) -> io::Result<u64> {
-    let removal = remove_camera_files_sparing(media_root, camera, &[] as &[&str])?;
-    for (path, e) in &removal.failures {
-        log::warn!(
-            "cleanup of {camera}: could not remove {}: {e}",
-            path.display()
-        );
-    }
-    Ok(removal.files)
-}
-
-/// Like [`remove_camera_files`], but leaves alone the snapshot and thumbnail
-/// files that also belong to one of the `spare` cameras, and reports
-/// failures instead of logging them.
+/// handed back with the count of what was removed.
 ///
 /// The digit rule cannot tell `_replay_front`'s `_replay_front-1-1700….jpg`
 /// from a camera named `_replay_front-1`; pass the names that must survive
@@ -132,31 +107,6 @@ pub fn remove_camera_files_sparing<S: AsRef<str>>(
     Ok(out)
 }
 
-/// Removes the replay clip `clips/replay/<camera>.mp4`; returns whether it existed.
-///
-/// Not part of [`remove_camera_files`] (SPEC §2 lists the clip apart from
-/// the camera's media), but boot cleanup needs it: a stale clip left in
-/// place is found again by [`stale_replay_cameras`] at every boot.
-pub fn remove_replay_clip(media_root: &Path, camera: &str) -> io::Result<bool> {
-    check_name(camera)?;
-    let Some(root) = open_root(media_root)? else {
-        return Ok(false);
-    };
-    let mut out = Removal::default();
-    let Some(clips) = open_dir(&root, media_root, "clips", &mut out) else {
-        return first_failure(out).map(|()| false);
-    };
-    let Some(replay) = open_dir(&clips, &media_root.join("clips"), "replay", &mut out) else {
-        return first_failure(out).map(|()| false);
-    };
-    let name = cstring(&format!("{camera}.mp4"))?;
-    match unlinkat(&replay, name.as_c_str(), AtFlags::empty()) {
-        Ok(()) => Ok(true),
-        Err(Errno::NOENT) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// Names with the replay prefix found in recordings/, clips/, clips/thumbs/, clips/replay/*.mp4.
 ///
 /// Only those four directories are listed (never a camera directory), so the
@@ -194,7 +144,7 @@ pub fn stale_replay_cameras(media_root: &Path) -> io::Result<BTreeSet<String>> {
                 continue;
             };
             if matches!(kind, FileType::Directory | FileType::Symlink)
-                && is_replay_camera_name(&name)
+                && names::is_replay_name(&name)
             {
                 found.insert(name);
             }
@@ -209,7 +159,7 @@ pub fn stale_replay_cameras(media_root: &Path) -> io::Result<BTreeSet<String>> {
                 continue;
             }
             if let Some(stem) = name.strip_suffix(".mp4") {
-                if is_replay_camera_name(stem) {
+                if names::is_replay_name(stem) {
                     found.insert(stem.to_string());
                 }
             }
@@ -222,7 +172,7 @@ pub fn stale_replay_cameras(media_root: &Path) -> io::Result<BTreeSet<String>> {
 }
 
 fn check_name(camera: &str) -> io::Result<()> {
-    if is_replay_camera_name(camera) {
+    if names::is_replay_name(camera) {
         Ok(())
     } else {
         Err(io::Error::new(
@@ -234,13 +184,6 @@ fn check_name(camera: &str) -> io::Result<()> {
 
 fn cstring(s: &str) -> io::Result<CString> {
     CString::new(s).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
-}
-
-fn first_failure(out: Removal) -> io::Result<()> {
-    match out.failures.into_iter().next() {
-        Some((_, e)) => Err(e),
-        None => Ok(()),
-    }
 }
 
 /// `<camera>-<digit>…` ending in `.jpg`, `-clean.webp` or `-clean.png`.
