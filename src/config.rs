@@ -34,10 +34,6 @@ const DEFAULT_FFPROBE: &str = "ffprobe";
 const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 
-/// Longest duration accepted anywhere: far beyond any sane setting, and small
-/// enough that `Instant + d` can never overflow (which would panic).
-pub const MAX_DURATION_VALUE: Duration = Duration::from_secs(3650 * 86400);
-
 /// `sun_path` holds 108 bytes including the terminating NUL; a longer socket
 /// path only fails at bind time, so catch it here where the key can be named.
 const MAX_SOCKET_PATH: usize = 107;
@@ -299,99 +295,10 @@ fn load_file(path: &Path, missing_ok: bool, env: &Environment) -> Result<Config,
 // ---------------------------------------------------------------------------
 // Durations
 
-/// Parses a duration such as `"90s"`, `"12h"`, `"1h30m"`, `"500ms"`, `"2d"`
-/// (units ms, s, m, h, d; groups may be separated by spaces). Zero, negative,
-/// fractional and unit-less values are refused.
+/// Parses a duration in the one grammar of [`crate::duration`]; the message
+/// quotes the value, for an error that also names the key.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let s = text.trim();
-    if s.is_empty() {
-        return Err("empty duration (expected e.g. \"90s\", \"12h\", \"1h30m\")".into());
-    }
-    if s.starts_with('-') {
-        return Err(format!("invalid duration {text:?}: must be positive"));
-    }
-    let malformed = || {
-        format!(
-            "invalid duration {text:?} \
-             (expected e.g. \"90s\", \"12h\", \"1h30m\", \"500ms\", \"2d\")"
-        )
-    };
-    let too_large = || format!("invalid duration {text:?}: too large (at most 3650d)");
-    let bytes = s.as_bytes();
-    let mut total = Duration::ZERO;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b' ' {
-            i += 1;
-            continue;
-        }
-        let digits_start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        let unit_start = i;
-        while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        if digits_start == unit_start {
-            return Err(malformed());
-        }
-        if unit_start == i {
-            return Err(format!(
-                "invalid duration {text:?}: missing unit (ms, s, m, h or d)"
-            ));
-        }
-        let number: u64 = s[digits_start..unit_start]
-            .parse()
-            .map_err(|_| too_large())?;
-        let unit_ms: u64 = match &s[unit_start..i] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            other => {
-                return Err(format!(
-                    "invalid duration {text:?}: unknown unit {other:?} (expected ms, s, m, h or d)"
-                ))
-            }
-        };
-        let ms = number.checked_mul(unit_ms).ok_or_else(too_large)?;
-        total = total
-            .checked_add(Duration::from_millis(ms))
-            .ok_or_else(too_large)?;
-    }
-    if total.is_zero() {
-        return Err(format!(
-            "invalid duration {text:?}: must be greater than zero"
-        ));
-    }
-    if total > MAX_DURATION_VALUE {
-        return Err(too_large());
-    }
-    Ok(total)
-}
-
-/// Formats a duration the way replayd.toml spells it (`"1h30m"`, `"500ms"`).
-pub fn format_duration(d: Duration) -> String {
-    let mut ms = d.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    for (unit, size) in [
-        ("d", 86_400_000u128),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
-        if ms >= size {
-            out.push_str(&format!("{}{unit}", ms / size));
-            ms %= size;
-        }
-    }
-    out
+    crate::duration::parse(text).map_err(|e| format!("invalid duration {text:?}: {e}"))
 }
 
 // ---------------------------------------------------------------------------

@@ -358,10 +358,10 @@ fn invalid_inputs_name_file_line_and_key() {
             "missing unit",
         ),
         (
-            "[session]\nmax_range = \"1.5h\"\n",
+            "[session]\nmax_range = \"1h1h\"\n",
             2,
             Some("session.max_range"),
-            "invalid duration",
+            "invalid duration \"1h1h\": units must go from largest to smallest",
         ),
         (
             "[session]\nmax_range = \"\"\n",
@@ -585,58 +585,19 @@ fn socket_path_length_is_checked() {
 }
 
 #[test]
-fn durations() {
-    let ok: &[(&str, u64)] = &[
-        ("90s", 90_000),
-        ("12h", 43_200_000),
-        ("1h30m", 5_400_000),
-        ("1h 30m", 5_400_000),
-        (" 5m ", 300_000),
-        ("500ms", 500),
-        ("2d", 172_800_000),
-        ("1d2h3m4s5ms", 93_784_005),
-        ("0h1s", 1_000),
-        ("3650d", 315_360_000_000),
-    ];
-    for (text, ms) in ok {
-        assert_eq!(
-            parse_duration(text),
-            Ok(Duration::from_millis(*ms)),
-            "{text}"
-        );
-    }
-    let bad = [
-        "",
-        " ",
-        "0s",
-        "0",
-        "-1s",
-        "5",
-        "s",
-        "h1",
-        "1.5h",
-        "1x",
-        "1 h",
-        "1hh",
-        "3651d",
-        "99999999999999999999s",
-        "1h-5m",
-        "+5s",
-    ];
-    for text in bad {
-        assert!(parse_duration(text).is_err(), "{text:?} parsed");
-    }
-}
-
-#[test]
-fn durations_round_trip_through_format() {
-    for text in ["90s", "1m30s", "12h", "1h30m", "500ms", "2d", "1d2h3m4s5ms"] {
-        let d = parse_duration(text).unwrap();
-        assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{text}");
-    }
-    assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
-    assert_eq!(format_duration(Duration::from_millis(500)), "500ms");
-    assert_eq!(format_duration(Duration::ZERO), "0s");
+fn durations_use_the_shared_grammar() {
+    // The grammar itself is tested in crate::duration; here, that the key's
+    // message quotes the value and gives the reason.
+    assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+    assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+    assert_eq!(
+        parse_duration("10min"),
+        Err("invalid duration \"10min\": unknown unit \"min\" (expected ms, s, m, h or d)".into())
+    );
+    assert_eq!(
+        parse_duration(""),
+        Err("invalid duration \"\": empty duration (expected e.g. 90s, 1h30m, 500ms)".into())
+    );
 }
 
 #[test]
