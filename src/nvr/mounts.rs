@@ -200,7 +200,7 @@ impl Mounts {
 /// Why a path cannot be a mount's prefix or target.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MountPathError {
-    #[error("must be an absolute path")]
+    #[error("must be absolute")]
     NotAbsolute,
     #[error("must not contain '..'")]
     ParentDir,
