@@ -9,6 +9,7 @@ pub mod clock;
 pub mod control;
 pub mod errors;
 mod job;
+pub mod ledger_store;
 pub mod notify;
 mod recovery;
 mod requests;
