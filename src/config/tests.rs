@@ -167,9 +167,12 @@ media_dir = "/srv/frigate/storage"
         "/media/frigate/recordings -> /mnt/nas/recordings, \
          /media/frigate -> /srv/frigate/storage (nvr.mounts)"
     );
-    // An empty table: no container, whatever media_dir says.
+    // An empty table (a bare header, its examples commented out) is no table.
     let cfg = parse_ok("[nvr]\nmedia_dir = \"/srv/m\"\nmounts = {}\n");
-    assert!(cfg.nvr.mounts.is_identity());
+    assert_eq!(
+        cfg.nvr.mounts.to_host(Path::new("/media/frigate/x")),
+        Some(PathBuf::from("/srv/m/x"))
+    );
 }
 
 #[test]

@@ -57,8 +57,10 @@ impl Mounts {
         }
     }
 
-    /// The mounts in force: the explicit `[nvr.mounts]` table when there is
-    /// one (an empty table means none), else the implied ones.
+    /// The mounts in force: the explicit `[nvr.mounts]` table when it has
+    /// entries, else the implied ones. An empty table counts as none, so that
+    /// a bare `[nvr.mounts]` header with its examples commented out (as the
+    /// shipped file has it) does not turn the implied mounts off.
     ///
     /// Implied: Frigate's own paths are fixed wherever it runs, so a media
     /// root other than `/media/frigate`, or an NVR config outside `/config`,
@@ -76,7 +78,7 @@ impl Mounts {
         media_dir: &Path,
         nvr_config_path: &Path,
     ) -> Mounts {
-        if let Some(table) = explicit {
+        if let Some(table) = explicit.filter(|t| !t.is_empty()) {
             let mounts = table
                 .iter()
                 .filter_map(|(nvr, host)| {

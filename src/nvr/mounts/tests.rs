@@ -114,8 +114,8 @@ fn all_defaults_are_the_identity() {
         ),
         Mounts::resolve(
             Some(&BTreeMap::new()),
-            Path::new("/srv/x"),
-            Path::new("/srv/c/c.yml"),
+            Path::new("/media/frigate"),
+            Path::new("/config/config.yml"),
         ),
         Mounts::identity(),
         Mounts::default(),
@@ -247,6 +247,16 @@ fn an_explicit_table_replaces_the_implied_mounts() {
     );
     assert_eq!(host(&m, "/data/frigate/x"), Some(p("/data/frigate/x")));
     assert_eq!(host(&m, "/media/frigate/x"), None);
+}
+
+#[test]
+fn an_empty_table_leaves_the_implied_mounts() {
+    let m = Mounts::resolve(
+        Some(&BTreeMap::new()),
+        Path::new("/srv/frigate/storage"),
+        Path::new("/srv/frigate/config/config.yml"),
+    );
+    assert_eq!(m, docker());
 }
 
 #[test]
