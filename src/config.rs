@@ -6,8 +6,10 @@
 //! file IO. Every error names the file, the line and the full dotted key.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt;
+use std::net::Ipv6Addr;
 use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -15,28 +17,35 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+
+use crate::nvr::mounts::{self, Mounts};
 
 /// Where replayd looks when `--config` is not given; a missing file there means defaults.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/replayd/replayd.toml";
 
 const DEFAULT_MEDIA_DIR: &str = "/media/frigate";
 const DEFAULT_RUNTIME_DIR: &str = "/run/replayd";
+const DEFAULT_STATE_DIR: &str = "/var/lib/replayd";
 const SOCKET_NAME: &str = "control.sock";
 const DEFAULT_SOCKET_MODE: u32 = 0o660;
 const DEFAULT_ADMIN_GROUP: &str = "replayd";
 const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(12 * 3600);
 const DEFAULT_MAX_RANGE: Duration = Duration::from_secs(6 * 3600);
+const DEFAULT_CAMERA_PREFIX: &str = "_replay_";
+/// Below the media root, not in the NVR's `clips/replay/`: Frigate 0.18
+/// empties that folder at each of its starts (SPEC §1).
+const REPLAY_DIR_NAME: &str = "replayd";
+const IMPORT_DIR_NAME: &str = "replayd-import";
+const DEFAULT_FRIGATE_HOST: &str = "127.0.0.1";
+const DEFAULT_FRIGATE_PORT: u16 = 5000;
+const DEFAULT_FRIGATE_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_FFMPEG: &str = "ffmpeg";
 const DEFAULT_FFPROBE: &str = "ffprobe";
 const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
-
-/// Longest duration accepted anywhere: far beyond any sane setting, and small
-/// enough that `Instant + d` can never overflow (which would panic).
-pub const MAX_DURATION_VALUE: Duration = Duration::from_secs(3650 * 86400);
 
 /// `sun_path` holds 108 bytes including the terminating NUL; a longer socket
 /// path only fails at bind time, so catch it here where the key can be named.
@@ -44,6 +53,8 @@ const MAX_SOCKET_PATH: usize = 107;
 
 const LOG_LEVELS: &[&str] = &["error", "warn", "info", "debug", "trace", "off"];
 const LOG_TARGETS: &[&str] = &["auto", "journal", "syslog", "stderr"];
+const CLIP_MODES: &[&str] = &["auto", "link", "copy"];
+const PUBLISHERS: &[&str] = &["file", "frigate"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogTarget {
@@ -88,6 +99,195 @@ impl FromStr for LogTarget {
     }
 }
 
+/// How a session gets its footage (SPEC §2, clip modes); also the spelling
+/// of `clip_mode` in a start request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipMode {
+    /// `link` when the segments can be hard-linked into the replay dir, else `copy`.
+    Auto,
+    Link,
+    Copy,
+}
+
+impl ClipMode {
+    /// The spelling used in replayd.toml and in the protocol.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClipMode::Auto => "auto",
+            ClipMode::Link => "link",
+            ClipMode::Copy => "copy",
+        }
+    }
+}
+
+impl fmt::Display for ClipMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ClipMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(ClipMode::Auto),
+            "link" => Ok(ClipMode::Link),
+            "copy" => Ok(ClipMode::Copy),
+            _ => Err(one_of(s, CLIP_MODES)),
+        }
+    }
+}
+
+/// How the NVR gets the replay camera (SPEC §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Publisher {
+    /// `cameras/<name>.yml` and the `camera` event only.
+    File,
+    /// The same, and Frigate's HTTP API.
+    Frigate,
+}
+
+impl Publisher {
+    /// The spelling used in replayd.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Publisher::File => "file",
+            Publisher::Frigate => "frigate",
+        }
+    }
+}
+
+impl fmt::Display for Publisher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Publisher {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "file" => Ok(Publisher::File),
+            "frigate" => Ok(Publisher::Frigate),
+            _ => Err(one_of(s, PUBLISHERS)),
+        }
+    }
+}
+
+fn one_of(s: &str, expected: &[&str]) -> String {
+    format!(
+        "invalid value {s:?} (expected one of {})",
+        expected.join(", ")
+    )
+}
+
+/// The NVR's API address: plain `http://host[:port]`, nothing else, since
+/// replayd speaks HTTP/1.1 itself to Frigate's internal port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// A name or an IPv4 address as written, or an IPv6 address without brackets.
+    pub host: String,
+    pub port: u16,
+}
+
+impl HttpUrl {
+    /// `host:port` as a `Host:` header and a socket address want it.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}", self.authority())
+    }
+}
+
+impl FromStr for HttpUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let scheme_end = s.find("://").ok_or_else(|| {
+            format!(
+                "invalid URL {s:?} (expected http://HOST[:PORT], e.g. \"http://127.0.0.1:5000\")"
+            )
+        })?;
+        let scheme = &s[..scheme_end];
+        if !scheme.eq_ignore_ascii_case("http") {
+            return Err(format!(
+                "unsupported scheme {scheme:?} in {s:?}: only http:// (Frigate's \
+                 internal API port, 5000, which needs no TLS on loopback)"
+            ));
+        }
+        let rest = &s[scheme_end + 3..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        if !tail.is_empty() && tail != "/" {
+            return Err(format!(
+                "URL {s:?} must not have a path, query or fragment \
+                 (Frigate's API is at the root of its port)"
+            ));
+        }
+        if authority.contains('@') {
+            return Err(format!(
+                "URL {s:?} must not hold credentials (use publish.frigate.token_file)"
+            ));
+        }
+        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+            let (addr, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| format!("URL {s:?}: unterminated IPv6 address"))?;
+            if addr.parse::<Ipv6Addr>().is_err() {
+                return Err(format!("URL {s:?}: invalid IPv6 address {addr:?}"));
+            }
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':').ok_or_else(|| {
+                    format!("URL {s:?}: expected ':' and a port after the IPv6 address")
+                })?),
+            };
+            (addr, port)
+        } else {
+            match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("URL {s:?} has no host"));
+        }
+        let is_name = |h: &str| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+                && !h.starts_with(['.', '-'])
+        };
+        if !authority.starts_with('[') && !is_name(host) {
+            return Err(format!("URL {s:?}: invalid host {host:?}"));
+        }
+        let port = match port {
+            None => 80,
+            // Digits only: u16's FromStr would also take "+5000".
+            Some(p) => Some(p)
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|p| p.parse::<u16>().ok())
+                .filter(|&p| p != 0)
+                .ok_or_else(|| format!("URL {s:?}: invalid port {p:?} (1 to 65535)"))?,
+        };
+        Ok(HttpUrl {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub nvr: NvrSettings,
@@ -95,6 +295,7 @@ pub struct Config {
     pub control: ControlSettings,
     pub session: SessionSettings,
     pub ffmpeg: FfmpegSettings,
+    pub publish: PublishSettings,
     pub log: LogSettings,
 }
 
@@ -105,12 +306,17 @@ pub struct NvrSettings {
     /// `None`: `database.path` of the NVR config, else /config/frigate.db.
     pub database: Option<PathBuf>,
     pub media_dir: PathBuf,
+    /// `[nvr.mounts]`, else the mounts implied by `media_dir` and the NVR
+    /// config's folder (SPEC §1, "Mounts").
+    pub mounts: Mounts,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuntimeSettings {
     /// Resolved: the key, else $RUNTIME_DIRECTORY (first entry), else /run/replayd.
     pub dir: PathBuf,
+    /// Resolved: the key, else $STATE_DIRECTORY (first entry), else /var/lib/replayd.
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +331,13 @@ pub struct ControlSettings {
 pub struct SessionSettings {
     pub max_duration: Duration,
     pub max_range: Duration,
+    /// Matches the camera-name rule; the replay camera is this + the source's name.
+    pub camera_prefix: String,
+    pub clip_mode: ClipMode,
+    /// Resolved: the key, else <nvr.media_dir>/replayd.
+    pub replay_dir: PathBuf,
+    /// Resolved: the key, else <nvr.media_dir>/replayd-import.
+    pub import_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +346,24 @@ pub struct FfmpegSettings {
     pub ffprobe: PathBuf,
     pub stall_timeout: Duration,
     pub kill_grace: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishSettings {
+    pub to: Publisher,
+    pub frigate: FrigateSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrigateSettings {
+    pub url: HttpUrl,
+    /// A file holding a bearer token, re-read on each use; `None`: no token.
+    pub token_file: Option<PathBuf>,
+    /// For one request.
+    pub timeout: Duration,
+    /// How a person's browser reaches the NVR, shown by `status`. Resolved:
+    /// the key, else `url`.
+    pub view_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -145,23 +376,45 @@ pub struct LogSettings {
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     pub runtime_directory: Option<PathBuf>,
+    pub state_directory: Option<PathBuf>,
+    /// `$CONFIG_FILE`: where the NVR config is, hence which folder `/config`
+    /// is on this host.
+    pub config_file: Option<PathBuf>,
 }
 
 impl Environment {
     pub fn from_process() -> Self {
-        Self::from_runtime_directory_var(std::env::var_os("RUNTIME_DIRECTORY").as_deref())
+        Self::from_vars(
+            std::env::var_os("RUNTIME_DIRECTORY").as_deref(),
+            std::env::var_os("STATE_DIRECTORY").as_deref(),
+            std::env::var_os("CONFIG_FILE").as_deref(),
+        )
     }
 
     /// Builds the environment from the raw value of `$RUNTIME_DIRECTORY`.
     /// systemd joins several `RuntimeDirectory=` entries with ':'; ours is the first.
     pub fn from_runtime_directory_var(value: Option<&OsStr>) -> Self {
+        Self::from_vars(value, None, None)
+    }
+
+    /// Builds the environment from the raw values of `$RUNTIME_DIRECTORY`,
+    /// `$STATE_DIRECTORY` (first entry of each) and `$CONFIG_FILE` (empty =
+    /// unset, as `Environment=CONFIG_FILE=` in a drop-in clears it).
+    pub fn from_vars(
+        runtime_directory: Option<&OsStr>,
+        state_directory: Option<&OsStr>,
+        config_file: Option<&OsStr>,
+    ) -> Self {
         Environment {
-            runtime_directory: value.and_then(first_runtime_entry),
+            runtime_directory: runtime_directory.and_then(first_dir_entry),
+            state_directory: state_directory.and_then(first_dir_entry),
+            config_file: config_file.filter(|v| !v.is_empty()).map(PathBuf::from),
         }
     }
 }
 
-fn first_runtime_entry(value: &OsStr) -> Option<PathBuf> {
+/// The first of systemd's ':'-joined directory entries.
+fn first_dir_entry(value: &OsStr) -> Option<PathBuf> {
     let first = value.as_bytes().split(|&b| b == b':').next()?;
     if first.is_empty() {
         return None;
@@ -202,26 +455,41 @@ impl ConfigError {
 
 /// The configuration replayd runs with when there is no replayd.toml.
 pub fn defaults(env: &Environment) -> Config {
-    let runtime_dir = env
-        .runtime_directory
-        .as_deref()
-        .and_then(|dir| first_runtime_entry(dir.as_os_str()))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_RUNTIME_DIR));
+    let first_entry = |dir: &Option<PathBuf>, default: &str| {
+        dir.as_deref()
+            .and_then(|dir| first_dir_entry(dir.as_os_str()))
+            .unwrap_or_else(|| PathBuf::from(default))
+    };
+    let runtime_dir = first_entry(&env.runtime_directory, DEFAULT_RUNTIME_DIR);
+    let state_dir = first_entry(&env.state_directory, DEFAULT_STATE_DIR);
+    let media_dir = PathBuf::from(DEFAULT_MEDIA_DIR);
+    let url = HttpUrl {
+        host: DEFAULT_FRIGATE_HOST.to_string(),
+        port: DEFAULT_FRIGATE_PORT,
+    };
     Config {
         nvr: NvrSettings {
             config: None,
             database: None,
-            media_dir: PathBuf::from(DEFAULT_MEDIA_DIR),
+            mounts: Mounts::resolve(None, &media_dir, &nvr_config_path(None, env)),
+            media_dir: media_dir.clone(),
         },
         control: ControlSettings {
             socket: runtime_dir.join(SOCKET_NAME),
             socket_mode: DEFAULT_SOCKET_MODE,
             admin_group: DEFAULT_ADMIN_GROUP.to_string(),
         },
-        runtime: RuntimeSettings { dir: runtime_dir },
+        runtime: RuntimeSettings {
+            dir: runtime_dir,
+            state_dir,
+        },
         session: SessionSettings {
             max_duration: DEFAULT_MAX_DURATION,
             max_range: DEFAULT_MAX_RANGE,
+            camera_prefix: DEFAULT_CAMERA_PREFIX.to_string(),
+            clip_mode: ClipMode::Auto,
+            replay_dir: media_dir.join(REPLAY_DIR_NAME),
+            import_dir: media_dir.join(IMPORT_DIR_NAME),
         },
         ffmpeg: FfmpegSettings {
             path: PathBuf::from(DEFAULT_FFMPEG),
@@ -229,11 +497,30 @@ pub fn defaults(env: &Environment) -> Config {
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             kill_grace: DEFAULT_KILL_GRACE,
         },
+        publish: PublishSettings {
+            to: Publisher::File,
+            frigate: FrigateSettings {
+                view_url: url.to_string(),
+                url,
+                token_file: None,
+                timeout: DEFAULT_FRIGATE_TIMEOUT,
+            },
+        },
         log: LogSettings {
             target: LogTarget::Auto,
             level: log::LevelFilter::Info,
         },
     }
+}
+
+/// Where the NVR config is, for the one thing the mounts need of it: its
+/// folder. Like `nvr::config::discover`, without looking at files: its
+/// fallback, config.yaml, lives in the same folder as config.yml.
+fn nvr_config_path(explicit: Option<&Path>, env: &Environment) -> PathBuf {
+    explicit
+        .or(env.config_file.as_deref())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(crate::nvr::config::DEFAULT_CONFIG_FILE))
 }
 
 /// Parses replayd.toml text (`file` only names it in errors).
@@ -299,99 +586,10 @@ fn load_file(path: &Path, missing_ok: bool, env: &Environment) -> Result<Config,
 // ---------------------------------------------------------------------------
 // Durations
 
-/// Parses a duration such as `"90s"`, `"12h"`, `"1h30m"`, `"500ms"`, `"2d"`
-/// (units ms, s, m, h, d; groups may be separated by spaces). Zero, negative,
-/// fractional and unit-less values are refused.
+/// Parses a duration in the one grammar of [`crate::duration`]; the message
+/// quotes the value, for an error that also names the key.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let s = text.trim();
-    if s.is_empty() {
-        return Err("empty duration (expected e.g. \"90s\", \"12h\", \"1h30m\")".into());
-    }
-    if s.starts_with('-') {
-        return Err(format!("invalid duration {text:?}: must be positive"));
-    }
-    let malformed = || {
-        format!(
-            "invalid duration {text:?} \
-             (expected e.g. \"90s\", \"12h\", \"1h30m\", \"500ms\", \"2d\")"
-        )
-    };
-    let too_large = || format!("invalid duration {text:?}: too large (at most 3650d)");
-    let bytes = s.as_bytes();
-    let mut total = Duration::ZERO;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b' ' {
-            i += 1;
-            continue;
-        }
-        let digits_start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        let unit_start = i;
-        while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
-            i += 1;
-        }
-        if digits_start == unit_start {
-            return Err(malformed());
-        }
-        if unit_start == i {
-            return Err(format!(
-                "invalid duration {text:?}: missing unit (ms, s, m, h or d)"
-            ));
-        }
-        let number: u64 = s[digits_start..unit_start]
-            .parse()
-            .map_err(|_| too_large())?;
-        let unit_ms: u64 = match &s[unit_start..i] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            other => {
-                return Err(format!(
-                    "invalid duration {text:?}: unknown unit {other:?} (expected ms, s, m, h or d)"
-                ))
-            }
-        };
-        let ms = number.checked_mul(unit_ms).ok_or_else(too_large)?;
-        total = total
-            .checked_add(Duration::from_millis(ms))
-            .ok_or_else(too_large)?;
-    }
-    if total.is_zero() {
-        return Err(format!(
-            "invalid duration {text:?}: must be greater than zero"
-        ));
-    }
-    if total > MAX_DURATION_VALUE {
-        return Err(too_large());
-    }
-    Ok(total)
-}
-
-/// Formats a duration the way replayd.toml spells it (`"1h30m"`, `"500ms"`).
-pub fn format_duration(d: Duration) -> String {
-    let mut ms = d.as_millis();
-    if ms == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    for (unit, size) in [
-        ("d", 86_400_000u128),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ] {
-        if ms >= size {
-            out.push_str(&format!("{}{unit}", ms / size));
-            ms %= size;
-        }
-    }
-    out
+    crate::duration::parse(text).map_err(|e| format!("invalid duration {text:?}: {e}"))
 }
 
 // ---------------------------------------------------------------------------
@@ -405,6 +603,7 @@ struct RawConfig {
     control: RawControl,
     session: RawSession,
     ffmpeg: RawFfmpeg,
+    publish: RawPublish,
     log: RawLog,
 }
 
@@ -414,12 +613,16 @@ struct RawNvr {
     config: Option<Spanned<String>>,
     database: Option<Spanned<String>>,
     media_dir: Option<Spanned<String>>,
+    /// Keys are NVR path prefixes, any string; a BTreeMap orders them, and
+    /// TOML itself refuses a key written twice.
+    mounts: Option<BTreeMap<String, Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct RawRuntime {
     dir: Option<Spanned<String>>,
+    state_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -435,6 +638,10 @@ struct RawControl {
 struct RawSession {
     max_duration: Option<Spanned<RawDuration>>,
     max_range: Option<Spanned<RawDuration>>,
+    camera_prefix: Option<Spanned<String>>,
+    clip_mode: Option<Spanned<String>>,
+    replay_dir: Option<Spanned<String>>,
+    import_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -444,6 +651,22 @@ struct RawFfmpeg {
     ffprobe: Option<Spanned<String>>,
     stall_timeout: Option<Spanned<RawDuration>>,
     kill_grace: Option<Spanned<RawDuration>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawPublish {
+    to: Option<Spanned<String>>,
+    frigate: RawFrigate,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawFrigate {
+    url: Option<Spanned<String>>,
+    token_file: Option<Spanned<String>>,
+    timeout: Option<Spanned<RawDuration>>,
+    view_url: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -532,6 +755,14 @@ impl Checker<'_> {
             return Err(self.error(value.span(), key, &format!("path {s:?} must be absolute")));
         }
         Ok(PathBuf::from(s))
+    }
+
+    /// A folder whose path is compared with others or mapped through the
+    /// mounts: absolute, with `.`, repeated and trailing slashes removed, and
+    /// no `..` (which would make "is this inside that" unanswerable).
+    fn dir_path(&self, value: &Spanned<String>, key: &str) -> Result<PathBuf, ConfigError> {
+        self.no_empty_or_nul(value, key)?;
+        folder(value.get_ref(), "path").map_err(|e| self.error(value.span(), key, &e))
     }
 
     /// A program: a bare name is looked up in $PATH, anything with a '/' must be absolute.
@@ -629,11 +860,23 @@ fn validate(
         cfg.nvr.database = Some(c.absolute_path(v, "nvr.database")?);
     }
     if let Some(v) = &nvr.media_dir {
-        cfg.nvr.media_dir = c.absolute_path(v, "nvr.media_dir")?;
+        cfg.nvr.media_dir = c.dir_path(v, "nvr.media_dir")?;
     }
+    let explicit_mounts = match &nvr.mounts {
+        Some(table) => Some(c.mounts(table)?),
+        None => None,
+    };
+    cfg.nvr.mounts = Mounts::resolve(
+        explicit_mounts.as_ref(),
+        &cfg.nvr.media_dir,
+        &nvr_config_path(cfg.nvr.config.as_deref(), env),
+    );
 
     if let Some(v) = &raw.runtime.dir {
         cfg.runtime.dir = c.absolute_path(v, "runtime.dir")?;
+    }
+    if let Some(v) = &raw.runtime.state_dir {
+        cfg.runtime.state_dir = c.dir_path(v, "runtime.state_dir")?;
     }
 
     let control = &raw.control;
@@ -689,6 +932,35 @@ fn validate(
     if let Some(v) = &session.max_range {
         cfg.session.max_range = c.duration(v, "session.max_range")?;
     }
+    if let Some(v) = &session.camera_prefix {
+        let prefix = v.get_ref();
+        if !crate::replay::names::is_valid(prefix) {
+            return Err(c.error(
+                v.span(),
+                "session.camera_prefix",
+                &format!(
+                    "invalid prefix {prefix:?}: it starts camera names, so it must be \
+                     non-empty and made of a-z, A-Z, 0-9, '_' and '-'"
+                ),
+            ));
+        }
+        cfg.session.camera_prefix = prefix.clone();
+    }
+    if let Some(v) = &session.clip_mode {
+        cfg.session.clip_mode = v
+            .get_ref()
+            .parse()
+            .map_err(|e: String| c.error(v.span(), "session.clip_mode", &e))?;
+    }
+    cfg.session.replay_dir = match &session.replay_dir {
+        Some(v) => c.dir_path(v, "session.replay_dir")?,
+        None => cfg.nvr.media_dir.join(REPLAY_DIR_NAME),
+    };
+    cfg.session.import_dir = match &session.import_dir {
+        Some(v) => c.dir_path(v, "session.import_dir")?,
+        None => cfg.nvr.media_dir.join(IMPORT_DIR_NAME),
+    };
+    c.replay_and_import_dirs_apart(&cfg, session)?;
 
     let ffmpeg = &raw.ffmpeg;
     if let Some(v) = &ffmpeg.path {
@@ -704,6 +976,33 @@ fn validate(
         cfg.ffmpeg.kill_grace = c.duration(v, "ffmpeg.kill_grace")?;
     }
 
+    let publish = &raw.publish;
+    if let Some(v) = &publish.to {
+        cfg.publish.to = v
+            .get_ref()
+            .parse()
+            .map_err(|e: String| c.error(v.span(), "publish.to", &e))?;
+    }
+    let frigate = &publish.frigate;
+    if let Some(v) = &frigate.url {
+        cfg.publish.frigate.url = v
+            .get_ref()
+            .parse()
+            .map_err(|e: String| c.error(v.span(), "publish.frigate.url", &e))?;
+    }
+    cfg.publish.frigate.token_file = match &frigate.token_file {
+        Some(v) if v.get_ref().is_empty() => None,
+        Some(v) => Some(c.absolute_path(v, "publish.frigate.token_file")?),
+        None => None,
+    };
+    if let Some(v) = &frigate.timeout {
+        cfg.publish.frigate.timeout = c.duration(v, "publish.frigate.timeout")?;
+    }
+    cfg.publish.frigate.view_url = match &frigate.view_url {
+        Some(v) if !v.get_ref().is_empty() => c.view_url(v, "publish.frigate.view_url")?,
+        _ => cfg.publish.frigate.url.to_string(),
+    };
+
     if let Some(v) = &raw.log.target {
         cfg.log.target = v
             .get_ref()
@@ -714,6 +1013,118 @@ fn validate(
         cfg.log.level = parse_level(v.get_ref()).map_err(|e| c.error(v.span(), "log.level", &e))?;
     }
     Ok(cfg)
+}
+
+impl Checker<'_> {
+    /// `[nvr.mounts]`: both sides absolute folders (see [`Self::dir_path`]);
+    /// two keys naming the same prefix once normalized are refused, as TOML
+    /// refuses a key written twice.
+    fn mounts(
+        &self,
+        table: &BTreeMap<String, Spanned<String>>,
+    ) -> Result<BTreeMap<PathBuf, PathBuf>, ConfigError> {
+        let mut out: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+        let mut written: BTreeMap<PathBuf, &str> = BTreeMap::new();
+        for (nvr, host) in table {
+            let key = format!("nvr.mounts.{}", dotted_part(nvr));
+            // TOML keeps no span for a key: the value's line is the key's line.
+            let nvr_path = match nvr.as_str() {
+                "" => Err("NVR path must not be empty".to_string()),
+                s if s.contains('\0') => Err("NVR path must not contain a NUL character".into()),
+                s => folder(s, "NVR path"),
+            }
+            .map_err(|e| self.error(host.span(), &key, &e))?;
+            let host_path = self.dir_path(host, &key)?;
+            if let Some(first) = written.get(&nvr_path) {
+                return Err(self.error(
+                    host.span(),
+                    &key,
+                    &format!("same NVR path prefix as {first:?}"),
+                ));
+            }
+            written.insert(nvr_path.clone(), nvr);
+            out.insert(nvr_path, host_path);
+        }
+        Ok(out)
+    }
+
+    /// The replay dir is cleaned of replayd's folders; the import dir is the
+    /// operators'. Neither may hold the other, and the replay dir is not the
+    /// media root itself (where the NVR's own folders are).
+    fn replay_and_import_dirs_apart(
+        &self,
+        cfg: &Config,
+        raw: &RawSession,
+    ) -> Result<(), ConfigError> {
+        let s = &cfg.session;
+        let blame = |key: &str, value: &Option<Spanned<String>>, detail: &str| match value {
+            Some(v) => self.error(v.span(), key, detail),
+            None => ConfigError::new(self.file, None, Some(key.to_string()), detail),
+        };
+        if s.replay_dir == cfg.nvr.media_dir {
+            return Err(blame(
+                "session.replay_dir",
+                &raw.replay_dir,
+                "must not be the media root itself (give it a folder of its own)",
+            ));
+        }
+        if s.import_dir.starts_with(&s.replay_dir) || s.replay_dir.starts_with(&s.import_dir) {
+            let (key, value) = if raw.import_dir.is_some() {
+                ("session.import_dir", &raw.import_dir)
+            } else {
+                ("session.replay_dir", &raw.replay_dir)
+            };
+            return Err(blame(
+                key,
+                value,
+                &format!(
+                    "the replay dir ({}) and the import dir ({}) must not be the same \
+                     folder or inside one another",
+                    s.replay_dir.display(),
+                    s.import_dir.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Only shown to a person as a link, so any http(s) URL without spaces
+    /// or control characters (a reverse proxy may add a path).
+    fn view_url(&self, value: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
+        let s = value.get_ref();
+        let lower = s.to_ascii_lowercase();
+        let rest = lower
+            .strip_prefix("http://")
+            .or_else(|| lower.strip_prefix("https://"));
+        let ok = rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+            && !s.chars().any(|ch| ch.is_whitespace() || ch.is_control());
+        if !ok {
+            return Err(self.error(
+                value.span(),
+                key,
+                &format!("invalid URL {s:?} (expected http://HOST[:PORT][/PATH] or https://...)"),
+            ));
+        }
+        Ok(s.clone())
+    }
+}
+
+/// A folder's path, normalized; `what` names it in the message.
+fn folder(s: &str, what: &str) -> Result<PathBuf, String> {
+    mounts::normalize(Path::new(s)).map_err(|e| format!("{what} {s:?} {e}"))
+}
+
+/// A TOML key as written in a dotted name: bare when it can be, else quoted.
+fn dotted_part(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    }
 }
 
 fn parse_level(s: &str) -> Result<log::LevelFilter, String> {
@@ -763,7 +1174,7 @@ fn duplicate_key(text: &str, span: Range<usize>) -> String {
     if let Some(header) = header_name(own_line) {
         return header;
     }
-    let name = text.get(span).unwrap_or_default().trim_matches(['"', '\'']);
+    let name = dotted_part(text.get(span).unwrap_or_default().trim_matches(['"', '\'']));
     let above = text.get(..line_start).unwrap_or_default();
     match above.lines().rev().find_map(header_name) {
         Some(header) => format!("{header}.{name}"),
@@ -850,7 +1261,7 @@ where
     F: FnMut(&[String], Range<usize>, Range<usize>),
 {
     for (key, value) in table.iter() {
-        path.push(key.get_ref().to_string());
+        path.push(dotted_part(key.get_ref()));
         f(path, key.span(), value.span());
         visit_value(value.get_ref(), path, f);
         path.pop();

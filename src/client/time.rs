@@ -5,20 +5,9 @@
 
 use std::fmt;
 
-/// Latest instant accepted (9999-12-31T23:59:59Z): beyond it a typo, not a
-/// recording, is the likelier explanation.
-const MAX_UNIX: f64 = 253_402_300_799.0;
-
-/// A wall-clock date and time, without a zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Civil {
-    pub year: i32,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-}
+pub use crate::civil::Civil;
+use crate::civil::{days_in_month, MAX_UNIX};
+use crate::duration;
 
 /// The local time zone, injected so that parsing and rendering stay pure.
 pub trait Zone {
@@ -35,11 +24,11 @@ pub struct FixedOffset(pub i64);
 
 impl Zone for FixedOffset {
     fn to_unix(&self, local: &Civil) -> Option<i64> {
-        Some(civil_to_unix_utc(local) - self.0)
+        Some(local.to_unix() - self.0)
     }
 
     fn to_local(&self, unix: i64) -> Option<(Civil, i64)> {
-        Some((unix_to_civil_utc(unix.checked_add(self.0)?), self.0))
+        Some((Civil::from_unix(unix.checked_add(self.0)?), self.0))
     }
 }
 
@@ -233,7 +222,7 @@ fn parse_datetime(s: &str, zone: &dyn Zone) -> Result<f64, String> {
         second,
     };
     let whole = match offset {
-        Some(off) => civil_to_unix_utc(&civil) - off,
+        Some(off) => civil.to_unix() - off,
         None => zone.to_unix(&civil).ok_or_else(|| {
             "this local time does not exist (skipped by a DST change); \
              give a UTC offset"
@@ -243,119 +232,12 @@ fn parse_datetime(s: &str, zone: &dyn Zone) -> Result<f64, String> {
     Ok(whole as f64 + frac)
 }
 
-/// Parses a positive duration: one or more `<number><unit>` with units
-/// `d`, `h`, `m`, `s` from largest to smallest (`90s`, `5m`, `1h30m`, `1.5h`).
-/// A bare number is refused: "5" could mean seconds or minutes.
+/// Parses a positive duration in the one grammar replayd.toml uses too
+/// ([`crate::duration`]: `90s`, `5m`, `1h30m`, `1.5h`, `500ms`), as seconds.
 pub fn parse_duration(input: &str) -> Result<f64, TimeError> {
-    let err = |reason: &str| TimeError::new("duration", input, reason);
-    let s = input.trim();
-    if s.is_empty() {
-        return Err(err("empty; expected e.g. 90s, 5m, 1h30m"));
-    }
-    let mut total = 0.0;
-    let mut last_unit = usize::MAX;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .bytes()
-            .position(|c| !(c.is_ascii_digit() || c == b'.'))
-            .unwrap_or(rest.len());
-        let (num, tail) = rest.split_at(num_len);
-        if !is_decimal(num) {
-            return Err(err(
-                "expected a number before each unit, e.g. 90s, 5m, 1h30m",
-            ));
-        }
-        let unit = tail
-            .chars()
-            .next()
-            .ok_or_else(|| err("a unit is needed after the number: d, h, m or s (e.g. 5m)"))?;
-        const UNITS: [(char, f64); 4] = [('d', 86400.0), ('h', 3600.0), ('m', 60.0), ('s', 1.0)];
-        let (rank, scale) = UNITS
-            .iter()
-            .position(|&(u, _)| u == unit)
-            .map(|i| (i, UNITS[i].1))
-            .ok_or_else(|| {
-                err(&format!(
-                    "unknown unit '{}'; use d, h, m or s",
-                    unit.escape_default()
-                ))
-            })?;
-        if last_unit != usize::MAX && rank <= last_unit {
-            return Err(err(
-                "units must go from largest to smallest, each once (1h30m)",
-            ));
-        }
-        last_unit = rank;
-        let value: f64 = num.parse().map_err(|_| err("bad number"))?;
-        total += value * scale;
-        rest = &tail[unit.len_utf8()..];
-    }
-    if !total.is_finite() || total > MAX_UNIX {
-        return Err(err("too long"));
-    }
-    if total <= 0.0 {
-        return Err(err("must be longer than zero"));
-    }
-    Ok(total)
-}
-
-fn is_leap(y: i32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
-}
-
-fn days_in_month(y: i32, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(y) => 29,
-        2 => 28,
-        _ => 0,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
-    let y = i64::from(y) - i64::from(m <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Inverse of [`days_from_civil`].
-fn civil_from_days(z: i64) -> (i32, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y as i32, m, d)
-}
-
-fn civil_to_unix_utc(c: &Civil) -> i64 {
-    days_from_civil(c.year, c.month, c.day) * 86400
-        + i64::from(c.hour * 3600 + c.minute * 60 + c.second)
-}
-
-fn unix_to_civil_utc(t: i64) -> Civil {
-    let (year, month, day) = civil_from_days(t.div_euclid(86400));
-    let secs = t.rem_euclid(86400) as u32;
-    Civil {
-        year,
-        month,
-        day,
-        hour: secs / 3600,
-        minute: secs / 60 % 60,
-        second: secs % 60,
-    }
+    duration::parse(input)
+        .map(|d| d.as_secs_f64())
+        .map_err(|e| TimeError::new("duration", input, e.to_string()))
 }
 
 /// `2026-11-24 10:00:05 +01:00` in the given zone (UTC with `Z` if the zone
@@ -367,7 +249,7 @@ pub fn format_local(t: f64, zone: &dyn Zone) -> String {
     let secs = t.floor() as i64;
     let (c, off) = match zone.to_local(secs) {
         Some(local) => local,
-        None => (unix_to_civil_utc(secs), 0),
+        None => (Civil::from_unix(secs), 0),
     };
     let sign = if off < 0 { '-' } else { '+' };
     let off = off.abs();
@@ -392,7 +274,7 @@ pub fn format_clock(t: f64, zone: &dyn Zone) -> String {
     let secs = t.floor() as i64;
     let c = zone
         .to_local(secs)
-        .map_or_else(|| unix_to_civil_utc(secs), |(c, _)| c);
+        .map_or_else(|| Civil::from_unix(secs), |(c, _)| c);
     format!("{:02}:{:02}:{:02}", c.hour, c.minute, c.second)
 }
 

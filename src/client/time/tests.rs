@@ -9,10 +9,10 @@ const CET: FixedOffset = FixedOffset(3600);
 struct GapZone;
 impl Zone for GapZone {
     fn to_unix(&self, c: &Civil) -> Option<i64> {
-        (c.hour != 2).then(|| civil_to_unix_utc(c))
+        (c.hour != 2).then(|| c.to_unix())
     }
     fn to_local(&self, unix: i64) -> Option<(Civil, i64)> {
-        Some((unix_to_civil_utc(unix), 0))
+        Some((Civil::from_unix(unix), 0))
     }
 }
 
@@ -116,7 +116,7 @@ fn errors_name_the_input_and_the_problem() {
         "invalid time '2026-13-01 10:00': month 13 does not exist"
     );
     let e = parse_time("-5x", NOW, &CET).unwrap_err();
-    assert!(e.to_string().contains("unknown unit 'x'"), "{e}");
+    assert!(e.to_string().contains("unknown unit \"x\""), "{e}");
     let e = parse_time("yest\x1b[2Jerday", NOW, &CET).unwrap_err();
     assert!(!e.to_string().contains('\x1b'), "{e}");
 }
@@ -132,12 +132,15 @@ fn parses_durations() {
         ("1.5h", 5400.0),
         ("0.5s", 0.5),
         (" 5m ", 300.0),
+        // The grammar of replayd.toml: milliseconds and spaces too.
+        ("500ms", 0.5),
+        ("1h 30m", 5400.0),
     ];
     for &(input, want) in cases {
         assert_eq!(parse_duration(input), Ok(want), "{input}");
     }
     let bad = [
-        "", "5", "m", "5x", "-5m", "5m5m", "30m1h", "1h 30m", "0s", "0m0s", "1..5m", ".5m", "5M",
+        "", "5", "m", "5x", "-5m", "5m5m", "30m1h", "1 h", "0s", "0m0s", "1..5m", ".5m", "5M",
         "NaN", "infs", "5mm", "1e3s", "5µ",
     ];
     for input in bad {
@@ -145,24 +148,6 @@ fn parses_durations() {
     }
     let huge = format!("{}d", "9".repeat(400));
     assert!(parse_duration(&huge).is_err());
-}
-
-#[test]
-fn civil_round_trips() {
-    for t in [-86_401, -1, 0, 951_782_400, 1_795_082_400, 4_102_444_800] {
-        assert_eq!(civil_to_unix_utc(&unix_to_civil_utc(t)), t, "{t}");
-    }
-    assert_eq!(
-        unix_to_civil_utc(951_825_600),
-        Civil {
-            year: 2000,
-            month: 2,
-            day: 29,
-            hour: 12,
-            minute: 0,
-            second: 0
-        }
-    );
 }
 
 #[test]
