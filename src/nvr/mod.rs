@@ -1,3 +1,4 @@
 pub mod config;
 pub mod db;
+pub mod frigate;
 pub mod http;
