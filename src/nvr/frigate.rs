@@ -441,7 +441,7 @@ pub fn classify(op: Op, reply: &Result<Response, HttpError>) -> Result<Outcome, 
         // 409 from delete.
         409 | 503 => Err(FrigateError::Unavailable {
             message: format!(
-                "Frigate is busy (HTTP {}): {}; retrying in a few seconds",
+                "Frigate is busy (HTTP {}): {}; try again in a few seconds",
                 response.status,
                 reply_text(response)
             ),
@@ -451,6 +451,15 @@ pub fn classify(op: Op, reply: &Result<Response, HttpError>) -> Result<Outcome, 
             message: format!("Frigate refused {}: {}", op.what(), reply_text(response)),
         }),
         500 => Err(server_error(op, response)),
+        // Frigate's API never redirects; a web UI or another proxy does.
+        300..=399 => Err(FrigateError::Unavailable {
+            message: format!(
+                "{} answered with a redirect (HTTP {}): is {URL_SETTING} Frigate's API?",
+                op.what(),
+                response.status
+            ),
+            retry: false,
+        }),
         status => Err(FrigateError::Unavailable {
             message: format!("Frigate answered HTTP {status}: {}", reply_text(response)),
             retry: true,

@@ -365,6 +365,12 @@ fn busy_is_retryable() {
     );
     let (_, retry) = unavailable(classify(Op::Remove, &delete_lock));
     assert!(retry);
+    let (message, retry) = unavailable(classify(
+        Op::Version,
+        &reply(302, "text/html", "<html>moved</html>"),
+    ));
+    assert!(message.contains(URL_SETTING), "{message}");
+    assert!(!retry);
     // nginx with Frigate's app down.
     let (_, retry) = unavailable(classify(
         Op::Config,
