@@ -1,3 +1,5 @@
 pub mod config;
 pub mod db;
+pub mod frigate;
+pub mod http;
 pub mod mounts;

@@ -1,7 +1,7 @@
 //! The harness every integration test uses: a temp NVR tree with real
 //! ffmpeg-made recordings ([`TestRoot`]), the real `replayd` binary spawned
-//! in it ([`Daemon`]), a control-protocol client ([`Client`]) and bounded
-//! wait helpers.
+//! in it ([`Daemon`]), a control-protocol client ([`Client`]), bounded
+//! wait helpers and a fake Frigate API ([`fake_frigate::FakeFrigate`]).
 //!
 //! ```ignore
 //! mod common;
@@ -20,6 +20,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod fake_frigate;
 pub mod fixtures;
 pub mod procs;
 pub mod root;
