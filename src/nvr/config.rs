@@ -5,7 +5,10 @@
 //! the file system.
 
 use serde_yaml::{Mapping, Value};
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+mod budget;
 
 /// Where the NVR looks when $CONFIG_FILE is not set.
 pub const DEFAULT_CONFIG_FILE: &str = "/config/config.yml";
@@ -28,6 +31,21 @@ const CAMERA_LEVEL_FIELDS: [(&str, &[&str]); 2] = [
 
 /// The YAML merge key (`<<: *defaults`).
 const MERGE_KEY: &str = "<<";
+
+/// Largest NVR config read. A Frigate config is a few KiB; 4 MiB leaves
+/// room for a 1.7 MB config of 80,000 keys while keeping the YAML parse of
+/// a reload (linear in the text) well under a second.
+pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+
+/// What the document may expand to once its aliases are resolved. The nodes
+/// bound the time and memory of building, merging and checking the config
+/// (all linear in them); the bytes bound a long string aliased many times.
+/// A Frigate config of 50 cameras is about 10,000 nodes, the 80,000-key
+/// config above 160,000; walking 500,000 takes ~50 ms.
+const EXPANSION_BUDGET: budget::Budget = budget::Budget {
+    nodes: 500_000,
+    bytes: 16 * 1024 * 1024,
+};
 
 #[derive(Debug, Clone)]
 pub struct NvrConfig {
@@ -77,10 +95,18 @@ fn discover_with(
 
 impl NvrConfig {
     pub fn load(path: &Path) -> Result<NvrConfig, NvrConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| NvrConfigError::Io {
+        let io = |source| NvrConfigError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // One byte past the cap is enough to tell that the file is too large
+        // without reading all of it.
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(MAX_CONFIG_BYTES as u64 + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
         Self::parse(&text, path)
     }
 
@@ -91,6 +117,13 @@ impl NvrConfig {
             path: path.to_path_buf(),
             message,
         };
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(invalid(format!(
+                "the file is larger than {} MiB; an NVR config is a few KiB",
+                MAX_CONFIG_BYTES / (1024 * 1024)
+            )));
+        }
+        check_expansion(text).map_err(&invalid)?;
         let mut value: Value =
             serde_yaml::from_str(text).map_err(|e| invalid(describe_yaml_error(&e, text)))?;
         resolve_merge_keys(&mut value, &mut String::new()).map_err(&invalid)?;
@@ -317,6 +350,31 @@ fn check_database(root: &Mapping, text: &str) -> Result<(), String> {
             }
         )),
     }
+}
+
+/// Refuses a document whose aliases expand past [`EXPANSION_BUDGET`],
+/// before anything is built from it.
+fn check_expansion(text: &str) -> Result<(), String> {
+    let (tally, result) = budget::measure(text, EXPANSION_BUDGET);
+    let Err(err) = result else {
+        return Ok(());
+    };
+    let what = match tally.exceeded {
+        None => return Err(describe_yaml_error(&err, text)),
+        Some(budget::Limit::Nodes) => format!("more than {} values", EXPANSION_BUDGET.nodes),
+        Some(budget::Limit::Bytes) => format!(
+            "more than {} MiB of text",
+            EXPANSION_BUDGET.bytes / (1024 * 1024)
+        ),
+    };
+    let at = match err.location() {
+        Some(loc) => format!(" (it ran out while expanding line {})", loc.line()),
+        None => String::new(),
+    };
+    Err(format!(
+        "with its aliases (*name) expanded the document holds {what}{at}; \
+         refusing it: an NVR config is far smaller, so this is likely an alias bomb"
+    ))
 }
 
 /// Applies `<<` merge keys at every depth, including merges of mappings that
