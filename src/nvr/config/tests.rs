@@ -607,3 +607,42 @@ fn oversized_config_is_refused_unread() {
         "{err}"
     );
 }
+
+/// A mapping that merges `n / 2` keys under `n / 2` explicit ones: the
+/// shape of the 1.7 MB config whose merge took 28 s.
+fn wide_merge(n: usize) -> String {
+    let mut text = String::from("defaults: &defaults\n");
+    for i in 0..n / 2 {
+        text.push_str(&format!("  merged_{i:06}: {i}\n"));
+    }
+    text.push_str("  shared: from_defaults\ncameras:\n  wide:\n    <<: *defaults\n");
+    for i in 0..n / 2 {
+        text.push_str(&format!("    explicit_{i:06}: {i}\n"));
+    }
+    text.push_str("    shared: explicit\n");
+    text
+}
+
+#[test]
+fn merge_of_80k_keys_is_linear() {
+    let merge = |n: usize| {
+        let text = wide_merge(n);
+        let mut value: Value = serde_yaml::from_str(&text).expect("wide config");
+        let mut merger = Merger::default();
+        merger.value(&mut value).expect("merge");
+        let wide = &value["cameras"]["wide"];
+        assert_eq!(wide.as_mapping().map(Mapping::len), Some(n + 1));
+        assert_eq!(wide["shared"], yaml("explicit"));
+        assert_eq!(wide["merged_000007"], yaml("7"));
+        merger.comparisons
+    };
+    let (small, large) = (merge(20_000), merge(80_000));
+    // Linear work grows 4x with 4x the keys; a quadratic merge grows 16x.
+    assert!(
+        large <= 5 * small && large <= 4 * 80_000,
+        "merge comparisons: {small} for 20k keys, {large} for 80k"
+    );
+
+    let config = parse_ok(&wide_merge(80_000));
+    assert_eq!(config.camera("wide").map(Mapping::len), Some(80_001));
+}
