@@ -162,6 +162,16 @@ impl NvrConfig {
             .collect()
     }
 
+    /// The camera names as a terminal or a log may show them: control
+    /// characters escaped (`\u{1b}`, `\n`) and each name capped, so a name in
+    /// the NVR's config cannot move the cursor or forge a line of output.
+    pub fn printable_camera_names(&self) -> Vec<String> {
+        self.camera_names()
+            .iter()
+            .map(|name| crate::protocol::printable(name))
+            .collect()
+    }
+
     pub fn has_camera(&self, name: &str) -> bool {
         self.camera(name).is_some()
     }

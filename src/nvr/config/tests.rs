@@ -646,3 +646,18 @@ fn merge_of_80k_keys_is_linear() {
     let config = parse_ok(&wide_merge(80_000));
     assert_eq!(config.camera("wide").map(Mapping::len), Some(80_001));
 }
+
+#[test]
+fn printable_camera_names_escape_control_characters() {
+    let config = parse_ok(
+        "cameras:\n  front: {}\n  \"gate\\e[2J\\nNVR config: /etc/shadow\": {}\n  \"bell\\a\\r\": {}\n",
+    );
+    let names = config.printable_camera_names();
+    assert_eq!(names.len(), 3);
+    assert_eq!(names[0], "front");
+    for name in &names {
+        assert!(!name.chars().any(char::is_control), "{name:?}");
+    }
+    assert_eq!(names[1], "gate\\u{1b}[2J\\nNVR config: /etc/shadow");
+    assert_eq!(names[2], "bell\\u{7}\\r");
+}
