@@ -177,12 +177,17 @@ fn built_in_defaults_fill_what_replayd_toml_leaves_out() {
     assert_eq!(field(&text, "runtime dir"), "/run/replayd", "{text}");
     assert_eq!(field(&text, "control socket"), "/run/replayd/control.sock");
 
-    // An NVR config without database.path: Frigate's default database.
+    // An NVR config without database.path: Frigate's default database,
+    // /config/frigate.db, on this host: the NVR config's folder plays
+    // /config (an implied mount, SPEC §1).
     let no_db = root.path().join("config/no-db.yml");
     std::fs::write(&no_db, nvr_config_without_database()).unwrap();
     let out = check_config(&empty, &[("CONFIG_FILE", &no_db)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(field(&stdout(&out), "database"), "/config/frigate.db");
+    assert_eq!(
+        field(&stdout(&out), "database"),
+        root.path().join("config/frigate.db").to_string_lossy()
+    );
 
     // [nvr] database overrides the NVR config's database.path, and [nvr]
     // config wins over $CONFIG_FILE.
