@@ -300,7 +300,7 @@ say "replayctl status"
 ctl status
 
 CAMERA_FILE="$RUN/cameras/_replay_front.yml"
-CLIP="$MEDIA/clips/replay/_replay_front.mp4"
+CLIP="$MEDIA/replayd/_replay_front/clip.mp4"
 say "published camera: $CAMERA_FILE"
 [ -f "$CAMERA_FILE" ] || die "$CAMERA_FILE was not published"
 cat "$CAMERA_FILE"

@@ -48,7 +48,7 @@ impl Daemon {
             log::error!("refusing to clean {replay}: it has no replay prefix");
             return (0, 0);
         }
-        if self.loaded.nvr.has_camera(replay) && !self.ledger.names_camera(replay) {
+        if self.loaded.nvr.has_camera(replay) && !self.owns(replay) {
             log::warn!("not cleaning {replay}: the NVR config defines a camera of that name");
             return (0, 0);
         }

@@ -178,7 +178,50 @@ impl Daemon {
         };
         let recovered = daemon.recovered();
         daemon.feed(Input::Recovered(recovered));
+        daemon.settle_nvr();
         Ok(daemon)
+    }
+
+    /// Boot cleanup unpublishes from the NVR before READY=1 (SPEC §2): the
+    /// NVR's first answers are awaited here, before any client is served,
+    /// for at most a few request timeouts. What fails stays a pending
+    /// removal that the loop retries.
+    fn settle_nvr(&mut self) {
+        let Some(link) = &self.nvr else { return };
+        let Some(timeout) = link.timeout() else { return };
+        let give_up = clock::boottime() + 4.0 * timeout.as_secs_f64();
+        loop {
+            let now = clock::boottime();
+            let Some(link) = self.nvr.as_ref() else { return };
+            let (Some((fd, read, write)), Some(deadline)) = (link.poll_interest(), link.deadline())
+            else {
+                return;
+            };
+            if now >= give_up {
+                log::warn!("the NVR did not finish answering before READY: going on");
+                return;
+            }
+            let mut events = PollFlags::empty();
+            if read {
+                events |= PollFlags::POLLIN;
+            }
+            if write {
+                events |= PollFlags::POLLOUT;
+            }
+            let wait = (deadline.min(give_up) - now).max(0.0);
+            let ms = PollTimeout::try_from(Duration::from_secs_f64(wait).as_millis() as i32 + 1)
+                .unwrap_or(PollTimeout::NONE);
+            let mut fds = [PollFd::new(fd, events)];
+            let ready = matches!(poll(&mut fds, ms), Ok(n) if n > 0);
+            let now = clock::boottime();
+            let results = match self.nvr.as_mut() {
+                Some(link) if ready => link.on_ready(now),
+                Some(link) => link.on_timer(now),
+                None => Vec::new(),
+            };
+            self.take_nvr_results(results);
+            self.feed_inbox();
+        }
     }
 
     fn serve(&mut self) {

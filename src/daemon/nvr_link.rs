@@ -114,6 +114,11 @@ impl NvrLink {
         ))
     }
 
+    /// One request's timeout, while a job runs.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.current.as_ref().map(|_| self.timeout)
+    }
+
     pub fn deadline(&self) -> Option<f64> {
         self.current.as_ref().map(|r| r.exchange.deadline())
     }
@@ -158,13 +163,13 @@ impl NvrLink {
                 (_, None) => Step::Version,
                 (Job::Check { remove_first, .. }, Some(_)) => {
                     if *remove_first {
-                        self.removal_step()
+                        self.removal_step(&job)
                     } else {
                         Step::Config
                     }
                 }
                 (Job::Add { .. }, Some(_)) => Step::Add,
-                (Job::Remove { .. }, Some(_)) => self.removal_step(),
+                (Job::Remove { .. }, Some(_)) => self.removal_step(&job),
                 (Job::Ensure { .. }, Some(_)) => Step::Config,
             };
             if let Some(result) = self.send(job, first, None, now) {
@@ -174,10 +179,13 @@ impl NvrLink {
         done
     }
 
-    fn removal_step(&self) -> Step {
-        match &self.version {
-            Some(Version::V017(_)) => Step::RemoveLook,
-            _ => Step::RemoveOwed,
+    /// The first step of a removal: a check's owed removal goes on to the
+    /// config, a plain one ends with Frigate's answer.
+    fn removal_step(&self, job: &Job) -> Step {
+        match (&self.version, job) {
+            (Some(Version::V017(_)), _) => Step::RemoveLook,
+            (_, Job::Check { .. }) => Step::RemoveOwed,
+            _ => Step::Remove,
         }
     }
 
@@ -328,10 +336,10 @@ impl NvrLink {
                 log::debug!("Frigate at {} is version {}", self.url, version.text());
                 self.version = Some(version);
                 let next = match &job {
-                    Job::Check { remove_first, .. } if *remove_first => self.removal_step(),
+                    Job::Check { remove_first, .. } if *remove_first => self.removal_step(&job),
                     Job::Check { .. } | Job::Ensure { .. } => Step::Config,
                     Job::Add { .. } => Step::Add,
-                    Job::Remove { .. } => self.removal_step(),
+                    Job::Remove { .. } => self.removal_step(&job),
                 };
                 Next::Send(job, next, running)
             }

@@ -189,8 +189,14 @@ impl Daemon {
         detect_size: Option<(u32, u32)>,
         warnings: &mut Vec<String>,
     ) -> Result<Mapping, JobFailure> {
-        let nvr = &self.loaded.nvr;
         let replay = names::replay_name(source);
+        let owned;
+        let nvr = if self.owns(&replay) {
+            owned = self.loaded.nvr.without_camera(&replay);
+            &owned
+        } else {
+            &self.loaded.nvr
+        };
         let nvr_clip = self.nvr_path(clip).map_err(JobFailure::InvalidCamera)?;
         let mut config = camera::build(nvr, source, &nvr_clip)
             .map_err(|e| JobFailure::InvalidCamera(e.to_string()))?;
@@ -219,6 +225,14 @@ impl Daemon {
         camera::validate(nvr, &replay, &config)
             .map_err(|e| JobFailure::InvalidCamera(e.to_string()))?;
         Ok(config)
+    }
+
+    /// Whether the ledger names this replay camera (published, its folder,
+    /// or its rows): replayd's own, whatever the NVR's config says.
+    pub(super) fn owns(&self, replay: &str) -> bool {
+        self.ledger.names_camera(replay)
+            || self.ledger.folders().iter().any(|f| f.camera == replay)
+            || self.ledger.rows_owed().iter().any(|r| r == replay)
     }
 
     /// The path the NVR opens for a file of this host, through the mounts.

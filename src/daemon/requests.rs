@@ -88,11 +88,26 @@ impl Daemon {
             )));
         }
         // Every published path must be one the NVR can open (mounts).
-        let placeholder = self.clip_paths(&names::replay_name(camera)).clip;
+        let replay = names::replay_name(camera);
+        let placeholder = self.clip_paths(&replay).clip;
         let nvr_clip = self
             .nvr_path(&placeholder)
             .map_err(RequestError::InvalidParams)?;
-        let nvr = &self.loaded.nvr;
+        // A camera of that name in the NVR's config is replayd's own only
+        // if the ledger names it (Frigate writes what it was given into its
+        // config.yml); anyone else's is never replaced.
+        let owned;
+        let nvr = if !self.loaded.nvr.has_camera(&replay) {
+            &self.loaded.nvr
+        } else if self.owns(&replay) {
+            owned = self.loaded.nvr.without_camera(&replay);
+            &owned
+        } else {
+            return Err(RequestError::NvrRefused(format!(
+                "the NVR config {} already defines a camera named {replay}, and it is not replayd's: replayd never replaces it",
+                self.loaded.nvr.path().display()
+            )));
+        };
         camera::build(nvr, camera, &nvr_clip)
             .and_then(|config| camera::validate(nvr, &names::replay_name(camera), &config))
             .map_err(|e| {

@@ -154,6 +154,17 @@ impl NvrConfig {
         &self.path
     }
 
+    /// This config without one camera: the NVR's view before replayd's own
+    /// replay camera was written into it (Frigate keeps what it was given in
+    /// its config.yml).
+    pub fn without_camera(&self, name: &str) -> NvrConfig {
+        let mut copy = self.clone();
+        if let Some(Value::Mapping(cameras)) = copy.root.get_mut("cameras") {
+            cameras.remove(name);
+        }
+        copy
+    }
+
     pub fn camera_names(&self) -> Vec<String> {
         self.cameras()
             .into_iter()

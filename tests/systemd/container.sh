@@ -284,8 +284,8 @@ run_checks() {
     check "replayd.service not enabled (socket activation only)" [ "$(in_ct systemctl is-enabled replayd.service 2>&1)" = disabled ]
     check "nothing started on install without an NVR config" \
         [ "$(prop replayd.socket ActiveState)/$(prop replayd.service ActiveState)" = inactive/inactive ]
-    check "clips/replay from tmpfiles.d, owned by replayd" \
-        [ "$(in_ct stat -c %U:%G:%a /media/frigate/clips/replay)" = replayd:replayd:750 ]
+    check "the replay dir from tmpfiles.d, owned by replayd" \
+        [ "$(in_ct stat -c %U:%G:%a /media/frigate/replayd)" = replayd:replayd:750 ]
     check "/etc/replayd/replayd.toml is a conffile" in_ct grep -qx /etc/replayd/replayd.toml /var/lib/dpkg/info/replayd.conffiles
     in_ct systemd-analyze security replayd.service --no-pager 2>/dev/null | tail -n 1 | sed 's/^/    /'
     # --man=no: the container has no man-db (tests/units.rs checks the man pages).
@@ -311,7 +311,7 @@ run_checks() {
     t=$(now)
     out=$(ctl ping 2>&1) || true
     say "    replayctl ping: $out ($(since "$t")s, including the daemon's start)"
-    check "ping answered by the socket-activated daemon" contains "$out" "protocol 1"
+    check "ping answered by the socket-activated daemon" contains "$out" "protocol 2"
     check "service active" unit_is replayd.service active
     check "daemon runs as replayd" [ "$(in_ct stat -c %U "/proc/$(prop replayd.service MainPID)")" = replayd ]
     out=$(in_ct systemctl status replayd.service --no-pager 2>&1 || true)
@@ -330,11 +330,13 @@ run_checks() {
     out=$(ctl start front --from $((T0 + 15)) --to $((T0 + 75)) 2>&1) || true
     say "    $(printf '%s' "$out" | tr '\r' '\n' | tail -n 1)"
     say "    start -> published in $(since "$t")s"
-    check "clip written by ffmpeg inside the sandbox" in_ct test -s /media/frigate/clips/replay/_replay_front.mp4
-    check "... which has MemoryDenyWriteExecute, no capabilities, no network" \
-        [ "$(prop replayd.service MemoryDenyWriteExecute)/$(prop replayd.service CapabilityBoundingSet)/$(prop replayd.service PrivateNetwork)" = yes//yes ]
+    check "clip written by ffmpeg inside the sandbox" in_ct test -s /media/frigate/replayd/_replay_front/clip.mp4
+    check "... which has MemoryDenyWriteExecute, no capabilities, IP to loopback only" \
+        [ "$(prop replayd.service MemoryDenyWriteExecute)/$(prop replayd.service CapabilityBoundingSet)" = yes/ ] &&
+        contains "$(prop replayd.service IPAddressAllow)" "127.0.0.0/8" &&
+        contains "$(prop replayd.service IPAddressDeny)" "0.0.0.0/0"
     check "clip owned by replayd, mode 640 (UMask=0027)" \
-        [ "$(in_ct stat -c %U:%a /media/frigate/clips/replay/_replay_front.mp4)" = replayd:640 ]
+        [ "$(in_ct stat -c %U:%a /media/frigate/replayd/_replay_front/clip.mp4)" = replayd:640 ]
     check "replay camera published in the runtime dir" in_ct test -s /run/replayd/state/cameras/_replay_front.yml
     # STATUS= reaches systemd asynchronously, just after the reply.
     wait_for 5 sh -c "nsenter -t $(leader_pid) -a systemctl show -p StatusText --value replayd.service | grep -q '^replaying'" || true
@@ -416,7 +418,7 @@ run_checks() {
     out=$(ctl stop 2>&1) || true
     printf '%s\n' "$out" | sed 's/^/    /' | head -n 8
     say "    stop took $(since "$t")s"
-    check "clip removed" in_ct test ! -e /media/frigate/clips/replay/_replay_front.mp4
+    check "clip removed" in_ct test ! -e /media/frigate/replayd/_replay_front/clip.mp4
     check "NVR's snapshot dir, thumbnails and snapshot of the replay camera removed" in_ct sh -c \
         '! test -e /media/frigate/clips/_replay_front && ! test -e /media/frigate/clips/thumbs/_replay_front && ! test -e /media/frigate/clips/_replay_front-1795559000.5-ab12.jpg'
     check "event row of the replay camera deleted" \
@@ -441,7 +443,7 @@ run_checks() {
     in_ct cp /srv/replayd-test/replayd.toml /etc/replayd/replayd.toml
     in_ct systemctl reset-failed replayd.service
     out=$(ctl ping 2>&1) || true
-    check "after a fix, the next client starts it again" contains "$out" "protocol 1"
+    check "after a fix, the next client starts it again" contains "$out" "protocol 2"
     phase_end
 
     phase warnings "a failed start: journalctl -u replayd -p warning shows why"
@@ -474,7 +476,7 @@ run_checks() {
     say "    next replayctl status: $(head -n 1 <<<"$out") ($(since "$t")s)"
     check "next client activates a fresh daemon" unit_is replayd.service active
     check "stale replay camera of the stopped session cleaned at start" \
-        in_ct test ! -e /media/frigate/clips/replay/_replay_front.mp4
+        in_ct test ! -e /media/frigate/replayd/_replay_front/clip.mp4
     phase_end
 
     phase midclip "systemctl stop while ffmpeg runs (KillMode=mixed)"
@@ -504,7 +506,7 @@ run_checks() {
     in_ct dpkg -i "/srv/replayd-test/$deb" >/dev/null 2>&1 || bad "dpkg -i (again)"
     check "postinst started replayd.socket (NVR config found)" unit_is replayd.socket active
     out=$(ctl ping 2>&1) || true
-    check "and it answers" contains "$out" "protocol 1"
+    check "and it answers" contains "$out" "protocol 2"
     in_ct dpkg --purge replayd >/dev/null 2>&1 || bad "dpkg --purge"
     phase_end
 }
