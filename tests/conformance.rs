@@ -114,15 +114,12 @@ impl World {
     /// Starts a replay of `front` over most of its recordings and waits
     /// until the job succeeded; prints the time from the request to
     /// `ready`. Returns the status then.
-    fn start_to_ready(&self, clip_mode: Option<&str>) -> Value {
+    fn start_to_ready(&self) -> Value {
         let mut events = Client::subscribe(self.daemon().socket());
         let mut client = self.client();
         let (t0, t1) = self.layout.front_range();
-        let mut req = json!({"cmd": "start", "camera": SOURCE,
+        let req = json!({"cmd": "start", "camera": SOURCE,
                              "start_time": t0 + 1.0, "end_time": t1 - 3.0});
-        if let Some(mode) = clip_mode {
-            req["clip_mode"] = json!(mode);
-        }
         let started = Instant::now();
         let reply = client.request(&req);
         assert_eq!(reply["ok"], true, "start {req} refused: {reply}");
@@ -464,10 +461,20 @@ fn start_then_stop(version: FrigateVersion) {
     w.spawn_daemon();
     let mark = w.bus.mark();
 
-    let status = w.start_to_ready(Some("copy"));
-    assert_eq!(status["session"]["clip_mode"], "copy", "{status}");
+    let ping = w.client().cmd("ping");
+    assert_eq!(ping["protocol"], 2, "{ping}");
+    assert_eq!(ping["publisher"], "frigate", "{ping}");
+
+    // The clip mode is replayd's choice (SPEC §2, `auto`): copy publishes
+    // the clip, link the playlist beside the linked segments.
+    let status = w.start_to_ready();
     let input = w.assert_published(&status, mark);
-    assert_eq!(input, format!("/media/frigate/replayd/{REPLAY}/clip.mp4"));
+    let file = match status["session"]["clip_mode"].as_str() {
+        Some("copy") => "clip.mp4",
+        Some("link") => "playlist.ffconcat",
+        other => panic!("clip_mode {other:?} in {status}"),
+    };
+    assert_eq!(input, format!("/media/frigate/replayd/{REPLAY}/{file}"));
 
     let mark = w.bus.mark();
     let reply = w.client().cmd("stop");
@@ -506,7 +513,7 @@ fn start_then_stop_018() {
 fn frigate_down_at_stop(version: FrigateVersion) {
     let mut w = World::new(version, |b| b);
     w.spawn_daemon();
-    let status = w.start_to_ready(None);
+    let status = w.start_to_ready();
     w.assert_published(&status, 0);
     let port = w.frigate.port();
 
@@ -583,7 +590,7 @@ fn frigate_down_at_stop_018() {
 fn replayd_killed_mid_session(version: FrigateVersion) {
     let mut w = World::new(version, |b| b);
     w.spawn_daemon();
-    let before = w.start_to_ready(None);
+    let before = w.start_to_ready();
     let input = w.assert_published(&before, 0);
 
     let mark = w.bus.mark();
@@ -642,7 +649,7 @@ fn replayd_killed_mid_session_018() {
 fn reboot_boot_cleanup(version: FrigateVersion) {
     let mut w = World::new(version, |b| b);
     w.spawn_daemon();
-    let status = w.start_to_ready(None);
+    let status = w.start_to_ready();
     w.assert_published(&status, 0);
 
     w.kill_daemon();
