@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Bumped only for incompatible changes; new fields with defaults do not count.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Longest request or response line accepted, newline excluded.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -54,7 +54,7 @@ impl Request {
     }
 }
 
-/// The error codes of protocol version 1.
+/// The error codes of protocol version 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
@@ -74,6 +74,12 @@ pub enum ErrorCode {
     NotActive,
     /// The peer may not start or stop sessions.
     PermissionDenied,
+    /// The configured publisher cannot do this.
+    Unsupported,
+    /// The NVR's API could not be reached, timed out, or refused replayd's credentials.
+    NvrUnavailable,
+    /// The NVR answered and rejected the camera or change: its message is passed on.
+    NvrRefused,
     /// Something failed inside replayd; the message says what.
     Internal,
 }
@@ -89,6 +95,9 @@ impl ErrorCode {
             ErrorCode::AlreadyActive => "already_active",
             ErrorCode::NotActive => "not_active",
             ErrorCode::PermissionDenied => "permission_denied",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::NvrUnavailable => "nvr_unavailable",
+            ErrorCode::NvrRefused => "nvr_refused",
             ErrorCode::Internal => "internal",
         }
     }
@@ -159,6 +168,36 @@ pub struct SessionView {
     pub started_at: Option<f64>,
     pub auto_stop_at: Option<f64>,
     pub clip_path: Option<String>,
+    /// Protocol 2: `"copy"` (link mode is not built yet), null when idle.
+    #[serde(default)]
+    pub clip_mode: Option<String>,
+    #[serde(default)]
+    pub clip_mode_reason: Option<String>,
+    #[serde(default)]
+    pub linked_bytes: Option<u64>,
+    #[serde(default)]
+    pub speed: Option<f64>,
+    #[serde(default)]
+    pub overrides: Option<serde_json::Value>,
+    /// Where a person watches the replay camera's detection.
+    #[serde(default)]
+    pub view_url: Option<String>,
+    #[serde(default)]
+    pub source: Option<SourceView>,
+    /// What the session went ahead despite (skipped segments, a detect size
+    /// taken from the clip).
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+/// `{"kind":"recordings"|"export"|"file","export_id":S?,"path":S?}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceView {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 impl SessionView {
@@ -173,6 +212,14 @@ impl SessionView {
             started_at: None,
             auto_stop_at: None,
             clip_path: None,
+            clip_mode: None,
+            clip_mode_reason: None,
+            linked_bytes: None,
+            speed: None,
+            overrides: None,
+            view_url: None,
+            source: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -273,6 +320,9 @@ pub enum Event {
 pub struct Pong {
     pub version: String,
     pub protocol: u32,
+    /// Protocol 2: `"file"` or `"frigate"`.
+    #[serde(default)]
+    pub publisher: Option<String>,
 }
 
 /// Success body of `status`.
@@ -281,6 +331,9 @@ pub struct StatusReply {
     pub session: SessionView,
     pub job: Option<Job>,
     pub last_summary: Option<Summary>,
+    /// Protocol 2: replay cameras whose removal from the NVR is still owed.
+    #[serde(default)]
+    pub pending_removals: Vec<String>,
 }
 
 /// Success body of `start` and `start_from_export`.
@@ -294,6 +347,9 @@ pub struct StartReply {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StopReply {
     pub summary: Summary,
+    /// Protocol 2: what the stop went ahead despite (the NVR unreachable).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// The fields each command accepts besides `cmd`.

@@ -409,7 +409,7 @@ fn five_hundred_connections_some_stuck_some_garbage_are_all_handled() {
             refused += 1;
         } else {
             assert_eq!(reply["ok"], true, "{reply}");
-            assert_eq!(reply["protocol"], 1);
+            assert_eq!(reply["protocol"], 2);
             pongs += 1;
         }
     }

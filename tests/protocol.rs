@@ -45,7 +45,7 @@ fn expect_error(reply: &Value, code: &str, what: &str) -> String {
 /// Asserts a pong.
 fn expect_pong(reply: &Value, what: &str) {
     assert_eq!(reply["ok"], true, "{what}: {reply}");
-    assert_eq!(reply["protocol"], 1, "{what}: {reply}");
+    assert_eq!(reply["protocol"], 2, "{what}: {reply}");
     assert_eq!(
         reply["version"],
         env!("CARGO_PKG_VERSION"),

@@ -192,6 +192,12 @@ pub fn status_text(reply: &StatusReply, now: f64, zone: &dyn Zone) -> String {
         if let Some(clip) = &s.clip_path {
             field(&mut out, "clip:", &clean(clip, false));
         }
+        if let Some(url) = &s.view_url {
+            field(&mut out, "watch:", &clean(url, false));
+        }
+        for warning in &s.warnings {
+            field(&mut out, "warning:", &clean(warning, false));
+        }
     }
     if let Some(job) = &reply.job {
         let mut line = job_summary(job);
@@ -207,6 +213,18 @@ pub fn status_text(reply: &StatusReply, now: f64, zone: &dyn Zone) -> String {
     }
     if let Some(summary) = &reply.last_summary {
         field(&mut out, "last replay:", &summary_line(summary));
+    }
+    if !reply.pending_removals.is_empty() {
+        let names: Vec<String> = reply
+            .pending_removals
+            .iter()
+            .map(|n| clean(n, false))
+            .collect();
+        field(
+            &mut out,
+            "pending:",
+            &format!("removal from the NVR of {} (retrying)", names.join(", ")),
+        );
     }
     out
 }
@@ -294,6 +312,9 @@ pub fn pong_text(pong: &Pong) -> String {
         clean(&pong.version, false),
         pong.protocol
     );
+    if let Some(publisher) = &pong.publisher {
+        let _ = write!(s, ", publisher {}", clean(publisher, false));
+    }
     if pong.protocol != PROTOCOL_VERSION {
         let _ = write!(s, " (this replayctl speaks protocol {PROTOCOL_VERSION})");
     }

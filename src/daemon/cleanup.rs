@@ -1,27 +1,17 @@
-//! Cleanup of a replay camera (SPEC §2): unpublish, count what it produced,
-//! delete its rows and files; and boot cleanup of every stale one.
+//! Cleanup of a replay camera (SPEC §2): count what it produced, delete its
+//! rows and files and its replay folder; and boot cleanup of every camera
+//! the ledger names.
 
 use std::collections::BTreeSet;
-use std::fs;
 
-use super::media_cleanup as cleanup;
-use crate::protocol::{CameraAction, Event, Summary};
+use crate::config::Publisher;
+use crate::protocol::Summary;
 use crate::replay::names;
 
-use super::clip_job::remove_quietly;
+use super::media_cleanup as cleanup;
 use super::Daemon;
 
 impl Daemon {
-    /// `camera remove`, then the published file goes.
-    pub(super) fn unpublish(&mut self, replay: &str) {
-        self.broadcast(&Event::Camera {
-            action: CameraAction::Remove,
-            camera: replay.to_string(),
-            config: None,
-        });
-        remove_quietly(&self.camera_file(replay));
-    }
-
     /// What the replay produced, read before anything is deleted, then the
     /// deletion; the lifecycle adds the duration.
     pub(super) fn clean_up(&mut self, replay: &str) -> Summary {
@@ -50,27 +40,45 @@ impl Daemon {
         summary
     }
 
-    /// Deletes a replay camera's database rows, media files and clip.
-    /// Returns (files removed, rows removed).
-    fn clean_camera(&mut self, replay: &str) -> (u64, u64) {
+    /// Deletes a replay camera's database rows, media files and replay
+    /// folder. Returns (files removed, rows removed). Rows that cannot be
+    /// deleted now (a locked database) stay owed in the ledger.
+    pub(super) fn clean_camera(&mut self, replay: &str) -> (u64, u64) {
         if !names::is_replay_name(replay) {
             log::error!("refusing to clean {replay}: it has no replay prefix");
             return (0, 0);
         }
-        if self.loaded.nvr.has_camera(replay) {
+        if self.loaded.nvr.has_camera(replay) && !self.ledger.names_camera(replay) {
             log::warn!("not cleaning {replay}: the NVR config defines a camera of that name");
             return (0, 0);
         }
         let rows = match self.open_db().and_then(|db| db.delete_camera_rows(replay)) {
-            Ok(rows) => rows,
+            Ok(rows) => {
+                if self.ledger.rows_deleted(replay) {
+                    let _ = self.save_ledger();
+                }
+                rows
+            }
             Err(e) => {
-                log::error!("cannot delete the database rows of {replay}: {e}");
+                log::error!(
+                    "cannot delete the database rows of {replay}: {e}; boot cleanup tries again"
+                );
+                if self.ledger.owe_rows(replay).is_ok() {
+                    let _ = self.save_ledger();
+                }
                 0
             }
         };
-        // Sparing the NVR's own cameras keeps `_replay_front-2`'s snapshots when
-        // `_replay_front` is cleaned (both match `_replay_front-<digit>…`).
-        let spare = self.loaded.nvr.camera_names();
+        // Sparing the NVR's own cameras and the live session keeps
+        // `_replay_front-2`'s snapshots when `_replay_front` is cleaned
+        // (both match `_replay_front-<digit>…`).
+        let mut spare = self.loaded.nvr.camera_names();
+        spare.extend(
+            self.lifecycle
+                .replay_camera()
+                .filter(|live| *live != replay)
+                .map(str::to_string),
+        );
         let mut files = match cleanup::remove_camera_files_sparing(self.media_dir(), replay, &spare)
         {
             Ok(removal) => {
@@ -84,57 +92,50 @@ impl Daemon {
                 0
             }
         };
-        let paths = self.clip_paths(replay);
-        for path in [&paths.clip, &paths.part] {
-            if fs::remove_file(path).is_ok() {
-                files += 1;
-            }
-        }
-        remove_quietly(&paths.list);
-        let _ = fs::remove_dir(&paths.dir);
+        files += self.remove_replay_folder(replay);
         (files, rows)
     }
 
-    /// boot cleanup: every replay camera found on disk or published, and
-    /// `also`, except `keep` (a session being resumed).
-    pub(super) fn boot_cleanup(&mut self, keep: Option<&str>, also: Option<String>) {
-        let mut stale: BTreeSet<String> = match cleanup::stale_replay_cameras(self.media_dir()) {
-            Ok(names) => names,
-            Err(e) => {
-                log::error!(
-                    "cannot scan {} for stale replay cameras: {e}",
-                    self.media_dir().display()
-                );
-                BTreeSet::new()
-            }
-        };
-        stale.extend(also);
-        let cameras_dir = self.loaded.config.runtime.dir.join("cameras");
-        if let Ok(entries) = fs::read_dir(&cameras_dir) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if let Some(camera) = name.strip_suffix(".yml") {
-                    if names::is_replay_name(camera) {
-                        stale.insert(camera.to_string());
-                    }
-                }
-            }
-        }
-        for name in stale.iter().filter(|n| Some(n.as_str()) != keep) {
-            if self.loaded.nvr.has_camera(name) {
-                log::info!(
-                    "boot cleanup: keeping {name}: the NVR config defines a camera of that name"
-                );
+    /// A camera whose owed removal the NVR confirmed: its rows and files go.
+    pub(super) fn clean_stale(&mut self, replay: &str) {
+        let (files, rows) = self.clean_camera(replay);
+        log::info!(
+            "boot cleanup: removed stale replay camera {replay} ({files} files, {rows} rows)"
+        );
+    }
+
+    /// boot cleanup: every camera and folder the ledger names, and `also`,
+    /// except `keep` (a session being resumed). Cameras published to Frigate
+    /// are handed back: they are removed from the NVR first, their files
+    /// once it confirmed.
+    pub(super) fn boot_cleanup(&mut self, keep: Option<&str>, also: Option<String>) -> Vec<String> {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        names.extend(self.ledger.cameras().iter().map(|c| c.name.clone()));
+        names.extend(self.ledger.folders().iter().map(|f| f.camera.clone()));
+        names.extend(self.ledger.rows_owed().iter().cloned());
+        names.extend(also);
+        let mut owed = Vec::new();
+        for name in names.iter().filter(|n| Some(n.as_str()) != keep) {
+            let entry = self.ledger.cameras().iter().find(|c| &c.name == name);
+            if entry.is_some_and(|c| c.publisher == Publisher::Frigate) {
+                log::info!("boot cleanup: {name} is removed from Frigate first");
+                owed.push(name.clone());
                 continue;
             }
-            let file = self.camera_file(name);
-            if file.exists() {
-                self.unpublish(name);
+            if entry.is_some() || self.camera_file(name).exists() {
+                super::clip_job::remove_quietly(&self.camera_file(name));
+                self.broadcast(&crate::protocol::Event::Camera {
+                    action: crate::protocol::CameraAction::Remove,
+                    camera: name.clone(),
+                    config: None,
+                });
+                self.ledger_drop_camera(name);
             }
             let (files, rows) = self.clean_camera(name);
             log::info!(
                 "boot cleanup: removed stale replay camera {name} ({files} files, {rows} rows)"
             );
         }
+        owed
     }
 }

@@ -8,16 +8,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
-use serde_yaml::Mapping;
-
-use crate::replay::camera::{self, CameraError};
 use crate::replay::clip::{self, ClipPlan, ProgressParser};
 use crate::replay::lifecycle::{ChildExit, Input, JobFailure};
 use crate::replay::mp4::{self, Mp4Error};
-use crate::replay::names;
 use crate::replay::session::ChildRecord;
 
-use super::atomic_file::write_atomic;
 use super::child::{self, Child, Priority};
 use super::Daemon;
 
@@ -84,29 +79,53 @@ pub(crate) struct ClipPaths {
 }
 
 impl ClipPaths {
-    pub fn new(media_dir: &Path, runtime_dir: &Path, replay_camera: &str) -> ClipPaths {
-        let dir = replay_dir(media_dir);
+    /// `<replay dir>/<replay camera>/clip.mp4`: the replay camera's own
+    /// folder, outside the NVR's `clips/replay/` (Frigate 0.18 empties that
+    /// at each of its starts).
+    pub fn new(replay_dir: &Path, runtime_dir: &Path, replay_camera: &str) -> ClipPaths {
+        let dir = replay_dir.join(replay_camera);
         ClipPaths {
-            clip: dir.join(format!("{replay_camera}.mp4")),
-            part: dir.join(format!("{replay_camera}.mp4.part")),
+            clip: dir.join("clip.mp4"),
+            part: dir.join("clip.mp4.part"),
             list: runtime_dir.join(format!("{replay_camera}.ffconcat")),
             dir,
         }
     }
 }
 
-/// `clips/replay/`: only replay clips live there.
-pub(super) fn replay_dir(media_dir: &Path) -> PathBuf {
-    media_dir.join("clips").join("replay")
-}
-
 impl Daemon {
     pub(super) fn clip_paths(&self, replay_camera: &str) -> ClipPaths {
         ClipPaths::new(
-            self.media_dir(),
+            &self.loaded.config.session.replay_dir,
             &self.loaded.config.runtime.dir,
             replay_camera,
         )
+    }
+
+    /// Removes the replay camera's folder (clip, partial clip) and its
+    /// concat list; the ledger forgets the folder once it is gone. Returns
+    /// how many files went.
+    pub(super) fn remove_replay_folder(&mut self, replay: &str) -> u64 {
+        let paths = self.clip_paths(replay);
+        let mut files = 0;
+        for path in [&paths.clip, &paths.part] {
+            if fs::remove_file(path).is_ok() {
+                files += 1;
+            }
+        }
+        remove_quietly(&paths.list);
+        match fs::remove_dir(&paths.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                log::warn!("cannot remove {}: {e}", paths.dir.display());
+                return files;
+            }
+        }
+        if self.ledger.drop_folder(replay) {
+            let _ = self.save_ledger();
+        }
+        files
     }
 
     /// Writes the concat list and starts ffmpeg on `plan`.
@@ -120,6 +139,17 @@ impl Daemon {
                 )))
             }
         };
+        // Write-ahead: the ledger names the folder before it exists.
+        if !self.ledger.folders().iter().any(|f| f.camera == replay) {
+            if let Err(e) = self.ledger.record_folder(replay) {
+                return Input::StepFailed(JobFailure::Io(format!(
+                    "cannot record {replay} in the ledger: {e}"
+                )));
+            }
+            if let Err(e) = self.save_ledger() {
+                return Input::StepFailed(JobFailure::Io(e));
+            }
+        }
         let prepared =
             fs::create_dir_all(&paths.dir).and_then(|()| write_private(&paths.list, &list));
         if let Err(e) = prepared {
@@ -181,69 +211,11 @@ impl Daemon {
         }
     }
 
-    /// starting_camera: the clip moves into place, `cameras/<name>.yml` is written.
-    pub(super) fn publish(&mut self, source: &str, replay: &str) -> Input {
-        let paths = self.clip_paths(replay);
-        let clip_path = paths.clip.clone();
-        if let Err(e) = fs::rename(&paths.part, &paths.clip) {
-            return Input::Published {
-                result: Err(JobFailure::Io(format!(
-                    "cannot move the clip into place: {e}"
-                ))),
-                clip_path,
-            };
-        }
-        let result = self
-            .write_camera_file(source, replay, &paths.clip)
-            .map(|config| serde_json::to_value(&config).ok());
-        Input::Published { result, clip_path }
-    }
-
-    /// A resumed session's camera file, whether or not it survived.
-    pub(super) fn republish(&mut self, source: &str, replay: &str) -> Input {
-        let clip = self.clip_paths(replay).clip;
-        let result = self
-            .write_camera_file(source, replay, &clip)
-            .map(drop)
-            .map_err(|e| e.to_string());
-        Input::Republished { result }
-    }
-
     /// Removes the partial clip and the concat list.
     pub(super) fn discard_partial_clip(&self, replay: &str) {
         let paths = self.clip_paths(replay);
         remove_quietly(&paths.part);
         remove_quietly(&paths.list);
-        // Only our own clips live there; an empty dir is not worth keeping.
-        let _ = fs::remove_dir(&paths.dir);
-    }
-
-    /// The replay camera's config, built from the source camera and checked
-    /// the way the NVR will check it.
-    pub(super) fn replay_config(&self, source: &str, clip: &Path) -> Result<Mapping, CameraError> {
-        let nvr = &self.loaded.nvr;
-        let replay = names::replay_name(source);
-        let config = camera::build(nvr, source, clip)?;
-        camera::validate(nvr, &replay, &config)?;
-        Ok(config)
-    }
-
-    /// Writes `cameras/<replay>.yml` (publish and resume alike); the
-    /// `camera add` event is the lifecycle's.
-    fn write_camera_file(
-        &self,
-        source: &str,
-        replay: &str,
-        clip: &Path,
-    ) -> Result<Mapping, JobFailure> {
-        let config = self
-            .replay_config(source, clip)
-            .map_err(|e| JobFailure::InvalidCamera(e.to_string()))?;
-        let file = self.camera_file(replay);
-        let text = camera::published_document(replay, &config);
-        write_atomic(&file, text.as_bytes(), 0o644)
-            .map_err(|e| JobFailure::Io(format!("cannot publish {}: {e}", file.display())))?;
-        Ok(config)
     }
 
     pub(super) fn camera_file(&self, replay: &str) -> PathBuf {

@@ -38,14 +38,24 @@ pub fn load_configs(path: Option<&Path>) -> Result<Loaded, String> {
 }
 
 /// The NVR database: replayd.toml, else the NVR config's `database.path`, else Frigate's default.
+///
+/// `nvr.database` is this host's path as written; the NVR's own
+/// `database.path` and its default are the NVR's paths, mapped through the
+/// mounts (a container's `/config/frigate.db` is a bind mount on the host).
 pub fn database_path(loaded: &Loaded) -> PathBuf {
+    if let Some(path) = &loaded.config.nvr.database {
+        return path.clone();
+    }
+    let nvr_path = loaded
+        .nvr
+        .database_path()
+        .unwrap_or_else(|| PathBuf::from("/config/frigate.db"));
     loaded
         .config
         .nvr
-        .database
-        .clone()
-        .or_else(|| loaded.nvr.database_path())
-        .unwrap_or_else(|| PathBuf::from("/config/frigate.db"))
+        .mounts
+        .to_host(&nvr_path)
+        .unwrap_or(nvr_path)
 }
 
 /// What `--check-config` prints.

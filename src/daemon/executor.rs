@@ -28,7 +28,16 @@ impl Daemon {
                 if let Some(result) = self.execute(action) {
                     queue.push_back(result);
                 }
+                queue.extend(self.inbox.drain(..));
             }
+        }
+    }
+
+    /// Feeds what arrived outside the executor (NVR replies).
+    pub(super) fn feed_inbox(&mut self) {
+        let inputs: Vec<Input> = self.inbox.drain(..).collect();
+        for input in inputs {
+            self.feed(input);
         }
     }
 
@@ -70,6 +79,12 @@ impl Daemon {
                 client,
                 result: self.check_start(&camera, start, end),
             }),
+            Action::CheckNvr {
+                client,
+                source,
+                replay,
+                remove_first,
+            } => self.check_nvr(client, source, replay, remove_first),
             Action::CheckExport { export_id } => Some(self.check_export(&export_id)),
             Action::SpawnClip { replay, plan } => Some(self.spawn_clip(&replay, &plan)),
             Action::MeasureClip { replay } => Some(self.measure_clip(&replay)),
@@ -107,13 +122,18 @@ impl Daemon {
                 None
             }
             Action::RemoveClip { replay } => {
-                remove_quietly(&self.clip_paths(&replay).clip);
+                self.remove_replay_folder(&replay);
                 None
             }
-            Action::Publish { source, replay } => Some(self.publish(&source, &replay)),
-            Action::Republish { source, replay } => Some(self.republish(&source, &replay)),
-            Action::Unpublish { replay } => {
-                self.unpublish(&replay);
+            Action::Publish {
+                source,
+                replay,
+                detect_size,
+            } => self.publish(&source, &replay, detect_size),
+            Action::Republish { source, replay } => self.republish(&source, &replay),
+            Action::Unpublish { replay } => self.unpublish(&replay),
+            Action::CleanStale { replay } => {
+                self.clean_stale(&replay);
                 None
             }
             Action::RemoveCameraFile { replay } => {
@@ -130,10 +150,9 @@ impl Daemon {
                 end_leftover(record);
                 None
             }
-            Action::BootCleanup { keep, also } => {
-                self.boot_cleanup(keep.as_deref(), also);
-                None
-            }
+            Action::BootCleanup { keep, also } => Some(Input::BootCleaned {
+                owed: self.boot_cleanup(keep.as_deref(), also),
+            }),
         }
     }
 

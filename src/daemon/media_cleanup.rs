@@ -16,7 +16,6 @@
 //! Errors on single entries do not stop a cleanup: the rest is still removed,
 //! and the failures are reported (see [`Removal`]).
 
-use std::collections::BTreeSet;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::OwnedFd;
@@ -105,70 +104,6 @@ pub fn remove_camera_files_sparing<S: AsRef<str>>(
         }
     }
     Ok(out)
-}
-
-/// Names with the replay prefix found in recordings/, clips/, clips/thumbs/, clips/replay/*.mp4.
-///
-/// Only those four directories are listed (never a camera directory), so the
-/// cost does not grow with the recordings kept. Directories (and symlinks,
-/// which cleanup removes as links) count in the first three; regular files
-/// named `<camera>.mp4` in `clips/replay/`. Names that are not valid camera
-/// names are ignored. A missing media root or directory yields nothing; a
-/// directory that cannot be read is logged and skipped.
-pub fn stale_replay_cameras(media_root: &Path) -> io::Result<BTreeSet<String>> {
-    let mut found = BTreeSet::new();
-    let Some(root) = open_root(media_root)? else {
-        return Ok(found);
-    };
-    let mut out = Removal::default();
-    let clips_path = media_root.join("clips");
-    let recordings = open_dir(&root, media_root, "recordings", &mut out);
-    let clips = open_dir(&root, media_root, "clips", &mut out);
-    let (thumbs, replay) = match &clips {
-        Some(clips) => (
-            open_dir(clips, &clips_path, "thumbs", &mut out),
-            open_dir(clips, &clips_path, "replay", &mut out),
-        ),
-        None => (None, None),
-    };
-
-    let camera_dirs = [
-        (recordings, media_root.join("recordings")),
-        (clips, clips_path.clone()),
-        (thumbs, clips_path.join("thumbs")),
-    ];
-    for (dir, path) in camera_dirs {
-        let Some(dir) = dir else { continue };
-        for (name, kind) in list(&dir, &path, &mut out) {
-            let Ok(name) = name.into_string() else {
-                continue;
-            };
-            if matches!(kind, FileType::Directory | FileType::Symlink)
-                && names::is_replay_name(&name)
-            {
-                found.insert(name);
-            }
-        }
-    }
-    if let Some(replay) = replay {
-        for (name, kind) in list(&replay, &clips_path.join("replay"), &mut out) {
-            let Ok(name) = name.into_string() else {
-                continue;
-            };
-            if kind == FileType::Directory {
-                continue;
-            }
-            if let Some(stem) = name.strip_suffix(".mp4") {
-                if names::is_replay_name(stem) {
-                    found.insert(stem.to_string());
-                }
-            }
-        }
-    }
-    for (path, e) in &out.failures {
-        log::warn!("stale replay scan: skipped {}: {e}", path.display());
-    }
-    Ok(found)
 }
 
 fn check_name(camera: &str) -> io::Result<()> {

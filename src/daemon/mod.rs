@@ -15,6 +15,8 @@ mod executor;
 pub mod ledger_store;
 pub(crate) mod media_cleanup;
 pub(crate) mod notify;
+mod nvr_link;
+mod publisher;
 mod recovery;
 mod requests;
 pub(crate) mod signals;
@@ -32,15 +34,19 @@ use std::time::Duration;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::Gid;
 
+use crate::config::Publisher;
 use crate::nvr::db::{Db, DbError};
 use crate::protocol::{self, Event};
 use crate::replay::errors::{error_body, RequestError};
+use crate::replay::ledger::Ledger;
 use crate::replay::lifecycle::{Input, Lifecycle};
 
 use self::clip_job::Running;
 use self::clock::Timer;
 use self::control::Client;
+use self::ledger_store::{LedgerStore, LoadNote};
 use self::notify::Notifier;
+use self::nvr_link::NvrLink;
 use self::signals::Signals;
 use self::state_store::StateStore;
 
@@ -79,6 +85,7 @@ enum Token {
     ChildExit,
     ChildStdout,
     ChildStderr,
+    Nvr,
 }
 
 pub struct Daemon {
@@ -99,6 +106,13 @@ pub struct Daemon {
     store: StateStore,
     lifecycle: Lifecycle,
     child: Option<Running>,
+    /// What replayd owns (SPEC §1 "The ledger"), and where it is kept.
+    ledger: Ledger,
+    ledger_store: LedgerStore,
+    /// The `frigate` publisher's connection; `None` for the file publisher.
+    nvr: Option<NvrLink>,
+    /// Inputs that arrived while the executor ran (an NVR job that ended at once).
+    inbox: Vec<Input>,
     watchdog: Option<(Duration, f64)>,
     /// accept() ran out of fds: stop polling the listener until a client leaves.
     accept_paused: bool,
@@ -134,6 +148,11 @@ impl Daemon {
             }
         };
         let settings = loaded.settings();
+        let (ledger_store, ledger) = load_ledger(&loaded)?;
+        let nvr = match loaded.config.publish.to {
+            Publisher::Frigate => Some(NvrLink::new(&loaded.config.publish.frigate)),
+            Publisher::File => None,
+        };
         let mut daemon = Daemon {
             config_path: options.config,
             store: StateStore::new(&runtime),
@@ -149,6 +168,10 @@ impl Daemon {
             notifier: Notifier::new(),
             lifecycle: Lifecycle::new(settings),
             child: None,
+            ledger,
+            ledger_store,
+            nvr,
+            inbox: Vec::new(),
             watchdog: notify::watchdog_interval().map(|every| (every, clock::boottime())),
             accept_paused: false,
             terminating: false,
@@ -228,6 +251,16 @@ impl Daemon {
                 sources.push((Token::ChildStderr, fd, PollFlags::POLLIN));
             }
         }
+        if let Some((fd, read, write)) = self.nvr.as_ref().and_then(NvrLink::poll_interest) {
+            let mut events = PollFlags::empty();
+            if read {
+                events |= PollFlags::POLLIN;
+            }
+            if write {
+                events |= PollFlags::POLLOUT;
+            }
+            sources.push((Token::Nvr, fd, events));
+        }
         let mut fds: Vec<PollFd<'_>> = sources
             .iter()
             .map(|(_, fd, events)| PollFd::new(*fd, *events))
@@ -273,13 +306,22 @@ impl Daemon {
                 }
             }
             Token::ChildExit => self.on_child_exit(),
+            Token::Nvr => {
+                let results = match self.nvr.as_mut() {
+                    Some(link) => link.on_ready(clock::boottime()),
+                    None => Vec::new(),
+                };
+                self.take_nvr_results(results);
+                self.feed_inbox();
+            }
         }
     }
 
     /// The nearest deadline on the boot-time clock: the lifecycle's, or the watchdog.
     fn next_deadline(&self) -> Option<f64> {
         let watchdog = self.watchdog.map(|(_, next)| next);
-        [self.lifecycle.next_deadline(), watchdog]
+        let nvr = self.nvr.as_ref().and_then(NvrLink::deadline);
+        [self.lifecycle.next_deadline(), watchdog, nvr]
             .into_iter()
             .flatten()
             .reduce(f64::min)
@@ -293,6 +335,12 @@ impl Daemon {
                 self.watchdog = Some((every, now + every.as_secs_f64()));
             }
         }
+        let results = match self.nvr.as_mut() {
+            Some(link) => link.on_timer(now),
+            None => Vec::new(),
+        };
+        self.take_nvr_results(results);
+        self.feed_inbox();
         self.feed(Input::Timer);
     }
 
@@ -463,6 +511,45 @@ impl Daemon {
 
 /// How long a database call may wait for the NVR's own writers.
 const DB_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The ledger: loaded from the state dir; an unreadable one is kept aside
+/// and replaced by a scan of the replay dir (SPEC §1).
+fn load_ledger(loaded: &Loaded) -> io::Result<(LedgerStore, Ledger)> {
+    let state_dir = &loaded.config.runtime.state_dir;
+    std::fs::create_dir_all(state_dir).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot create state dir {}: {e}", state_dir.display()),
+        )
+    })?;
+    let store = LedgerStore::new(state_dir);
+    let prefix = &loaded.config.session.camera_prefix;
+    let (mut ledger, note) = store.load(prefix).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot read {}: {e}", store.path().display()),
+        )
+    })?;
+    if let LoadNote::SetAside { reason } = note {
+        log::warn!(
+            "ledger {} is unreadable ({reason}): kept as ledger.json.corrupt, rebuilt from {}",
+            store.path().display(),
+            loaded.config.session.replay_dir.display()
+        );
+        if let Ok(entries) = std::fs::read_dir(&loaded.config.session.replay_dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if crate::replay::names::is_replay_name(&name)
+                    && entry.file_type().is_ok_and(|t| t.is_dir())
+                {
+                    let _ = ledger.record_folder(&name);
+                }
+            }
+        }
+        store.save(&ledger)?;
+    }
+    Ok((store, ledger))
+}
 
 /// Many clients may watch at once: use the whole hard fd limit, not the 1024 soft one.
 fn raise_fd_limit() {

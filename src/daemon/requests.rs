@@ -6,6 +6,7 @@ use std::fs;
 
 use crate::nvr::db::Export;
 use crate::protocol::{self, Pong, Request, StatusReply, PROTOCOL_VERSION};
+use crate::replay::camera;
 use crate::replay::clip::{self, ClipPlan, SegmentFile, SegmentState};
 use crate::replay::errors::{error_body, RequestError};
 use crate::replay::lifecycle::{Input, StartPlan};
@@ -14,7 +15,7 @@ use crate::replay::names;
 use crate::replay::session::{ClipSource, Session};
 
 use super::child::{Child, Priority};
-use super::clip_job::{replay_dir, Running};
+use super::clip_job::Running;
 use super::control;
 use super::Daemon;
 
@@ -36,6 +37,7 @@ impl Daemon {
                 return Some(protocol::encode_ok(&Pong {
                     version: env!("CARGO_PKG_VERSION").to_string(),
                     protocol: PROTOCOL_VERSION,
+                    publisher: Some(self.loaded.config.publish.to.as_str().to_string()),
                 }))
             }
             Request::Status => {
@@ -43,6 +45,7 @@ impl Daemon {
                     session: self.lifecycle.view(),
                     job: self.lifecycle.job().cloned(),
                     last_summary: self.lifecycle.last_summary().cloned(),
+                    pending_removals: self.lifecycle.pending_removals(),
                 }))
             }
             Request::Subscribe => {
@@ -84,9 +87,14 @@ impl Daemon {
                 self.loaded.nvr.path().display()
             )));
         }
+        // Every published path must be one the NVR can open (mounts).
         let placeholder = self.clip_paths(&names::replay_name(camera)).clip;
-        self.replay_config(camera, &placeholder)
-            .map(drop)
+        let nvr_clip = self
+            .nvr_path(&placeholder)
+            .map_err(RequestError::InvalidParams)?;
+        let nvr = &self.loaded.nvr;
+        camera::build(nvr, camera, &nvr_clip)
+            .and_then(|config| camera::validate(nvr, &names::replay_name(camera), &config))
             .map_err(|e| {
                 RequestError::InvalidParams(format!("camera '{camera}' cannot be replayed: {e}"))
             })
@@ -108,15 +116,7 @@ impl Daemon {
                 end,
             });
         }
-        let files: Vec<SegmentFile> = recordings
-            .iter()
-            .map(|r| SegmentFile {
-                path: r.path.clone(),
-                start_time: r.start_time,
-                end_time: r.end_time,
-                state: inspect_segment(&r.path),
-            })
-            .collect();
+        let files = self.segment_files(&recordings);
         let usable = clip::usable_segments(camera, &files);
         for warning in &usable.warnings {
             log::warn!("{warning}");
@@ -128,6 +128,7 @@ impl Daemon {
             end,
             source: ClipSource::Recordings,
             plan: clip::plan(&usable.segments, start, end),
+            warnings: usable.warnings,
         })
     }
 
@@ -142,12 +143,26 @@ impl Daemon {
     }
 
     fn probe_export(&mut self, export_id: &str) -> Result<Export, RequestError> {
-        let export = self.open_db()?.export(export_id)?.ok_or_else(|| {
+        let mut export = self.open_db()?.export(export_id)?.ok_or_else(|| {
             RequestError::NotFound(format!(
                 "export '{}' does not exist",
                 protocol::printable(export_id)
             ))
         })?;
+        // The row holds the NVR's path of the video.
+        export.video_path = self
+            .loaded
+            .config
+            .nvr
+            .mounts
+            .to_host(&export.video_path)
+            .ok_or_else(|| {
+                RequestError::NotFound(format!(
+                    "the video of export '{}' ({}) is not under any NVR mount (nvr.mounts)",
+                    export.id,
+                    export.video_path.display()
+                ))
+            })?;
         names::CameraName::parse(&export.camera)
             .map_err(|e| RequestError::InvalidParams(e.to_string()))?;
         self.check_source_camera(&export.camera)
@@ -187,9 +202,35 @@ impl Daemon {
         Ok(export)
     }
 
+    /// The recordings' files on this host (their rows hold the NVR's paths).
+    fn segment_files(&self, recordings: &[crate::nvr::db::Recording]) -> Vec<SegmentFile> {
+        let mounts = &self.loaded.config.nvr.mounts;
+        recordings
+            .iter()
+            .map(|r| {
+                let (path, state) = match mounts.to_host(&r.path) {
+                    Some(host) => {
+                        let state = inspect_segment(&host);
+                        (host, state)
+                    }
+                    None => (
+                        r.path.clone(),
+                        SegmentState::Missing("not under any NVR mount (nvr.mounts)".into()),
+                    ),
+                };
+                SegmentFile {
+                    path,
+                    start_time: r.start_time,
+                    end_time: r.end_time,
+                    state,
+                }
+            })
+            .collect()
+    }
+
     /// Fails with `no_space` unless the replay dir's file system holds `need` plus a margin.
     fn check_space(&self, need: u64) -> Result<(), RequestError> {
-        let dir = replay_dir(self.media_dir());
+        let dir = self.loaded.config.session.replay_dir.clone();
         fs::create_dir_all(&dir)
             .map_err(|e| RequestError::io(format!("cannot create {}", dir.display()), e))?;
         let stat = nix::sys::statvfs::statvfs(&dir).map_err(|e| {
@@ -221,15 +262,7 @@ impl Daemon {
                         db.recordings(&session.source_camera, session.start_time, session.end_time)
                     })
                     .map_err(|e| format!("NVR database: {e}"))?;
-                let files: Vec<SegmentFile> = recordings
-                    .iter()
-                    .map(|r| SegmentFile {
-                        path: r.path.clone(),
-                        start_time: r.start_time,
-                        end_time: r.end_time,
-                        state: inspect_segment(&r.path),
-                    })
-                    .collect();
+                let files = self.segment_files(&recordings);
                 let usable = clip::usable_segments(&session.source_camera, &files);
                 Ok(clip::plan(
                     &usable.segments,

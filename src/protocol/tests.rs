@@ -78,6 +78,7 @@ fn responses_carry_ok() {
     let line = encode_ok(&Pong {
         version: "1.2.3".into(),
         protocol: 1,
+        publisher: None,
     });
     assert!(line.ends_with('\n'));
     let body = decode_response(line.trim_end()).unwrap().unwrap();

@@ -36,6 +36,14 @@ pub enum RequestError {
     NotActive,
     #[error("permission denied: only root and members of group '{0}' may start and stop")]
     PermissionDenied(String),
+    #[error("{0}")]
+    Unsupported(String),
+    /// The NVR's API could not be reached, timed out, or refused the credentials.
+    #[error("{0}")]
+    NvrUnavailable(String),
+    /// The NVR answered and rejected the camera: its message.
+    #[error("{0}")]
+    NvrRefused(String),
     #[error("NVR database: {0}")]
     Db(#[from] DbError),
     #[error("{what}: {source}")]
@@ -63,6 +71,9 @@ pub fn error_body(error: &RequestError) -> ErrorBody {
         RequestError::AlreadyActive(_) => ErrorCode::AlreadyActive,
         RequestError::NotActive => ErrorCode::NotActive,
         RequestError::PermissionDenied(_) => ErrorCode::PermissionDenied,
+        RequestError::Unsupported(_) => ErrorCode::Unsupported,
+        RequestError::NvrUnavailable(_) => ErrorCode::NvrUnavailable,
+        RequestError::NvrRefused(_) => ErrorCode::NvrRefused,
         RequestError::Db(_) | RequestError::Io { .. } => ErrorCode::Internal,
     };
     ErrorBody::new(code, error_chain(error))

@@ -55,7 +55,34 @@ pub struct StartPlan {
     pub end: f64,
     pub source: ClipSource,
     pub plan: ClipPlan,
+    /// Skipped segments and the like, shown in status.
+    pub warnings: Vec<String>,
 }
+
+/// What the NVR told before a start (nothing, with the file publisher).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NvrFacts {
+    /// The detect size the running NVR uses for the source camera.
+    pub detect_size: Option<(u32, u32)>,
+}
+
+/// A replay camera whose removal from the NVR is still owed.
+#[derive(Debug, Clone, PartialEq)]
+struct PendingRemoval {
+    replay: String,
+    /// Boot time of the next try.
+    next_at: f64,
+    /// Seconds to wait after the next failure: 1 s, doubling, at most 60 s.
+    backoff: f64,
+    in_flight: bool,
+    /// Its rows and files go once the NVR confirmed (boot cleanup: the NVR
+    /// may still be running it); a stop has cleaned them already.
+    clean_after: bool,
+}
+
+/// The first retry of a removal, and the longest wait between two.
+const RETRY_FIRST: f64 = 1.0;
+const RETRY_MAX: f64 = 60.0;
 
 /// How a child process ended, as the shell saw it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -114,6 +141,11 @@ pub enum JobFailure {
     },
     Replan(String),
     InterruptedTwice,
+    /// The NVR refused the camera or could not be reached: its message.
+    Nvr(String),
+    /// The add went out and no answer came: it may have been applied, so it
+    /// is removed like a published camera.
+    NvrUnknown(String),
 }
 
 impl fmt::Display for JobFailure {
@@ -165,6 +197,11 @@ impl fmt::Display for JobFailure {
             JobFailure::InterruptedTwice => {
                 f.write_str("the daemon was interrupted twice while preparing the clip")
             }
+            JobFailure::Nvr(message) => write!(f, "the NVR did not take the camera: {message}"),
+            JobFailure::NvrUnknown(message) => write!(
+                f,
+                "the NVR did not answer the add ({message}); the camera is removed in case it arrived"
+            ),
         }
     }
 }
@@ -251,6 +288,21 @@ pub enum Input {
     ExportRefused {
         error: RequestError,
     },
+    /// The NVR's answers before a start ([`Action::CheckNvr`]).
+    NvrChecked {
+        client: ClientId,
+        result: Result<NvrFacts, RequestError>,
+    },
+    /// [`Action::Unpublish`] done (or failed: the NVR could not be reached).
+    Unpublished {
+        replay: String,
+        result: Result<(), String>,
+    },
+    /// Boot cleanup is done locally; these cameras still have to be removed
+    /// from the NVR before their files go.
+    BootCleaned {
+        owed: Vec<String>,
+    },
     /// `stop` from a client.
     Stop {
         client: ClientId,
@@ -273,6 +325,8 @@ pub enum Input {
     Published {
         result: Result<Option<serde_json::Value>, JobFailure>,
         clip_path: std::path::PathBuf,
+        /// What the publish went ahead despite (a detect size from the clip).
+        warnings: Vec<String>,
     },
     /// [`Action::CleanUp`] done: what the replay produced, and what was removed.
     Cleaned {
@@ -317,6 +371,14 @@ pub enum Action {
         start: f64,
         end: f64,
     },
+    /// Ask the NVR what a start needs (reachable, version, cameras, its own
+    /// replay), removing a camera still owed first → [`Input::NvrChecked`].
+    CheckNvr {
+        client: ClientId,
+        source: String,
+        replay: String,
+        remove_first: bool,
+    },
     /// Look the export up, check it and start ffprobe on it →
     /// [`Input::ExportProbeStarted`] or [`Input::ExportRefused`].
     CheckExport {
@@ -347,18 +409,26 @@ pub enum Action {
     RemoveClip {
         replay: String,
     },
-    /// Move the clip into place, write the camera file → [`Input::Published`].
+    /// Move the clip into place, build the camera and publish it →
+    /// [`Input::Published`].
     Publish {
         source: String,
         replay: String,
+        detect_size: Option<(u32, u32)>,
     },
     /// Write the camera file of a resumed session again → [`Input::Republished`].
     Republish {
         source: String,
         replay: String,
     },
-    /// Announce `camera remove` and remove the camera file.
+    /// Remove the camera from the NVR (and its file, with a `camera remove`
+    /// event) → [`Input::Unpublished`].
     Unpublish {
+        replay: String,
+    },
+    /// Delete the rows and files of a camera the NVR no longer runs (a boot
+    /// cleanup whose removal was owed).
+    CleanStale {
         replay: String,
     },
     /// Remove a camera file left from an interrupted start (no event: no
@@ -377,8 +447,8 @@ pub enum Action {
     },
     /// End an ffmpeg a dead daemon left, if it is still the same process.
     KillLeftover(ChildRecord),
-    /// Clean every stale replay camera but `keep`; `also` names one the
-    /// state file knew of.
+    /// Clean every replay camera the ledger names but `keep`; `also` names
+    /// one the state file knew of → [`Input::BootCleaned`].
     BootCleanup {
         keep: Option<String>,
         also: Option<String>,
@@ -440,6 +510,11 @@ enum Preparing {
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
     Idle,
+    /// A start whose reply waits for the NVR's answers.
+    CheckingStart {
+        client: ClientId,
+        plan: Box<StartPlan>,
+    },
     /// A `start_from_export` whose reply waits for the export's checks and
     /// ffprobe; the session is not active yet.
     CheckingExport {
@@ -466,6 +541,9 @@ enum Phase {
         /// The job was still running when the stop came.
         job_in_flight: bool,
         stopped_in: SessionState,
+        /// Waiting for the NVR to confirm the camera's removal.
+        unpublishing: bool,
+        warnings: Vec<String>,
     },
     /// A crashed daemon's session being resumed or restarted.
     Recovering {
@@ -485,6 +563,7 @@ pub struct Lifecycle {
     throttle: ProgressThrottle,
     /// What was last handed out to persist.
     persisted: Option<Option<PersistedSession>>,
+    pending: Vec<PendingRemoval>,
     out: Vec<Action>,
 }
 
@@ -498,6 +577,7 @@ impl Lifecycle {
             progress: 0.0,
             throttle: ProgressThrottle::default(),
             persisted: None,
+            pending: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -517,7 +597,7 @@ impl Lifecycle {
                 end_time,
             } => self.start(client, &camera, start_time, end_time),
             Input::StartChecked { client, result } => match result {
-                Ok(plan) => self.accept(client, plan, now),
+                Ok(plan) => self.check_nvr(client, plan),
                 Err(error) => self.refuse(client, RequestErrorKind::from_error(&error)),
             },
             Input::StartFromExport { client, export_id } => {
@@ -525,6 +605,9 @@ impl Lifecycle {
             }
             Input::ExportProbeStarted { export } => self.export_probe_started(export, now),
             Input::ExportRefused { error } => self.export_refused(&error),
+            Input::NvrChecked { client, result } => self.nvr_checked(client, result, now),
+            Input::Unpublished { replay, result } => self.unpublished(replay, result, now),
+            Input::BootCleaned { owed } => self.owe_removals(owed, true, now),
             Input::Stop { client } => self.stop(Some(client), now),
             Input::ClipStarted { record } => self.clip_started(record),
             Input::MeasureStarted => self.measure_started(now),
@@ -532,7 +615,11 @@ impl Lifecycle {
             Input::Progress(update) => self.progress(update, now),
             Input::ChildExited(exit) => self.child_exited(exit, now),
             Input::ClipMeasured { duration } => self.clip_measured(duration, now),
-            Input::Published { result, clip_path } => self.published(result, clip_path, now),
+            Input::Published {
+                result,
+                clip_path,
+                warnings,
+            } => self.published(result, clip_path, warnings, now),
             Input::Cleaned { summary } => self.cleaned(summary, now),
             Input::Replanned { result } => self.replanned(result, now),
             Input::Republished { result } => self.republished(result),
@@ -557,7 +644,21 @@ impl Lifecycle {
             | Phase::Ready { session } => Some(session.deadline),
             _ => None,
         };
-        [child, auto_stop].into_iter().flatten().reduce(f64::min)
+        let retry = self
+            .pending
+            .iter()
+            .filter(|p| !p.in_flight)
+            .map(|p| p.next_at)
+            .reduce(f64::min);
+        [child, auto_stop, retry]
+            .into_iter()
+            .flatten()
+            .reduce(f64::min)
+    }
+
+    /// `pending_removals` of `status`.
+    pub fn pending_removals(&self) -> Vec<String> {
+        self.pending.iter().map(|p| p.replay.clone()).collect()
     }
 
     /// `session` of `status`.
@@ -578,8 +679,20 @@ impl Lifecycle {
 
     /// The STATUS= line systemd shows.
     pub fn status_line(&self) -> String {
+        let line = self.phase_line();
+        match self.pending.as_slice() {
+            [] => line,
+            [one] => format!("{line}; removal of {} pending", one.replay),
+            many => format!("{line}; removal of {} cameras pending", many.len()),
+        }
+    }
+
+    fn phase_line(&self) -> String {
         match &self.phase {
             Phase::Idle => "idle".to_string(),
+            Phase::CheckingStart { plan, .. } => {
+                format!("idle, checking the NVR for {}", plan.camera)
+            }
             Phase::CheckingExport { export, .. } => match export {
                 Some(e) => format!("idle, checking export {}", e.id),
                 None => "idle".to_string(),
@@ -615,7 +728,7 @@ impl Lifecycle {
 
     fn session(&self) -> Option<&Session> {
         match &self.phase {
-            Phase::Idle | Phase::CheckingExport { .. } => None,
+            Phase::Idle | Phase::CheckingStart { .. } | Phase::CheckingExport { .. } => None,
             Phase::PreparingClip { session, .. }
             | Phase::StartingCamera { session }
             | Phase::Ready { session }
@@ -627,7 +740,9 @@ impl Lifecycle {
     /// The SPEC state of the session (`idle` without one).
     fn state(&self) -> SessionState {
         match &self.phase {
-            Phase::Idle | Phase::CheckingExport { .. } => SessionState::Idle,
+            Phase::Idle | Phase::CheckingStart { .. } | Phase::CheckingExport { .. } => {
+                SessionState::Idle
+            }
             Phase::PreparingClip { .. } | Phase::Recovering { .. } => SessionState::PreparingClip,
             Phase::StartingCamera { .. } => SessionState::StartingCamera,
             Phase::Ready { .. } => SessionState::Ready,
@@ -738,6 +853,10 @@ impl Lifecycle {
         match &self.phase {
             Phase::Idle => None,
             Phase::CheckingExport { .. } => Some("a start from an export is being checked".into()),
+            Phase::CheckingStart { plan, .. } => Some(format!(
+                "a start of {} is being checked with the NVR",
+                plan.camera
+            )),
             Phase::Stopping { session, .. } => Some(format!(
                 "{} from {}, being stopped",
                 session.replay_camera, session.source_camera
@@ -800,7 +919,7 @@ impl Lifecycle {
     }
 
     /// The export's duration is known: accept it or say why not.
-    fn export_probed(&mut self, client: ClientId, export: Export, exit: ChildExit, now: Now) {
+    fn export_probed(&mut self, client: ClientId, export: Export, exit: ChildExit) {
         self.phase = Phase::Idle;
         let duration = std::str::from_utf8(&exit.stdout)
             .ok()
@@ -835,13 +954,64 @@ impl Lifecycle {
                 export_id: export.id,
                 video_path: export.video_path,
             },
+            warnings: Vec::new(),
         };
-        self.accept(client, plan, now);
+        self.check_nvr(client, plan);
+    }
+
+    /// The local checks passed: ask the NVR (its reachability, version,
+    /// cameras and own replay) before the reply; a removal still owed for
+    /// this camera is completed first.
+    fn check_nvr(&mut self, client: ClientId, start: StartPlan) {
+        if let Some(doing) = self.busy() {
+            return self.refuse(client, RequestErrorKind::AlreadyActive(doing));
+        }
+        let replay = names::replay_name(&start.camera);
+        let remove_first = self.pending.iter().any(|p| p.replay == replay);
+        let source = start.camera.clone();
+        self.phase = Phase::CheckingStart {
+            client,
+            plan: Box::new(start),
+        };
+        self.act(Action::CheckNvr {
+            client,
+            source,
+            replay,
+            remove_first,
+        });
+    }
+
+    fn nvr_checked(&mut self, client: ClientId, result: Result<NvrFacts, RequestError>, now: Now) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Idle);
+        let Phase::CheckingStart {
+            client: waiting,
+            plan,
+        } = phase
+        else {
+            self.phase = phase;
+            return;
+        };
+        if waiting != client {
+            self.phase = Phase::CheckingStart {
+                client: waiting,
+                plan,
+            };
+            return;
+        }
+        match result {
+            Ok(facts) => {
+                // A removal the check completed is not owed any more.
+                let replay = names::replay_name(&plan.camera);
+                self.pending.retain(|p| p.replay != replay);
+                self.accept(client, *plan, facts, now);
+            }
+            Err(error) => self.refuse(client, RequestErrorKind::from_error(&error)),
+        }
     }
 
     /// Accepting: the session is active at once and persisted, the client
     /// told, then the job starts.
-    fn accept(&mut self, client: ClientId, start: StartPlan, now: Now) {
+    fn accept(&mut self, client: ClientId, start: StartPlan, facts: NvrFacts, now: Now) {
         if let Some(doing) = self.busy() {
             return self.refuse(client, RequestErrorKind::AlreadyActive(doing));
         }
@@ -862,6 +1032,8 @@ impl Lifecycle {
             job_id,
             interruptions: 0,
             ffmpeg: None,
+            detect_size: facts.detect_size,
+            warnings: start.warnings,
         };
         self.log(
             log::Level::Info,
@@ -995,7 +1167,7 @@ impl Lifecycle {
                         )),
                     );
                 }
-                self.export_probed(client, export, exit, now);
+                self.export_probed(client, export, exit);
             }
             Phase::PreparingClip {
                 mut session,
@@ -1058,6 +1230,8 @@ impl Lifecycle {
                 child: Some(child),
                 job_in_flight,
                 stopped_in,
+                unpublishing,
+                warnings,
             } => {
                 self.log(
                     log::Level::Info,
@@ -1072,6 +1246,8 @@ impl Lifecycle {
                     child: None,
                     job_in_flight,
                     stopped_in,
+                    unpublishing,
+                    warnings,
                 };
                 self.finish_stop(now);
             }
@@ -1153,23 +1329,29 @@ impl Lifecycle {
             return;
         };
         let (source, replay) = (session.source_camera.clone(), session.replay_camera.clone());
+        let detect_size = session.detect_size;
         self.phase = Phase::StartingCamera { session };
         self.emit_job(JobStatus::Running, None, now);
-        self.act(Action::Publish { source, replay });
+        self.act(Action::Publish {
+            source,
+            replay,
+            detect_size,
+        });
     }
 
     fn published(
         &mut self,
         result: Result<Option<serde_json::Value>, JobFailure>,
         clip_path: std::path::PathBuf,
+        warnings: Vec<String>,
         now: Now,
     ) {
         let phase = std::mem::replace(&mut self.phase, Phase::Idle);
         let Phase::StartingCamera { mut session } = phase else {
-            // Never published after a stop: a late reply changes nothing.
             self.phase = phase;
             return;
         };
+        session.warnings.extend(warnings);
         let config = match result {
             Ok(config) => config,
             Err(failure) => {
@@ -1179,6 +1361,12 @@ impl Lifecycle {
         };
         session.published = true;
         session.clip_path = Some(clip_path.clone());
+        for warning in &session.warnings {
+            self.out.push(Action::Log {
+                level: log::Level::Warn,
+                message: format!("{}: {warning}", session.replay_camera),
+            });
+        }
         let (source, replay) = (session.source_camera.clone(), session.replay_camera.clone());
         self.phase = Phase::Ready { session };
         self.progress = 100.0;
@@ -1224,7 +1412,7 @@ impl Lifecycle {
         self.act(Action::RemoveClip {
             replay: replay.clone(),
         });
-        if session.published {
+        if session.published || matches!(failure, JobFailure::NvrUnknown(_)) {
             self.act(Action::Unpublish { replay });
         }
         self.emit_job(JobStatus::Failed, Some(message), now);
@@ -1287,6 +1475,8 @@ impl Lifecycle {
             child,
             job_in_flight,
             stopped_in: state,
+            unpublishing: false,
+            warnings: Vec::new(),
         };
         if ending_child {
             // The partial clip is discarded anyway: unlinked first, ffmpeg's
@@ -1322,17 +1512,107 @@ impl Lifecycle {
             replay: replay.clone(),
         });
         if session.published {
-            self.act(Action::Unpublish {
-                replay: replay.clone(),
+            if let Phase::Stopping { unpublishing, .. } = &mut self.phase {
+                *unpublishing = true;
+            }
+            // The NVR first: rows and files go once it stopped using them.
+            self.act(Action::Unpublish { replay });
+        } else {
+            self.act(Action::CleanUp { replay });
+        }
+    }
+
+    /// The NVR confirmed a removal, or could not be reached for it.
+    fn unpublished(&mut self, replay: String, result: Result<(), String>, now: Now) {
+        if let Phase::Stopping {
+            session,
+            unpublishing: unpublishing @ true,
+            warnings,
+            ..
+        } = &mut self.phase
+        {
+            if session.replay_camera == replay {
+                *unpublishing = false;
+                if let Err(why) = &result {
+                    warnings.push(format!(
+                        "{replay} could not be removed from the NVR ({why}); replayd retries until the NVR confirms"
+                    ));
+                }
+                if result.is_err() {
+                    self.owe_removals(vec![replay.clone()], false, now);
+                }
+                self.act(Action::CleanUp { replay });
+                return;
+            }
+        }
+        let Some(index) = self.pending.iter().position(|p| p.replay == replay) else {
+            if result.is_err() {
+                self.owe_removals(vec![replay], false, now);
+            }
+            return;
+        };
+        match result {
+            Ok(()) => {
+                let done = self.pending.remove(index);
+                self.log(log::Level::Info, format!("{replay} removed from the NVR"));
+                if done.clean_after {
+                    self.act(Action::CleanStale { replay });
+                }
+            }
+            Err(why) => {
+                let pending = &mut self.pending[index];
+                pending.in_flight = false;
+                pending.next_at = now.boot + pending.backoff;
+                let wait = pending.backoff;
+                pending.backoff = (pending.backoff * 2.0).min(RETRY_MAX);
+                self.log(
+                    log::Level::Warn,
+                    format!("{replay} could not be removed from the NVR ({why}): next try in {wait:.0}s"),
+                );
+            }
+        }
+    }
+
+    /// Removals the NVR still owes: tried at once, then with back-off.
+    fn owe_removals(&mut self, replays: Vec<String>, clean_after: bool, now: Now) {
+        for replay in replays {
+            if let Some(p) = self.pending.iter_mut().find(|p| p.replay == replay) {
+                p.clean_after |= clean_after;
+                continue;
+            }
+            self.pending.push(PendingRemoval {
+                replay,
+                next_at: now.boot,
+                backoff: RETRY_FIRST,
+                in_flight: false,
+                clean_after,
             });
         }
-        self.act(Action::CleanUp { replay });
+        self.retry_removals(now);
+    }
+
+    fn retry_removals(&mut self, now: Now) {
+        let due: Vec<String> = self
+            .pending
+            .iter_mut()
+            .filter(|p| !p.in_flight && now.boot >= p.next_at)
+            .map(|p| {
+                p.in_flight = true;
+                p.replay.clone()
+            })
+            .collect();
+        for replay in due {
+            self.act(Action::Unpublish { replay });
+        }
     }
 
     fn cleaned(&mut self, mut summary: Summary, now: Now) {
         let phase = std::mem::replace(&mut self.phase, Phase::Idle);
         let Phase::Stopping {
-            session, waiters, ..
+            session,
+            waiters,
+            warnings,
+            ..
         } = phase
         else {
             self.phase = phase;
@@ -1368,6 +1648,7 @@ impl Lifecycle {
                 client,
                 Reply::Stopped(StopReply {
                     summary: summary.clone(),
+                    warnings: warnings.clone(),
                 }),
             );
         }
@@ -1411,6 +1692,7 @@ impl Lifecycle {
             self.log(log::Level::Error, format!("{failure}: stopping it"));
             self.act(Action::Terminate);
         }
+        self.retry_removals(now);
         let due = match &self.phase {
             Phase::PreparingClip { session, .. }
             | Phase::StartingCamera { session }
@@ -1479,6 +1761,7 @@ impl Lifecycle {
                 }
                 let source = session.source_camera.clone();
                 self.phase = Phase::Recovering { session };
+                self.boot_cleanup(Some(replay.clone()), None);
                 self.act(Action::Republish { source, replay });
             }
             SessionState::PreparingClip | SessionState::StartingCamera => {
@@ -1573,7 +1856,6 @@ impl Lifecycle {
             None,
         ));
         self.phase = Phase::Ready { session };
-        self.boot_cleanup(Some(replay), None);
     }
 
     fn boot_cleanup(&mut self, keep: Option<String>, also: Option<String>) {
@@ -1602,7 +1884,7 @@ impl Lifecycle {
                     discard = Some(session.replay_camera.clone());
                 }
             }
-            Phase::CheckingExport { .. } => self.phase = Phase::Idle,
+            Phase::CheckingExport { .. } | Phase::CheckingStart { .. } => self.phase = Phase::Idle,
             _ => {}
         }
         if let Some(replay) = discard {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    Job, JobResults, JobStatus, SessionState, SessionView, JOB_TYPE, STOPPED_JOB_ID,
+    Job, JobResults, JobStatus, SessionState, SessionView, SourceView, JOB_TYPE, STOPPED_JOB_ID,
 };
 
 /// Where the clip comes from.
@@ -53,6 +53,13 @@ pub struct Session {
     pub interruptions: u32,
     #[serde(default)]
     pub ffmpeg: Option<ChildRecord>,
+    /// The detect size the running NVR found for the source camera, for a
+    /// source config that does not say.
+    #[serde(default)]
+    pub detect_size: Option<(u32, u32)>,
+    /// What the session went ahead despite, for `status`.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// What session.json holds: the session and where the lifecycle was with it.
@@ -82,6 +89,28 @@ impl Session {
                 .clip_path
                 .as_ref()
                 .map(|p| p.to_string_lossy().into_owned()),
+            clip_mode: Some("copy".to_string()),
+            clip_mode_reason: None,
+            linked_bytes: None,
+            speed: Some(1.0),
+            overrides: None,
+            view_url: None,
+            source: Some(match &self.source {
+                ClipSource::Recordings => SourceView {
+                    kind: "recordings".into(),
+                    export_id: None,
+                    path: None,
+                },
+                ClipSource::Export {
+                    export_id,
+                    video_path,
+                } => SourceView {
+                    kind: "export".into(),
+                    export_id: Some(export_id.clone()),
+                    path: Some(video_path.to_string_lossy().into_owned()),
+                },
+            }),
+            warnings: self.warnings.clone(),
         }
     }
 

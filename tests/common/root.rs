@@ -608,6 +608,21 @@ impl TestRoot {
             socket: Some(dir.join("run/control.sock")),
             log_target: Some("stderr".into()),
             log_level: Some("debug".into()),
+            // The test NVR's database and config hold this host's paths: an
+            // NVR that uses other paths than Frigate's maps them to
+            // themselves (SPEC §1, Mounts).
+            extra: vec![
+                (
+                    "nvr.mounts".into(),
+                    path_value(&dir),
+                    path_value(&dir),
+                ),
+                (
+                    "runtime".into(),
+                    "state_dir".into(),
+                    path_value(&dir.join("state")),
+                ),
+            ],
             ..DaemonToml::default()
         };
         if let Some(script) = &b.fake_ffmpeg {
@@ -665,9 +680,17 @@ impl TestRoot {
     pub fn camera_file(&self, replay_camera: &str) -> PathBuf {
         self.run_dir().join(format!("cameras/{replay_camera}.yml"))
     }
-    /// `media/clips/replay/<camera>.mp4`.
+    /// `media/replayd/<camera>/clip.mp4`.
     pub fn clip_path(&self, replay_camera: &str) -> PathBuf {
-        self.clips().join(format!("replay/{replay_camera}.mp4"))
+        self.replay_dir().join(format!("{replay_camera}/clip.mp4"))
+    }
+    /// `media/replayd`: one folder per replay camera.
+    pub fn replay_dir(&self) -> PathBuf {
+        self.media().join("replayd")
+    }
+    /// `state/ledger.json`.
+    pub fn ledger_path(&self) -> PathBuf {
+        self.dir.join("state/ledger.json")
     }
     /// Where the daemon's stdout and stderr go.
     pub fn log_path(&self) -> PathBuf {

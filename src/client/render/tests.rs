@@ -172,10 +172,11 @@ fn status_of_a_running_session() {
             end_time: Some(T0 - 300.0),
             started_at: Some(T0 - 30.0),
             auto_stop_at: Some(T0 - 30.0 + 43_200.0),
-            clip_path: None,
+            ..SessionView::idle()
         },
         job: Some(job(JobStatus::Running, Some("preparing_clip"), Some(42.0))),
         last_summary: None,
+        pending_removals: Vec::new(),
     };
     let want = "\
 session:     preparing clip
@@ -197,6 +198,7 @@ fn status_when_idle_after_a_failure() {
         session: SessionView::idle(),
         job: Some(failed),
         last_summary: Some(summary()),
+        pending_removals: Vec::new(),
     };
     let want = "\
 session:     none active
@@ -272,11 +274,16 @@ fn pong() {
     let p = Pong {
         version: "0.1.0".into(),
         protocol: PROTOCOL_VERSION,
+        publisher: Some("frigate".into()),
     };
-    assert_eq!(pong_text(&p), "replayd 0.1.0, protocol 1");
+    assert_eq!(
+        pong_text(&p),
+        "replayd 0.1.0, protocol 2, publisher frigate"
+    );
     let newer = Pong {
         version: "9.0.0".into(),
-        protocol: 2,
+        protocol: 3,
+        publisher: None,
     };
-    assert!(pong_text(&newer).ends_with("(this replayctl speaks protocol 1)"));
+    assert!(pong_text(&newer).ends_with("(this replayctl speaks protocol 2)"));
 }

@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -281,7 +282,6 @@ fn symlinked_media_subdir_is_not_entered() {
     assert_eq!(r.failures.len(), 2, "{:?}", r.failures);
     assert_eq!(all_files(&outside), planted);
     assert_eq!(remove_files(&m, "_replay_front").unwrap(), 0);
-    assert!(stale_replay_cameras(&m).unwrap().is_empty());
 }
 
 #[test]
@@ -302,10 +302,10 @@ fn missing_paths_are_fine() {
     assert_eq!(remove_files(&t.media(), "_replay_front").unwrap(), 0);
     fs::create_dir_all(t.media().join("clips")).unwrap();
     assert_eq!(remove_files(&t.media(), "_replay_front").unwrap(), 0);
-    assert!(stale_replay_cameras(&t.media()).unwrap().is_empty());
-    assert!(stale_replay_cameras(&t.0.join("nothing"))
-        .unwrap()
-        .is_empty());
+    assert_eq!(
+        remove_files(&t.0.join("nothing"), "_replay_front").unwrap(),
+        0
+    );
 }
 
 #[test]
@@ -331,50 +331,6 @@ fn refuses_names_without_the_prefix_or_with_path_characters() {
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{name:?}");
     }
     assert_eq!(all_files(&m), before);
-}
-
-#[test]
-fn stale_scan() {
-    let t = TempDir::new();
-    let m = t.media();
-    plant_camera(&m, "front");
-    touch(&m, "recordings/_replay_a/2024-01-01/00/_replay_a/00.00.mp4");
-    fs::create_dir_all(m.join("clips/_replay_b")).unwrap();
-    fs::create_dir_all(m.join("clips/thumbs/_replay_c")).unwrap();
-    touch(&m, "clips/replay/_replay_d.mp4");
-    touch(&m, "clips/replay/_replay_e.mp4.tmp");
-    touch(&m, "clips/replay/notes.mp4");
-    fs::create_dir_all(m.join("clips/replay/_replay_f.mp4")).unwrap();
-    symlink(t.0.join("nowhere"), m.join("recordings/_replay_g")).unwrap();
-    // Not camera names, or not where the scan looks.
-    fs::create_dir_all(m.join("recordings/_replay_bad.name")).unwrap();
-    fs::create_dir_all(m.join("recordings/_replay_")).unwrap();
-    touch(&m, "recordings/_replay_file");
-    touch(&m, "clips/_replay_h-1700000000.1-abc.jpg");
-    fs::create_dir_all(m.join("clips/previews/_replay_i")).unwrap();
-    fs::create_dir_all(m.join("clips/review/_replay_j")).unwrap();
-    // Never looked into: the scan only lists top-level directories.
-    fs::create_dir_all(m.join("recordings/front/_replay_k")).unwrap();
-
-    let found = stale_replay_cameras(&m).unwrap();
-    let expected: BTreeSet<String> = [
-        "_replay_a",
-        "_replay_b",
-        "_replay_c",
-        "_replay_d",
-        "_replay_g",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    assert_eq!(found, expected);
-
-    for cam in &found {
-        remove_files(&m, cam).unwrap();
-        // The clip is the daemon's to remove, apart from the camera's media.
-        let _ = fs::remove_file(m.join(format!("clips/replay/{cam}.mp4")));
-    }
-    assert!(stale_replay_cameras(&m).unwrap().is_empty());
 }
 
 /// The whole cleanup with nothing to spare, its failures ignored.

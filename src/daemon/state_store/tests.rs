@@ -32,6 +32,8 @@ fn session_data() -> crate::replay::session::Session {
         job_id: "j".into(),
         interruptions: 0,
         ffmpeg: None,
+        detect_size: None,
+        warnings: Vec::new(),
     }
 }
 

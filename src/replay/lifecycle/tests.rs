@@ -41,6 +41,7 @@ fn start_plan(n: usize) -> StartPlan {
         end: BASE + 10.0 * n as f64,
         source: ClipSource::Recordings,
         plan: segments(n),
+        warnings: Vec::new(),
     }
 }
 
@@ -73,10 +74,33 @@ fn start(m: &mut Lifecycle, n: usize, now: Now) -> Vec<Action> {
             end: BASE + 10.0 * n as f64
         }]
     );
-    m.handle(
+    let out = m.handle(
         Input::StartChecked {
             client: ADMIN,
             result: Ok(start_plan(n)),
+        },
+        now,
+    );
+    assert_eq!(
+        out,
+        vec![Action::CheckNvr {
+            client: ADMIN,
+            source: "front".into(),
+            replay: "_replay_front".into(),
+            remove_first: false,
+        }]
+    );
+    checked(m, now)
+}
+
+/// The NVR said yes (a detect size of 1280x720 for the source).
+fn checked(m: &mut Lifecycle, now: Now) -> Vec<Action> {
+    m.handle(
+        Input::NvrChecked {
+            client: ADMIN,
+            result: Ok(NvrFacts {
+                detect_size: Some((1280, 720)),
+            }),
         },
         now,
     )
@@ -123,6 +147,7 @@ fn ready() -> Lifecycle {
         Input::Published {
             result: Ok(None),
             clip_path: "/m/replayd/_replay_front.mp4".into(),
+            warnings: Vec::new(),
         },
         at(5.0),
     );
@@ -328,13 +353,14 @@ fn no_usable_segment_fails_the_job_after_acceptance() {
     let mut m = machine();
     let mut plan = start_plan(1);
     plan.plan = ClipPlan::default();
-    let out = m.handle(
+    m.handle(
         Input::StartChecked {
             client: ADMIN,
             result: Ok(plan),
         },
         at(1.0),
     );
+    let out = checked(&mut m, at(1.0));
     assert!(!out.iter().any(|a| matches!(a, Action::SpawnClip { .. })));
     assert_eq!(
         failure(&out).as_deref(),
@@ -470,7 +496,8 @@ fn a_finished_clip_is_measured_then_published_then_ready() {
     let out = m.handle(Input::ClipMeasured { duration: 30.4 }, at(5.0));
     assert!(out.contains(&Action::Publish {
         source: "front".into(),
-        replay: "_replay_front".into()
+        replay: "_replay_front".into(),
+        detect_size: Some((1280, 720)),
     }));
     assert_eq!(
         persisted(&out),
@@ -480,6 +507,7 @@ fn a_finished_clip_is_measured_then_published_then_ready() {
         Input::Published {
             result: Ok(Some(serde_json::json!({"enabled": true}))),
             clip_path: "/m/x.mp4".into(),
+            warnings: Vec::new(),
         },
         at(5.1),
     );
@@ -581,6 +609,7 @@ fn a_refused_camera_fails_the_job_and_removes_the_clip() {
         Input::Published {
             result: Err(JobFailure::InvalidCamera("zones.a: bad".into())),
             clip_path: "/m/x.mp4".into(),
+            warnings: Vec::new(),
         },
         at(5.0),
     );
@@ -737,6 +766,7 @@ fn a_camera_is_never_published_after_its_session_was_stopped() {
         Input::Published {
             result: Ok(None),
             clip_path: "/m/x.mp4".into(),
+            warnings: Vec::new(),
         },
         at(5.2),
     );
@@ -830,6 +860,11 @@ fn an_export_is_measured_before_the_reply_then_accepted_whole() {
         }),
         at(1.2),
     );
+    assert!(
+        matches!(out.as_slice(), [Action::CheckNvr { .. }]),
+        "{out:?}"
+    );
+    let out = checked(&mut m, at(1.2));
     let Some(Action::SpawnClip { plan, .. }) =
         out.iter().find(|a| matches!(a, Action::SpawnClip { .. }))
     else {
@@ -1140,6 +1175,7 @@ fn every_phase_change_is_persisted_before_the_next_effect() {
         Input::Published {
             result: Ok(None),
             clip_path: "/m/x.mp4".into(),
+            warnings: Vec::new(),
         },
         at(2.0),
     ));

@@ -15,6 +15,8 @@ fn session() -> Session {
         job_id: "j1".into(),
         interruptions: 0,
         ffmpeg: None,
+        detect_size: None,
+        warnings: Vec::new(),
     }
 }
 

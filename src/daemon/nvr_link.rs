@@ -1,0 +1,580 @@
+//! The `frigate` publisher's connection to the NVR: one job at a time, one
+//! request at a time, each a non-blocking exchange driven by the poll loop
+//! (SPEC §7). A job is the short script of requests one lifecycle action
+//! needs (check before a start, add, remove, re-add after a crash); when it
+//! ends it becomes the lifecycle input that action is waiting for.
+
+use std::collections::VecDeque;
+use std::os::fd::BorrowedFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::FrigateSettings;
+use crate::nvr::frigate::{self, FrigateError, Op, Outcome, RunningConfig, Version};
+use crate::nvr::http::{Endpoint, Exchange, HttpError, Request, Response};
+use crate::replay::errors::RequestError;
+use crate::replay::lifecycle::{ClientId, Input, JobFailure, NvrFacts};
+
+/// What one lifecycle action asks of Frigate.
+#[derive(Debug)]
+pub(super) enum Job {
+    /// Before a start: reachable, version, cameras, its own replay; a
+    /// removal still owed for the name first.
+    Check {
+        client: ClientId,
+        source: String,
+        replay: String,
+        remove_first: bool,
+        ledger_owns: bool,
+    },
+    /// Add the replay camera.
+    Add {
+        replay: String,
+        config: Value,
+        clip_path: PathBuf,
+        warnings: Vec<String>,
+    },
+    /// Remove it.
+    Remove { replay: String },
+    /// A resumed session: add it again if Frigate lost it.
+    Ensure { replay: String, config: Value },
+}
+
+/// How far a job got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Version,
+    RemoveOwed,
+    /// 0.17 answers 500 to a removal of a camera it does not have: look first.
+    RemoveLook,
+    Config,
+    DebugReplay,
+    RemoveStale,
+    Add,
+    Remove,
+}
+
+struct Running {
+    job: Job,
+    step: Step,
+    op: Op,
+    exchange: Exchange,
+    /// What the check learnt so far.
+    running: Option<RunningConfig>,
+}
+
+/// What a finished job tells the ledger besides the lifecycle input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum LedgerNote {
+    None,
+    /// Frigate does not have the camera (removed, or an add it refused).
+    Gone(String),
+}
+
+pub(super) struct NvrLink {
+    endpoint: Option<Endpoint>,
+    url: String,
+    token_file: Option<PathBuf>,
+    timeout: Duration,
+    version: Option<Version>,
+    queue: VecDeque<Job>,
+    current: Option<Running>,
+}
+
+impl NvrLink {
+    pub fn new(settings: &FrigateSettings) -> NvrLink {
+        let url = settings.url.to_string();
+        let endpoint = match Endpoint::parse(&url) {
+            Ok(endpoint) => Some(endpoint),
+            Err(e) => {
+                log::error!("publish.frigate.url {url} cannot be used: {e}");
+                None
+            }
+        };
+        NvrLink {
+            endpoint,
+            url,
+            token_file: settings.token_file.clone(),
+            timeout: settings.timeout,
+            version: None,
+            queue: VecDeque::new(),
+            current: None,
+        }
+    }
+
+    /// The exchange's fd and what it waits for, for the poll loop.
+    pub fn poll_interest(&self) -> Option<(BorrowedFd<'_>, bool, bool)> {
+        let running = self.current.as_ref()?;
+        Some((
+            running.exchange.fd(),
+            running.exchange.wants_read(),
+            running.exchange.wants_write(),
+        ))
+    }
+
+    pub fn deadline(&self) -> Option<f64> {
+        self.current.as_ref().map(|r| r.exchange.deadline())
+    }
+
+    /// Queues a job; returns what ended at once (nothing reachable).
+    pub fn submit(&mut self, job: Job, now: f64) -> Vec<(Input, LedgerNote)> {
+        self.queue.push_back(job);
+        self.pump(now)
+    }
+
+    /// The exchange's fd is ready.
+    pub fn on_ready(&mut self, now: f64) -> Vec<(Input, LedgerNote)> {
+        let Some(running) = self.current.as_mut() else {
+            return Vec::new();
+        };
+        match running.exchange.on_ready() {
+            None => Vec::new(),
+            Some(reply) => self.advance(reply, now),
+        }
+    }
+
+    /// The timer fired: a request past its timeout fails.
+    pub fn on_timer(&mut self, now: f64) -> Vec<(Input, LedgerNote)> {
+        let Some(running) = self.current.as_ref() else {
+            return Vec::new();
+        };
+        if !running.exchange.timed_out(now) {
+            return Vec::new();
+        }
+        let error = running.exchange.timeout_error();
+        self.advance(Err(error), now)
+    }
+
+    /// Starts the next job if none runs.
+    fn pump(&mut self, now: f64) -> Vec<(Input, LedgerNote)> {
+        let mut done = Vec::new();
+        while self.current.is_none() {
+            let Some(job) = self.queue.pop_front() else {
+                break;
+            };
+            let first = match (&job, &self.version) {
+                (_, None) => Step::Version,
+                (Job::Check { remove_first, .. }, Some(_)) => {
+                    if *remove_first {
+                        self.removal_step()
+                    } else {
+                        Step::Config
+                    }
+                }
+                (Job::Add { .. }, Some(_)) => Step::Add,
+                (Job::Remove { .. }, Some(_)) => self.removal_step(),
+                (Job::Ensure { .. }, Some(_)) => Step::Config,
+            };
+            if let Some(result) = self.send(job, first, None, now) {
+                done.push(result);
+            }
+        }
+        done
+    }
+
+    fn removal_step(&self) -> Step {
+        match &self.version {
+            Some(Version::V017(_)) => Step::RemoveLook,
+            _ => Step::RemoveOwed,
+        }
+    }
+
+    /// Sends the request of `step`; a job that cannot send ends here.
+    fn send(
+        &mut self,
+        job: Job,
+        step: Step,
+        running: Option<RunningConfig>,
+        now: f64,
+    ) -> Option<(Input, LedgerNote)> {
+        let (request, op) = match self.request(&job, step) {
+            Ok(pair) => pair,
+            Err(error) => return Some(finish_err(job, error)),
+        };
+        let Some(endpoint) = &self.endpoint else {
+            let error = FrigateError::Unavailable {
+                message: format!("publish.frigate.url {} cannot be used", self.url),
+                retry: false,
+            };
+            return Some(finish_err(job, error));
+        };
+        let request = match self.with_token(request) {
+            Ok(request) => request,
+            Err(error) => return Some(finish_err(job, error)),
+        };
+        match Exchange::start(endpoint, &request, now, self.timeout) {
+            Ok(exchange) => {
+                self.current = Some(Running {
+                    job,
+                    step,
+                    op,
+                    exchange,
+                    running,
+                });
+                None
+            }
+            Err(e) => {
+                let error =
+                    frigate::classify(op, &Err(e))
+                        .err()
+                        .unwrap_or(FrigateError::Unavailable {
+                            message: format!("cannot reach Frigate at {}", self.url),
+                            retry: true,
+                        });
+                Some(finish_err(job, error))
+            }
+        }
+    }
+
+    fn request(&self, job: &Job, step: Step) -> Result<(Request, Op), FrigateError> {
+        let version = self.version.clone();
+        let name = match job {
+            Job::Check { replay, .. }
+            | Job::Add { replay, .. }
+            | Job::Remove { replay }
+            | Job::Ensure { replay, .. } => replay.as_str(),
+        };
+        Ok(match step {
+            Step::Version => (frigate::version(), Op::Version),
+            Step::Config | Step::RemoveLook => (frigate::config(), Op::Config),
+            Step::DebugReplay => (frigate::debug_replay_status(), Op::DebugReplayStatus),
+            Step::RemoveOwed | Step::RemoveStale | Step::Remove => {
+                let version = version.ok_or_else(no_version)?;
+                (frigate::remove(&version, name), Op::Remove)
+            }
+            Step::Add => {
+                let config = match job {
+                    Job::Add { config, .. } | Job::Ensure { config, .. } => config,
+                    _ => return Err(no_version()),
+                };
+                let version = version.ok_or_else(no_version)?;
+                if let Some(why) = frigate::key_refusal(&version, config) {
+                    return Err(FrigateError::Refused { message: why });
+                }
+                (frigate::add(name, config), Op::Add)
+            }
+        })
+    }
+
+    /// The bearer token, re-read on each use so a rotated token is picked up.
+    fn with_token(&self, request: Request) -> Result<Request, FrigateError> {
+        let Some(path) = &self.token_file else {
+            return Ok(request);
+        };
+        match std::fs::read_to_string(path) {
+            Ok(token) => Ok(request.with_bearer(Some(token.trim().to_string()))),
+            Err(e) => Err(FrigateError::Unavailable {
+                message: format!(
+                    "cannot read {} ({}): {e}",
+                    path.display(),
+                    frigate::TOKEN_SETTING
+                ),
+                retry: false,
+            }),
+        }
+    }
+
+    /// A reply came (or the request failed): the next step, or the end.
+    fn advance(
+        &mut self,
+        reply: Result<Response, HttpError>,
+        now: f64,
+    ) -> Vec<(Input, LedgerNote)> {
+        let Some(Running {
+            job,
+            step,
+            op,
+            running,
+            ..
+        }) = self.current.take()
+        else {
+            return Vec::new();
+        };
+        let outcome = frigate::classify(op, &reply);
+        let mut done = Vec::new();
+        match self.next(job, step, outcome, running) {
+            Next::Send(job, step, running) => {
+                if let Some(result) = self.send(job, step, running, now) {
+                    done.push(result);
+                }
+            }
+            Next::Done(input, note) => done.push((input, note)),
+        }
+        done.extend(self.pump(now));
+        done
+    }
+
+    fn next(
+        &mut self,
+        job: Job,
+        step: Step,
+        outcome: Result<Outcome, FrigateError>,
+        running: Option<RunningConfig>,
+    ) -> Next {
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // A version learnt once may have changed with a restart.
+                if matches!(error, FrigateError::Unavailable { .. }) {
+                    self.version = None;
+                }
+                return finish(finish_err(job, error));
+            }
+        };
+        match (step, outcome) {
+            (Step::Version, Outcome::Version(version)) => {
+                log::debug!("Frigate at {} is version {}", self.url, version.text());
+                self.version = Some(version);
+                let next = match &job {
+                    Job::Check { remove_first, .. } if *remove_first => self.removal_step(),
+                    Job::Check { .. } | Job::Ensure { .. } => Step::Config,
+                    Job::Add { .. } => Step::Add,
+                    Job::Remove { .. } => self.removal_step(),
+                };
+                Next::Send(job, next, running)
+            }
+            (Step::RemoveLook, Outcome::Config(config)) => {
+                let name = job_name(&job).to_string();
+                if config.has_camera(&name) {
+                    let next = match job {
+                        Job::Check { .. } => Step::RemoveOwed,
+                        _ => Step::Remove,
+                    };
+                    Next::Send(job, next, None)
+                } else {
+                    self.removed(job)
+                }
+            }
+            (Step::RemoveOwed, Outcome::Removed | Outcome::AlreadyRemoved)
+            | (Step::RemoveStale, Outcome::Removed | Outcome::AlreadyRemoved) => {
+                Next::Send(job, Step::Config, None)
+            }
+            (Step::Remove, Outcome::Removed | Outcome::AlreadyRemoved) => self.removed(job),
+            (Step::Config, Outcome::Config(config)) => match &job {
+                Job::Check {
+                    replay,
+                    ledger_owns,
+                    ..
+                } => {
+                    if config.has_camera(replay) && *ledger_owns {
+                        // Ours from before (a removal never confirmed): gone
+                        // first, or the add would merge into it.
+                        return Next::Send(job, Step::RemoveStale, Some(config));
+                    }
+                    if self.version.as_ref().is_some_and(Version::has_debug_replay) {
+                        Next::Send(job, Step::DebugReplay, Some(config))
+                    } else {
+                        self.checked(job, config, None)
+                    }
+                }
+                Job::Ensure { replay, .. } => {
+                    if config.has_camera(replay) {
+                        Next::Done(Input::Republished { result: Ok(()) }, LedgerNote::None)
+                    } else {
+                        log::info!("Frigate lost {replay}: adding it again");
+                        Next::Send(job, Step::Add, None)
+                    }
+                }
+                _ => finish(finish_err(
+                    job,
+                    FrigateError::Unavailable {
+                        message: "unexpected reply".into(),
+                        retry: true,
+                    },
+                )),
+            },
+            (Step::DebugReplay, Outcome::DebugReplay(camera)) => {
+                let config = running.unwrap_or_default();
+                self.checked(job, config, camera)
+            }
+            (Step::Add, Outcome::Done) => match job {
+                Job::Add {
+                    config,
+                    clip_path,
+                    warnings,
+                    ..
+                } => Next::Done(
+                    Input::Published {
+                        result: Ok(Some(config)),
+                        clip_path,
+                        warnings,
+                    },
+                    LedgerNote::None,
+                ),
+                _ => Next::Done(Input::Republished { result: Ok(()) }, LedgerNote::None),
+            },
+            (_, other) => finish(finish_err(
+                job,
+                FrigateError::Unavailable {
+                    message: format!("unexpected reply from Frigate: {other:?}"),
+                    retry: true,
+                },
+            )),
+        }
+    }
+
+    fn removed(&mut self, job: Job) -> Next {
+        match job {
+            Job::Remove { replay } => Next::Done(
+                Input::Unpublished {
+                    replay: replay.clone(),
+                    result: Ok(()),
+                },
+                LedgerNote::Gone(replay),
+            ),
+            // The check's owed removal is done: on to the config.
+            other => Next::Send(other, Step::Config, None),
+        }
+    }
+
+    /// The check's verdict from what Frigate said.
+    fn checked(&self, job: Job, config: RunningConfig, debug_replay: Option<String>) -> Next {
+        let Job::Check {
+            client,
+            source,
+            replay,
+            ledger_owns,
+            ..
+        } = job
+        else {
+            return Next::Done(Input::Republished { result: Ok(()) }, LedgerNote::None);
+        };
+        let Some(version) = &self.version else {
+            return Next::Done(
+                Input::NvrChecked {
+                    client,
+                    result: Err(RequestError::NvrUnavailable(
+                        "Frigate's version is unknown".into(),
+                    )),
+                },
+                LedgerNote::None,
+            );
+        };
+        let others: Vec<String> = config
+            .camera_names()
+            .into_iter()
+            .filter(|c| *c != replay)
+            .collect();
+        let configured = if ledger_owns {
+            others.clone()
+        } else {
+            config.camera_names()
+        };
+        if let Some(why) = frigate::refusal_before_add(
+            version,
+            &configured,
+            debug_replay.as_deref(),
+            &replay,
+            ledger_owns,
+        ) {
+            return Next::Done(
+                Input::NvrChecked {
+                    client,
+                    result: Err(RequestError::NvrRefused(why)),
+                },
+                LedgerNote::None,
+            );
+        }
+        Next::Done(
+            Input::NvrChecked {
+                client,
+                result: Ok(NvrFacts {
+                    detect_size: config.detect_size(&source),
+                }),
+            },
+            LedgerNote::None,
+        )
+    }
+}
+
+enum Next {
+    Send(Job, Step, Option<RunningConfig>),
+    Done(Input, LedgerNote),
+}
+
+fn finish((input, note): (Input, LedgerNote)) -> Next {
+    Next::Done(input, note)
+}
+
+fn no_version() -> FrigateError {
+    FrigateError::Unavailable {
+        message: "Frigate's version is unknown".into(),
+        retry: true,
+    }
+}
+
+fn job_name(job: &Job) -> &str {
+    match job {
+        Job::Check { replay, .. }
+        | Job::Add { replay, .. }
+        | Job::Remove { replay }
+        | Job::Ensure { replay, .. } => replay,
+    }
+}
+
+/// A job that failed: the input its action waits for, saying why.
+fn finish_err(job: Job, error: FrigateError) -> (Input, LedgerNote) {
+    match job {
+        Job::Check { client, .. } => {
+            let error = match error {
+                FrigateError::Refused { message } => RequestError::NvrRefused(message),
+                FrigateError::Unavailable { message, .. } | FrigateError::Unknown { message } => {
+                    RequestError::NvrUnavailable(message)
+                }
+            };
+            (
+                Input::NvrChecked {
+                    client,
+                    result: Err(error),
+                },
+                LedgerNote::None,
+            )
+        }
+        Job::Add {
+            replay, clip_path, ..
+        } => {
+            let (failure, note) = match error {
+                // It may be there: the lifecycle removes it, the ledger keeps it.
+                FrigateError::Unknown { message } => {
+                    (JobFailure::NvrUnknown(message), LedgerNote::None)
+                }
+                FrigateError::Refused { message } | FrigateError::Unavailable { message, .. } => {
+                    (JobFailure::Nvr(message), LedgerNote::Gone(replay))
+                }
+            };
+            (
+                Input::Published {
+                    result: Err(failure),
+                    clip_path,
+                    warnings: Vec::new(),
+                },
+                note,
+            )
+        }
+        Job::Remove { replay } => (
+            Input::Unpublished {
+                replay,
+                result: Err(error.to_string()),
+            },
+            LedgerNote::None,
+        ),
+        Job::Ensure { replay, .. } => match error {
+            FrigateError::Refused { message } => (
+                Input::Republished {
+                    result: Err(message),
+                },
+                LedgerNote::None,
+            ),
+            // Frigate keeps the camera in its config.yml across its own
+            // restarts: unreachable now, it runs the camera when it is back.
+            other => {
+                log::warn!(
+                    "cannot check that Frigate still has {replay} ({other}): resuming anyway"
+                );
+                (Input::Republished { result: Ok(()) }, LedgerNote::None)
+            }
+        },
+    }
+}
