@@ -19,6 +19,7 @@ use common::frigate_runner::{
     http_request, is_bus_message, is_subscriber_update, BusEvents, FrigateEnv, FrigateRunner,
     FrigateVersion,
 };
+use common::http_trace::HttpTrace;
 use common::{error_code, secs, wait_job_end, wait_until, Client, Daemon};
 use serde_json::{json, Value};
 use std::fs;
@@ -44,6 +45,9 @@ const OWN_REPLAY_CAMERA: &str = "  _replay_front:
 /// Fields drop in order: replayd first, then Frigate, then the temp dir.
 struct World {
     daemon: Option<Daemon>,
+    /// `CONFORMANCE_HTTP_TRACE=1`: replayd talks to Frigate through a
+    /// recording proxy (`ROOT/http-trace.log`).
+    trace: Option<HttpTrace>,
     frigate: FrigateRunner,
     bus: BusEvents,
     layout: DockerLayout,
@@ -60,9 +64,13 @@ impl World {
         let env = FrigateEnv::from_env();
         let layout = shape(DockerLayout::builder(version)).build(&env);
         let frigate = FrigateRunner::start(&env, version, layout.path());
-        layout.write_replayd_toml(frigate.port());
+        let trace = std::env::var_os("CONFORMANCE_HTTP_TRACE")
+            .filter(|v| !v.is_empty())
+            .map(|_| HttpTrace::start(frigate.port(), &layout.path().join("http-trace.log")));
+        layout.write_replayd_toml(trace.as_ref().map_or(frigate.port(), HttpTrace::port));
         World {
             daemon: None,
+            trace,
             frigate,
             bus: BusEvents::new(layout.path()),
             layout,
@@ -239,7 +247,14 @@ impl World {
 
     /// The replay camera is gone from Frigate (memory and config.yml) and
     /// from the replay dir, and the bus announced the remove after `mark`.
-    fn assert_removed(&self, mark: usize) {
+    ///
+    /// `loaded_at_frigate_start`: Frigate restarted since the add, so it
+    /// loaded the camera from config.yml. Frigate 0.17.2's camera maintainer
+    /// (`CameraConfigUpdateSubscriber(config, {}, …)`) never heard that
+    /// camera's add, and its remove branch pops it from that empty dict:
+    /// KeyError in the maintainer's thread (0.18 pops with a default). That
+    /// is Frigate's own code; it is reported, not failed.
+    fn assert_removed(&self, mark: usize, loaded_at_frigate_start: bool) {
         let label = self.label();
         assert_eq!(
             self.replay_cameras_in_frigate(),
@@ -251,20 +266,36 @@ impl World {
             Vec::<String>::new(),
             "[{label}] replay cameras left in config.yml"
         );
-        for (what, pred) in [
-            (
-                "bus message config/cameras/_replay_front/remove",
-                is_bus_message as fn(&Value, &str, &str) -> bool,
+        assert!(
+            self.bus
+                .wait_for(mark, BUS_TIMEOUT, |e| is_bus_message(e, REPLAY, "remove"))
+                .is_some(),
+            "[{label}] no bus message config/cameras/{REPLAY}/remove within {BUS_TIMEOUT:?}; \
+             events since the mark:\n{}",
+            self.bus.digest(mark)
+        );
+        let known_017_keyerror = |e: &Value| {
+            self.version == FrigateVersion::V017
+                && loaded_at_frigate_start
+                && e["source"] == "CameraConfigUpdateSubscriber"
+                && e["error"] == format!("KeyError('{REPLAY}')")
+        };
+        let seen = self.bus.wait_for(mark, BUS_TIMEOUT, |e| {
+            is_subscriber_update(e, REPLAY, "remove") || known_017_keyerror(e)
+        });
+        match seen {
+            Some(e) if known_017_keyerror(&e) => eprintln!(
+                "conformance [Frigate {label}]: FRIGATE 0.17 LIMITATION: its camera maintainer's \
+                 subscriber raised {} on the remove of {REPLAY}, which Frigate loaded from \
+                 config.yml at its start (camera_configs {{}} never got it)",
+                e["error"]
             ),
-            ("CameraConfigUpdateSubscriber remove", is_subscriber_update),
-        ] {
-            assert!(
-                self.bus
-                    .wait_for(mark, BUS_TIMEOUT, |e| pred(e, REPLAY, "remove"))
-                    .is_some(),
-                "[{label}] no {what} within {BUS_TIMEOUT:?}; events since the mark:\n{}",
+            Some(_) => {}
+            None => panic!(
+                "[{label}] Frigate's CameraConfigUpdateSubscriber did not process the remove \
+                 within {BUS_TIMEOUT:?}; events since the mark:\n{}",
                 self.bus.digest(mark)
-            );
+            ),
         }
         let dir = self.layout.replay_camera_dir(REPLAY);
         assert!(
@@ -279,6 +310,20 @@ impl World {
         let status = self.status();
         assert_eq!(status["session"]["active"], false, "{status}");
         assert_eq!(status["pending_removals"], json!([]), "{status}");
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let (true, Some(trace)) = (std::thread::panicking(), &self.trace) {
+            let text = fs::read_to_string(trace.log_path()).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            eprintln!(
+                "--- {} (last 80 lines):\n{}\n--- end of HTTP trace",
+                trace.log_path().display(),
+                lines[lines.len().saturating_sub(80)..].join("\n")
+            );
+        }
     }
 }
 
@@ -484,7 +529,7 @@ fn start_then_stop(version: FrigateVersion) {
         0,
         "stop with Frigate up warned: {reply}"
     );
-    w.assert_removed(mark);
+    w.assert_removed(mark, false);
     w.assert_idle();
 
     // Frigate's config is as it was (ruamel may re-format, the content is
@@ -571,7 +616,7 @@ fn frigate_down_at_stop(version: FrigateVersion) {
         back.elapsed().as_secs_f64(),
         stopped.elapsed().as_secs_f64()
     );
-    w.assert_removed(mark);
+    w.assert_removed(mark, true);
     w.assert_idle();
 }
 
@@ -630,7 +675,7 @@ fn replayd_killed_mid_session(version: FrigateVersion) {
     let mark = w.bus.mark();
     let reply = w.client().cmd("stop");
     assert_eq!(reply["ok"], true, "stop: {reply}");
-    w.assert_removed(mark);
+    w.assert_removed(mark, false);
     w.assert_idle();
 }
 
@@ -664,9 +709,31 @@ fn reboot_boot_cleanup(version: FrigateVersion) {
 
     let mark = w.bus.mark();
     w.spawn_daemon();
-    // Boot cleanup runs before READY=1.
-    w.assert_removed(mark);
+    // SPEC §2: boot cleanup runs before READY=1. Whether it did is judged
+    // after checking that the removal happens at all.
+    let at_ready = w.replay_cameras_in_frigate();
+    let ready = Instant::now();
+    let mut status = Value::Null;
+    let removed = wait_until(secs(10), || {
+        status = w.status();
+        w.replay_cameras_in_frigate().is_empty() && status["pending_removals"] == json!([])
+    });
+    assert!(
+        removed,
+        "[{}] boot cleanup did not remove {REPLAY} within 10 s of READY: Frigate's replay \
+         cameras {:?}, status {status}",
+        w.label(),
+        w.replay_cameras_in_frigate()
+    );
+    w.assert_removed(mark, false);
     w.assert_idle();
+    assert!(
+        at_ready.is_empty(),
+        "[{}] SPEC §2: boot cleanup runs before READY, but at READY Frigate still had {at_ready:?} \
+         (removed {:.1} s later)",
+        w.label(),
+        ready.elapsed().as_secs_f64()
+    );
     let ledger = fs::read_to_string(w.layout.ledger_file()).unwrap_or_default();
     assert!(
         !ledger.contains(REPLAY),

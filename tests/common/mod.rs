@@ -24,6 +24,7 @@ pub mod docker_layout;
 pub mod fake_frigate;
 pub mod fixtures;
 pub mod frigate_runner;
+pub mod http_trace;
 pub mod procs;
 pub mod root;
 

@@ -612,11 +612,7 @@ impl TestRoot {
             // NVR that uses other paths than Frigate's maps them to
             // themselves (SPEC §1, Mounts).
             extra: vec![
-                (
-                    "nvr.mounts".into(),
-                    path_value(&dir),
-                    path_value(&dir),
-                ),
+                ("nvr.mounts".into(), path_value(&dir), path_value(&dir)),
                 (
                     "runtime".into(),
                     "state_dir".into(),
