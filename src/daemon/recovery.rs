@@ -28,7 +28,7 @@ impl Daemon {
                 let clip = self.clip_paths(&saved.session.replay_camera).clip;
                 Recovered::Session {
                     clip_exists: clip.is_file(),
-                    saved: Box::new(saved),
+                    saved,
                 }
             }
         }

@@ -10,7 +10,7 @@ use crate::replay::camera;
 use crate::replay::clip::{self, ClipPlan, SegmentFile, SegmentState};
 use crate::replay::errors::{error_body, RequestError};
 use crate::replay::lifecycle::{Input, StartPlan};
-use crate::replay::mp4::{self, Mp4Error};
+use crate::replay::mp4;
 use crate::replay::names;
 use crate::replay::session::{ClipSource, Session};
 
@@ -278,19 +278,19 @@ impl Daemon {
     }
 }
 
-/// What the file of one recording segment is: missing, empty, or there with
-/// the video parameters its MP4 header tells (unreadable headers are left
-/// to ffmpeg and the duration check).
+/// What the file of one recording segment is: missing (or not a regular
+/// file, or a symlink), empty, or there with the video parameters its MP4
+/// header tells (unreadable headers are left to ffmpeg and the duration
+/// check). Opened once, never stat-then-open: a path swapped for a FIFO
+/// cannot block the loop.
 fn inspect_segment(path: &std::path::Path) -> SegmentState {
-    match fs::metadata(path) {
-        Ok(meta) if meta.is_file() && meta.len() > 0 => SegmentState::Present {
-            size: meta.len(),
-            params: fs::File::open(path)
-                .map_err(Mp4Error::from)
-                .and_then(mp4::video_params)
-                .ok(),
+    use crate::nvr::media::{open_segment, SegmentError};
+    match open_segment(path) {
+        Ok((file, size)) => SegmentState::Present {
+            size,
+            params: mp4::video_params(&file).ok(),
         },
-        Ok(_) => SegmentState::Empty,
+        Err(SegmentError::Empty { .. }) => SegmentState::Empty,
         Err(e) => SegmentState::Missing(e.to_string()),
     }
 }

@@ -31,7 +31,7 @@ pub enum Loaded {
     OtherBoot,
     /// Unreadable; it was moved aside to `session.json.corrupt`.
     Corrupt(String),
-    Current(Option<PersistedSession>),
+    Current(Option<Box<PersistedSession>>),
 }
 
 pub struct StateStore {
@@ -74,7 +74,7 @@ impl StateStore {
                 self.set_aside(format!("unknown schema version {}", state.schema))
             }
             Ok(state) if state.boot_id != self.boot_id => Loaded::OtherBoot,
-            Ok(state) => Loaded::Current(state.session),
+            Ok(state) => Loaded::Current(state.session.map(Box::new)),
             Err(e) => self.set_aside(format!("not a valid state file: {e}")),
         }
     }

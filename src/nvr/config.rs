@@ -5,7 +5,11 @@
 //! the file system.
 
 use serde_yaml::{Mapping, Value};
+use std::collections::HashSet;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+mod budget;
 
 /// Where the NVR looks when $CONFIG_FILE is not set.
 pub const DEFAULT_CONFIG_FILE: &str = "/config/config.yml";
@@ -28,6 +32,21 @@ const CAMERA_LEVEL_FIELDS: [(&str, &[&str]); 2] = [
 
 /// The YAML merge key (`<<: *defaults`).
 const MERGE_KEY: &str = "<<";
+
+/// Largest NVR config read. A Frigate config is a few KiB; 4 MiB leaves
+/// room for a 1.7 MB config of 80,000 keys while keeping the YAML parse of
+/// a reload (linear in the text) well under a second.
+pub const MAX_CONFIG_BYTES: usize = 4 * 1024 * 1024;
+
+/// What the document may expand to once its aliases are resolved. The nodes
+/// bound the time and memory of building, merging and checking the config
+/// (all linear in them); the bytes bound a long string aliased many times.
+/// A Frigate config of 50 cameras is about 10,000 nodes, the 80,000-key
+/// config above 160,000; walking 500,000 takes ~50 ms.
+const EXPANSION_BUDGET: budget::Budget = budget::Budget {
+    nodes: 500_000,
+    bytes: 16 * 1024 * 1024,
+};
 
 #[derive(Debug, Clone)]
 pub struct NvrConfig {
@@ -77,10 +96,18 @@ fn discover_with(
 
 impl NvrConfig {
     pub fn load(path: &Path) -> Result<NvrConfig, NvrConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| NvrConfigError::Io {
+        let io = |source| NvrConfigError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // One byte past the cap is enough to tell that the file is too large
+        // without reading all of it.
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .map_err(io)?
+            .take(MAX_CONFIG_BYTES as u64 + 1)
+            .read_to_string(&mut text)
+            .map_err(io)?;
         Self::parse(&text, path)
     }
 
@@ -91,9 +118,16 @@ impl NvrConfig {
             path: path.to_path_buf(),
             message,
         };
+        if text.len() > MAX_CONFIG_BYTES {
+            return Err(invalid(format!(
+                "the file is larger than {} MiB; an NVR config is a few KiB",
+                MAX_CONFIG_BYTES / (1024 * 1024)
+            )));
+        }
+        check_expansion(text).map_err(&invalid)?;
         let mut value: Value =
             serde_yaml::from_str(text).map_err(|e| invalid(describe_yaml_error(&e, text)))?;
-        resolve_merge_keys(&mut value, &mut String::new()).map_err(&invalid)?;
+        Merger::default().value(&mut value).map_err(&invalid)?;
         let root = match value {
             Value::Mapping(root) => root,
             Value::Null => {
@@ -128,6 +162,16 @@ impl NvrConfig {
             .collect()
     }
 
+    /// The camera names as a terminal or a log may show them: control
+    /// characters escaped (`\u{1b}`, `\n`) and each name capped, so a name in
+    /// the NVR's config cannot move the cursor or forge a line of output.
+    pub fn printable_camera_names(&self) -> Vec<String> {
+        self.camera_names()
+            .iter()
+            .map(|name| crate::protocol::printable(name))
+            .collect()
+    }
+
     pub fn has_camera(&self, name: &str) -> bool {
         self.camera(name).is_some()
     }
@@ -143,6 +187,7 @@ impl NvrConfig {
         Some(PathBuf::from(path))
     }
 
+    #[cfg(test)]
     pub fn root(&self) -> &serde_yaml::Mapping {
         &self.root
     }
@@ -319,90 +364,129 @@ fn check_database(root: &Mapping, text: &str) -> Result<(), String> {
     }
 }
 
+/// Refuses a document whose aliases expand past [`EXPANSION_BUDGET`],
+/// before anything is built from it.
+fn check_expansion(text: &str) -> Result<(), String> {
+    let (tally, result) = budget::measure(text, EXPANSION_BUDGET);
+    let Err(err) = result else {
+        return Ok(());
+    };
+    let what = match tally.exceeded {
+        None => return Err(describe_yaml_error(&err, text)),
+        Some(budget::Limit::Nodes) => format!("more than {} values", EXPANSION_BUDGET.nodes),
+        Some(budget::Limit::Bytes) => format!(
+            "more than {} MiB of text",
+            EXPANSION_BUDGET.bytes / (1024 * 1024)
+        ),
+    };
+    let at = match err.location() {
+        Some(loc) => format!(" (it ran out while expanding line {})", loc.line()),
+        None => String::new(),
+    };
+    Err(format!(
+        "with its aliases (*name) expanded the document holds {what}{at}; \
+         refusing it: an NVR config is far smaller, so this is likely an alias bomb"
+    ))
+}
+
 /// Applies `<<` merge keys at every depth, including merges of mappings that
 /// themselves merge (serde_yaml's `apply_merge` leaves those behind), and
 /// lists of merges where the earlier mapping wins (YAML merge key spec).
 /// Explicit keys always win over merged ones; merged keys take the place of
 /// the `<<` entry so that the published file reads in the user's order.
-fn resolve_merge_keys(value: &mut Value, path: &mut String) -> Result<(), String> {
-    match value {
-        Value::Mapping(map) => resolve_mapping_merges(map, path),
-        Value::Sequence(items) => {
-            let len = path.len();
-            for (i, item) in items.iter_mut().enumerate() {
-                path.push_str(&format!("[{i}]"));
-                resolve_merge_keys(item, path)?;
-                path.truncate(len);
-            }
-            Ok(())
-        }
-        Value::Tagged(tagged) => resolve_merge_keys(&mut tagged.value, path),
-        _ => Ok(()),
-    }
+#[derive(Debug, Default)]
+struct Merger {
+    /// Where in the document, for messages.
+    path: String,
+    /// Key look-ups made to decide whether a merged key is taken (a
+    /// hashed look-up counts one): the test that keeps the merge linear
+    /// reads it.
+    comparisons: u64,
 }
 
-fn resolve_mapping_merges(map: &mut Mapping, path: &mut String) -> Result<(), String> {
-    let len = path.len();
-    for (key, child) in map.iter_mut() {
-        if !path.is_empty() {
-            path.push('.');
-        }
-        path.push_str(&describe_key(key));
-        resolve_merge_keys(child, path)?;
-        path.truncate(len);
-    }
-    if !map.contains_key(MERGE_KEY) {
-        return Ok(());
-    }
-    let where_ = if path.is_empty() {
-        "the top level".to_string()
-    } else {
-        path.clone()
-    };
-    let entries = std::mem::take(map);
-    let explicit: Vec<Value> = entries
-        .keys()
-        .filter(|k| k.as_str() != Some(MERGE_KEY))
-        .cloned()
-        .collect();
-    for (key, value) in entries {
-        if key.as_str() != Some(MERGE_KEY) {
-            map.insert(key, value);
-            continue;
-        }
-        let sources = match value {
-            Value::Mapping(source) => vec![source],
-            Value::Sequence(items) => items
-                .into_iter()
-                .map(|item| match item {
-                    Value::Mapping(source) => Ok(source),
-                    other => Err(format!(
-                        "{where_}: each entry of a `<<` merge list must be a mapping (an alias like *defaults), found {}",
-                        describe_kind(&other)
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-            other => {
-                return Err(format!(
-                    "{where_}: the merge key `<<` needs a mapping or a list of mappings (an alias like *defaults), found {}",
-                    describe_kind(&other)
-                ))
+impl Merger {
+    fn value(&mut self, value: &mut Value) -> Result<(), String> {
+        match value {
+            Value::Mapping(map) => self.mapping(map),
+            Value::Sequence(items) => {
+                let len = self.path.len();
+                for (i, item) in items.iter_mut().enumerate() {
+                    self.path.push_str(&format!("[{i}]"));
+                    self.value(item)?;
+                    self.path.truncate(len);
+                }
+                Ok(())
             }
+            Value::Tagged(tagged) => self.value(&mut tagged.value),
+            _ => Ok(()),
+        }
+    }
+
+    fn mapping(&mut self, map: &mut Mapping) -> Result<(), String> {
+        let len = self.path.len();
+        // This resolves the `<<` entry's own mappings too, before they are
+        // merged below.
+        for (key, child) in map.iter_mut() {
+            if !self.path.is_empty() {
+                self.path.push('.');
+            }
+            self.path.push_str(&describe_key(key));
+            self.value(child)?;
+            self.path.truncate(len);
+        }
+        if !map.contains_key(MERGE_KEY) {
+            return Ok(());
+        }
+        let where_ = if self.path.is_empty() {
+            "the top level".to_string()
+        } else {
+            self.path.clone()
         };
-        path.push_str(if path.is_empty() { "<<" } else { ".<<" });
-        for mut source in sources {
-            resolve_mapping_merges(&mut source, path)?;
-            for (key, value) in source {
-                // Explicit keys win wherever they are written, before or
-                // after `<<`; among merged mappings the first one wins.
-                if !map.contains_key(&key) && !explicit.contains(&key) {
-                    map.insert(key, value);
+        let entries = std::mem::take(map);
+        // A set: a Vec here made a wide merge quadratic (80,000 keys, 28 s).
+        let explicit: HashSet<Value> = entries
+            .keys()
+            .filter(|k| k.as_str() != Some(MERGE_KEY))
+            .cloned()
+            .collect();
+        for (key, value) in entries {
+            if key.as_str() != Some(MERGE_KEY) {
+                map.insert(key, value);
+                continue;
+            }
+            let sources = match value {
+                Value::Mapping(source) => vec![source],
+                Value::Sequence(items) => items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::Mapping(source) => Ok(source),
+                        other => Err(format!(
+                            "{where_}: each entry of a `<<` merge list must be a mapping (an alias like *defaults), found {}",
+                            describe_kind(&other)
+                        )),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                other => {
+                    return Err(format!(
+                        "{where_}: the merge key `<<` needs a mapping or a list of mappings (an alias like *defaults), found {}",
+                        describe_kind(&other)
+                    ))
+                }
+            };
+            for source in sources {
+                for (key, value) in source {
+                    // Explicit keys win wherever they are written, before or
+                    // after `<<`; among merged mappings the first one wins.
+                    // Two hashed look-ups, whatever the number of keys.
+                    self.comparisons += 2;
+                    if !map.contains_key(&key) && !explicit.contains(&key) {
+                        map.insert(key, value);
+                    }
                 }
             }
         }
-        path.truncate(len);
+        Ok(())
     }
-    Ok(())
 }
 
 /// serde_yaml's message, with the position where the parser knows it, and a

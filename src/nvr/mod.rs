@@ -2,4 +2,5 @@ pub mod config;
 pub mod db;
 pub mod frigate;
 pub mod http;
+pub mod media;
 pub mod mounts;

@@ -9,6 +9,11 @@ use super::clip::VideoParams;
 /// Largest `moov` read into memory; a segment's is a few KiB.
 const MOOV_MAX: u64 = 16 * 1024 * 1024;
 
+/// Top-level boxes walked looking for `moov`. ffmpeg writes four or five
+/// (ftyp, free, mdat, moov; a fragmented file puts moov second); a file of
+/// millions of tiny boxes would otherwise hold the loop for seconds.
+pub const MAX_TOP_LEVEL_BOXES: usize = 64;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Mp4Error {
     #[error("{0}")]
@@ -21,6 +26,8 @@ pub enum Mp4Error {
     NoVideo,
     #[error("malformed box {0}")]
     Malformed(&'static str),
+    #[error("no moov box in the first {0} boxes")]
+    TooManyBoxes(usize),
 }
 
 /// The first video track's parameters.
@@ -50,12 +57,16 @@ pub fn duration<R: Read + Seek>(mut file: R) -> Result<f64, Mp4Error> {
     Ok(duration as f64 / timescale as f64)
 }
 
-/// Walks the top-level boxes (seeking over `mdat`) to the `moov` payload.
+/// Walks the top-level boxes (seeking over `mdat`) to the `moov` payload,
+/// at most [`MAX_TOP_LEVEL_BOXES`] of them.
 fn read_moov<R: Read + Seek>(file: &mut R) -> Result<Vec<u8>, Mp4Error> {
     let end = file.seek(SeekFrom::End(0))?;
     let mut pos = 0u64;
     file.seek(SeekFrom::Start(0))?;
-    while pos + 8 <= end {
+    for _ in 0..MAX_TOP_LEVEL_BOXES {
+        if pos + 8 > end {
+            return Err(Mp4Error::NoMoov);
+        }
         let mut header = [0u8; 8];
         file.read_exact(&mut header)?;
         let mut size = u64::from(u32::from_be_bytes([
@@ -87,7 +98,11 @@ fn read_moov<R: Read + Seek>(file: &mut R) -> Result<Vec<u8>, Mp4Error> {
         pos = next;
         file.seek(SeekFrom::Start(pos))?;
     }
-    Err(Mp4Error::NoMoov)
+    if pos + 8 > end {
+        Err(Mp4Error::NoMoov)
+    } else {
+        Err(Mp4Error::TooManyBoxes(MAX_TOP_LEVEL_BOXES))
+    }
 }
 
 /// The boxes directly inside `data`, as (type, payload).

@@ -7,7 +7,7 @@
 //!   5 s of idle watching (a few minutes in all);
 //! - `BENCH_IDLE_SECS=N`: how long the idle daemon is watched for wake-ups
 //!   (default 60, quick 5);
-//! - `BENCH_ONLY=clip,stop,control,footprint,boot`: run only those parts.
+//! - `BENCH_ONLY=clip,stop,control,footprint,boot,config`: run only those parts.
 //!
 //! Everything runs against the real `replayd` binary (built by cargo in the
 //! bench profile), real ffmpeg and a real SQLite database, in temp dirs;
@@ -19,6 +19,7 @@ mod common;
 
 mod boot;
 mod clip;
+mod config;
 mod control;
 mod footprint;
 mod launch;
@@ -192,6 +193,9 @@ fn main() {
     }
     if mode.runs("boot") {
         boot(&mode, &mut report);
+    }
+    if mode.runs("config") {
+        nvr_config(&mode, &mut report);
     }
 
     let wall = began.elapsed().as_secs_f64();
@@ -708,6 +712,56 @@ fn footprint(mode: &Mode, report: &mut Report) {
             f.idle_secs
         ),
     );
+}
+
+fn nvr_config(mode: &Mode, report: &mut Report) {
+    let c = config::run(if mode.quick { 3 } else { 7 });
+    let mut t = Table::new(&["NVR config", "size", "parse (median)"]);
+    for (keys, took) in &c.wide {
+        t.row(vec![
+            format!("{keys} keys, half merged (`<<`)"),
+            format!("{keys} keys"),
+            fmt_secs(took.as_secs_f64()),
+        ]);
+    }
+    for (name, bytes, took) in &c.bombs {
+        t.row(vec![
+            format!("{name} (refused)"),
+            format!("{} KB", bytes / 1000),
+            fmt_secs(took.as_secs_f64()),
+        ]);
+    }
+    let wide = |n: usize| {
+        c.wide
+            .iter()
+            .find(|(keys, _)| *keys == n)
+            .map_or(f64::NAN, |(_, took)| took.as_secs_f64())
+    };
+    let ratio = wide(80_000) / wide(20_000);
+    report.verdict(
+        "NVR config parse, 80k vs 20k keys merged",
+        fmt_ratio(ratio),
+        "≤ 6 (linear; quadratic was 16)",
+        Some(ratio <= 6.0),
+    );
+    report.verdict(
+        "NVR config parse, 80k keys merged",
+        fmt_secs(wide(80_000)),
+        "< 1 s (was 28 s)",
+        Some(wide(80_000) < 1.0),
+    );
+    let slowest_bomb = c
+        .bombs
+        .iter()
+        .map(|(_, _, took)| took.as_secs_f64())
+        .fold(0.0, f64::max);
+    report.verdict(
+        "alias bomb refused in",
+        fmt_secs(slowest_bomb),
+        "< 1 s",
+        Some(slowest_bomb < 1.0),
+    );
+    report.section("6. NVR config", &t.render());
 }
 
 fn boot(mode: &Mode, report: &mut Report) {

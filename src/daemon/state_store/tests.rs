@@ -43,7 +43,7 @@ fn round_trip_and_boot_id() {
     let store = StateStore::new(&dir);
     assert_eq!(store.load(), Loaded::Missing);
     store.save(Some(&session())).unwrap();
-    assert_eq!(store.load(), Loaded::Current(Some(session())));
+    assert_eq!(store.load(), Loaded::Current(Some(Box::new(session()))));
     store.save(None).unwrap();
     assert_eq!(store.load(), Loaded::Current(None));
     let other = StateStore {

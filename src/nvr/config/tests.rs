@@ -444,3 +444,220 @@ fn locate_duplicate_table() {
         Some(4)
     );
 }
+
+/// Bytes allocated by the current thread, so a test can tell how much memory
+/// one parse took while other tests run beside it.
+mod thread_alloc {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    struct Counting;
+
+    thread_local! {
+        static LIVE: Cell<isize> = const { Cell::new(0) };
+        static PEAK: Cell<isize> = const { Cell::new(0) };
+    }
+
+    fn add(delta: isize) {
+        let _ = LIVE.try_with(|live| {
+            let now = live.get().wrapping_add(delta);
+            live.set(now);
+            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+        });
+    }
+
+    // SAFETY: every call is forwarded to the system allocator unchanged; the
+    // counters are plain thread-local cells that never allocate.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc(layout) };
+            if !p.is_null() {
+                add(layout.size() as isize);
+            }
+            p
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc_zeroed(layout) };
+            if !p.is_null() {
+                add(layout.size() as isize);
+            }
+            p
+        }
+        unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(p, layout) };
+            add(-(layout.size() as isize));
+        }
+        unsafe fn realloc(&self, p: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let q = unsafe { System.realloc(p, layout, new_size) };
+            if !q.is_null() {
+                add(new_size as isize - layout.size() as isize);
+            }
+            q
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    /// Runs `f` and returns its result with the most memory this thread
+    /// held during it, above what it held before.
+    pub fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let base = LIVE.with(Cell::get);
+        PEAK.with(|peak| peak.set(base));
+        let out = f();
+        let peak = PEAK.with(Cell::get);
+        (out, usize::try_from(peak - base).unwrap_or(0))
+    }
+}
+
+/// `parse` on a worker thread, failed after `limit` instead of hanging the
+/// suite; returns the result, its time and the worker's peak memory.
+fn parse_watched(
+    text: String,
+    limit: std::time::Duration,
+) -> (
+    Result<NvrConfig, NvrConfigError>,
+    std::time::Duration,
+    usize,
+) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let (result, peak) = thread_alloc::peak_during(|| parse(&text));
+        let _ = tx.send((result, started.elapsed(), peak));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out,
+        Err(_) => panic!("parse still running after {limit:?}"),
+    }
+}
+
+/// 120 KB: one anchored list of 50,000 items aliased 4,000 times
+/// (200 million values once expanded).
+fn alias_bomb() -> String {
+    let big = vec!["0"; 50_000].join(",");
+    let bomb = vec!["*big"; 4_000].join(",");
+    format!("cameras: {{}}\nbig: &big [{big}]\nbomb: [{bomb}]\n")
+}
+
+/// Each level merges the one before twice (`<<: [*prev, *prev]`): the text
+/// grows by a line a level, the expansion doubles.
+fn merge_bomb() -> String {
+    let keys: Vec<String> = (0..1000).map(|i| format!("k{i}: {i}")).collect();
+    let mut text = format!("cameras: {{}}\nl0: &l0 {{{}}}\n", keys.join(", "));
+    for level in 1..=11 {
+        let prev = level - 1;
+        text.push_str(&format!(
+            "l{level}: &l{level} {{<<: [*l{prev}, *l{prev}]}}\n"
+        ));
+    }
+    text
+}
+
+/// A string anchored once and aliased many times: few nodes, many bytes.
+fn string_bomb() -> String {
+    let long = "x".repeat(64 * 1024);
+    let bomb = vec!["*s"; 1_000].join(",");
+    format!("cameras: {{}}\ns: &s {long}\nbomb: [{bomb}]\n")
+}
+
+#[test]
+fn expansion_bombs_are_refused_quickly_in_little_memory() {
+    for (name, text) in [
+        ("alias bomb", alias_bomb()),
+        ("merge fan-out", merge_bomb()),
+        ("string bomb", string_bomb()),
+    ] {
+        let size = text.len();
+        let (result, took, peak) = parse_watched(text, std::time::Duration::from_secs(20));
+        let message = match result {
+            Ok(_) => panic!("{name} ({size} bytes) should be refused"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            message.contains("/config/config.yml") && message.contains("alias"),
+            "{name}: {message}"
+        );
+        println!("{name}: {size} bytes refused in {took:?}, peak {peak} bytes: {message}");
+        assert!(
+            peak < 16 * 1024 * 1024,
+            "{name}: took {peak} bytes to refuse"
+        );
+    }
+}
+
+#[test]
+fn oversized_config_is_refused_unread() {
+    let padding = format!("# {}\n", "x".repeat(1022));
+    let text = format!(
+        "cameras: {{}}\n{}",
+        padding.repeat(MAX_CONFIG_BYTES / 1024 + 1)
+    );
+    assert!(parse_err(&text).contains("larger than 4 MiB"));
+
+    let dir = std::env::temp_dir().join(format!("replayd-nvr-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("config.yml");
+    std::fs::write(&path, &text).expect("write config");
+    let err = NvrConfig::load(&path).err().map(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = err.expect("an oversized file is refused");
+    assert!(
+        err.contains("config.yml") && err.contains("larger than 4 MiB"),
+        "{err}"
+    );
+}
+
+/// A mapping that merges `n / 2` keys under `n / 2` explicit ones: the
+/// shape of the 1.7 MB config whose merge took 28 s.
+fn wide_merge(n: usize) -> String {
+    let mut text = String::from("defaults: &defaults\n");
+    for i in 0..n / 2 {
+        text.push_str(&format!("  merged_{i:06}: {i}\n"));
+    }
+    text.push_str("  shared: from_defaults\ncameras:\n  wide:\n    <<: *defaults\n");
+    for i in 0..n / 2 {
+        text.push_str(&format!("    explicit_{i:06}: {i}\n"));
+    }
+    text.push_str("    shared: explicit\n");
+    text
+}
+
+#[test]
+fn merge_of_80k_keys_is_linear() {
+    let merge = |n: usize| {
+        let text = wide_merge(n);
+        let mut value: Value = serde_yaml::from_str(&text).expect("wide config");
+        let mut merger = Merger::default();
+        merger.value(&mut value).expect("merge");
+        let wide = &value["cameras"]["wide"];
+        assert_eq!(wide.as_mapping().map(Mapping::len), Some(n + 1));
+        assert_eq!(wide["shared"], yaml("explicit"));
+        assert_eq!(wide["merged_000007"], yaml("7"));
+        merger.comparisons
+    };
+    let (small, large) = (merge(20_000), merge(80_000));
+    // Linear work grows 4x with 4x the keys; a quadratic merge grows 16x.
+    assert!(
+        large <= 5 * small && large <= 4 * 80_000,
+        "merge comparisons: {small} for 20k keys, {large} for 80k"
+    );
+
+    let config = parse_ok(&wide_merge(80_000));
+    assert_eq!(config.camera("wide").map(Mapping::len), Some(80_001));
+}
+
+#[test]
+fn printable_camera_names_escape_control_characters() {
+    let config = parse_ok(
+        "cameras:\n  front: {}\n  \"gate\\e[2J\\nNVR config: /etc/shadow\": {}\n  \"bell\\a\\r\": {}\n",
+    );
+    let names = config.printable_camera_names();
+    assert_eq!(names.len(), 3);
+    assert_eq!(names[0], "front");
+    for name in &names {
+        assert!(!name.chars().any(char::is_control), "{name:?}");
+    }
+    assert_eq!(names[1], "gate\\u{1b}[2J\\nNVR config: /etc/shadow");
+    assert_eq!(names[2], "bell\\u{7}\\r");
+}

@@ -344,7 +344,7 @@ fn locked_database_is_reported_as_locked() {
         holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
         let started = std::time::Instant::now();
         let err = db.delete_camera_rows("_replay_front").err().unwrap();
-        assert!(err.is_locked(), "wal={wal}: {err:?}");
+        assert!(matches!(err, DbError::Locked { .. }), "wal={wal}: {err:?}");
         assert!(err.to_string().contains("database is locked"), "{err}");
         assert!(started.elapsed() >= Duration::from_millis(40));
         holder.execute_batch("ROLLBACK").unwrap();
@@ -353,11 +353,211 @@ fn locked_database_is_reported_as_locked() {
     }
 }
 
+fn add_raw_recording(c: &rusqlite::Connection, id: &str, start: &str, end: &str, duration: &str) {
+    // Literal SQL so that a test can store what no well-behaved NVR writes:
+    // text, an infinity (9e999), an end before the start.
+    c.execute_batch(&format!(
+        "INSERT INTO recordings (id, camera, path, start_time, end_time, duration, segment_size) \
+         VALUES ('{id}', 'front', '/media/frigate/recordings/front/{id}.mp4', {start}, {end}, {duration}, 1.0)"
+    ))
+    .unwrap();
+}
+
 #[test]
-fn replay_name_check() {
-    assert!(is_replay_camera_name("_replay_front-door_2"));
-    assert!(!is_replay_camera_name("_replay_"));
-    assert!(!is_replay_camera_name("replay_front"));
-    assert!(!is_replay_camera_name("_replay_../x"));
-    assert!(!is_replay_camera_name("_replay_fr ont"));
+fn bad_recording_rows_are_skipped_not_fatal() {
+    let t = TempDb::new(SCHEMA);
+    let c = t.raw();
+    add_recording(&c, "good_1", "front", 100.0, 110.0);
+    add_recording(&c, "good_2", "front", 110.0, 120.0);
+    add_raw_recording(&c, "text_start", "'NaN'", "115", "10");
+    add_raw_recording(&c, "text_end", "112", "'soon'", "10");
+    add_raw_recording(&c, "inf_duration", "113", "114", "9e999");
+    add_raw_recording(&c, "inf_end", "114", "9e999", "10");
+    add_raw_recording(&c, "backwards", "116", "111", "-5");
+    let db = t.db();
+    let recs = db.recordings("front", 100.0, 200.0).unwrap();
+    assert_eq!(ids(&recs), ["good_1", "good_2"]);
+    assert!(recs
+        .iter()
+        .all(|r| r.start_time.is_finite() && r.end_time.is_finite() && r.duration.is_finite()));
+
+    let range = db.recording_range("front", 100.0, 200.0).unwrap();
+    assert_eq!(ids(&range.recordings), ["good_1", "good_2"]);
+    // A text start_time sorts after every number in SQLite: no range query
+    // returns it, so it is never read (and never used).
+    let skipped = range.skipped.join("\n");
+    for (id, needle) in [
+        ("text_end", "end_time is 'soon', not a number"),
+        ("inf_duration", "duration is inf, not a finite number"),
+        ("inf_end", "end_time is inf"),
+        ("backwards", "ends (111) before it starts (116)"),
+    ] {
+        assert!(
+            skipped.contains(&format!("recording {id}: {needle}")),
+            "{id}: {skipped}"
+        );
+    }
+    assert_eq!(range.skipped.len(), 4, "{skipped}");
+}
+
+#[test]
+fn a_bad_export_is_an_error_naming_it() {
+    let t = TempDb::new(SCHEMA);
+    for (id, date) in [("front_inf", "9e999"), ("front_text", "'yesterday'")] {
+        t.raw()
+            .execute_batch(&format!(
+                "INSERT INTO export (id, camera, name, date, video_path, thumb_path, in_progress) \
+                 VALUES ('{id}', 'front', 'n', {date}, '/media/frigate/exports/a.mp4', '/t.webp', 0)"
+            ))
+            .unwrap();
+        let err = t.db().export(id).expect_err("a non-finite date is refused");
+        let message = err.to_string();
+        assert!(
+            message.contains(id) && message.contains("date"),
+            "{message}"
+        );
+    }
+}
+
+/// Frigate's overlap rule written out, to check the query against.
+fn overlaps(r: &Recording, start: f64, end: f64) -> bool {
+    (start..=end).contains(&r.start_time)
+        || (start..=end).contains(&r.end_time)
+        || (r.start_time <= start && r.end_time >= end)
+}
+
+#[test]
+fn the_start_time_bound_keeps_the_overlap_rule_exact() {
+    let t = TempDb::new(SCHEMA);
+    let c = t.raw();
+    // Deterministic pseudo-random rows: starts over 20,000 s, durations up
+    // to 600 s (a few far longer), and another camera with longer ones.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut all = Vec::new();
+    c.execute_batch("BEGIN").unwrap();
+    for i in 0..2_000 {
+        let start = next(20_000) as f64 + next(1000) as f64 / 1000.0;
+        let duration = if i % 500 == 7 {
+            3_000.0 + next(4_000) as f64
+        } else {
+            next(600) as f64 + 0.25
+        };
+        let id = format!("r{i:04}");
+        add_recording(&c, &id, "front", start, start + duration);
+        all.push(Recording {
+            id,
+            path: PathBuf::new(),
+            start_time: start,
+            end_time: start + duration,
+            duration,
+        });
+        add_recording(&c, &format!("o{i:04}"), "back", start, start + 9_000.0);
+    }
+    c.execute_batch("COMMIT").unwrap();
+    let db = t.db();
+    for _ in 0..300 {
+        let start = next(21_000) as f64 - 500.0 + next(4) as f64 * 0.25;
+        let end = start + next(2_000) as f64;
+        let mut want: Vec<&Recording> = all.iter().filter(|r| overlaps(r, start, end)).collect();
+        want.sort_by(|a, b| a.start_time.total_cmp(&b.start_time).then(a.id.cmp(&b.id)));
+        let want: Vec<&str> = want.iter().map(|r| r.id.as_str()).collect();
+        let got = db.recording_range("front", start, end).unwrap();
+        assert!(got.skipped.is_empty());
+        assert_eq!(ids(&got.recordings), want, "range [{start}, {end}]");
+    }
+    // Touching at either end counts, however long the recording.
+    add_recording(&c, "touch_long", "front", 30_000.0, 40_000.0);
+    for (start, end) in [(40_000.0, 40_010.0), (29_990.0, 30_000.0)] {
+        let got = db.recording_range("front", start, end).unwrap();
+        assert_eq!(ids(&got.recordings), ["touch_long"], "[{start}, {end}]");
+    }
+}
+
+/// The fixture schema with the recordings indexes split off, so a test can
+/// bulk-load rows first and index them once (much faster).
+fn schema_without_recordings_indexes() -> (String, String) {
+    let (indexes, rest): (Vec<&str>, Vec<&str>) = SCHEMA.lines().partition(|line| {
+        line.starts_with("CREATE ")
+            && line.contains(" INDEX ")
+            && line.contains("ON \"recordings\"")
+    });
+    (rest.join("\n"), indexes.join("\n"))
+}
+
+#[test]
+fn recordings_query_reads_an_index_range_at_1m_rows() {
+    let (tables, indexes) = schema_without_recordings_indexes();
+    let t = TempDb::new(&tables);
+    let c = t.raw();
+    let began = std::time::Instant::now();
+    // One million 10 s segments from 1.7e9 on; a few other cameras' rows.
+    // A scratch copy: no journal, sorts for the index builds in memory.
+    c.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;")
+        .unwrap();
+    c.execute_batch(&format!(
+        "BEGIN;
+         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 999999)
+         INSERT INTO recordings (id, camera, path, start_time, end_time, duration, segment_size)
+         SELECT printf('r%07d', i), CASE WHEN i % 100 = 0 THEN 'back' ELSE 'front' END,
+                printf('/media/frigate/recordings/%07d.mp4', i),
+                1.7e9 + i * 10.0, 1.7e9 + i * 10.0 + 10.0, 10.0, 1.0 FROM n;
+         COMMIT;
+         {indexes}"
+    ))
+    .unwrap();
+    println!("1M rows generated and indexed in {:?}", began.elapsed());
+
+    // An hour that 900,000 rows precede.
+    let (start, end) = (1.7e9 + 9_000_000.0 + 5.0, 1.7e9 + 9_000_000.0 + 3_605.0);
+    let plan: Vec<String> = c
+        .prepare(&format!("EXPLAIN QUERY PLAN {RECORDINGS_QUERY}"))
+        .unwrap()
+        .query_map(params!["front", start, end, start - 11.0], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    println!("plan: {plan:?}");
+    assert!(
+        plan.iter()
+            .any(|step| step.starts_with("SEARCH recordings USING INDEX")
+                && step.contains("(camera=? AND start_time>? AND start_time<?)")),
+        "the recordings query must read an index range on (camera, start_time): {plan:?}"
+    );
+
+    let db = t.db();
+    let began = std::time::Instant::now();
+    let range = db.recording_range("front", start, end).unwrap();
+    let took = began.elapsed();
+    // Segments starting in [start - 10, end], less every hundredth (camera back).
+    assert_eq!(range.recordings.len(), 357, "{:?}", range.skipped);
+    assert!(range.skipped.is_empty());
+    let began = std::time::Instant::now();
+    let longest = db.longest_recording("front").unwrap();
+    let longest_took = began.elapsed();
+    assert_eq!(longest, 11.0);
+    // The query before the bound, for comparison: every row of the camera.
+    let began = std::time::Instant::now();
+    let before = c
+        .prepare(
+            "SELECT id, path, start_time, end_time, duration FROM recordings \
+             WHERE camera = ?1 AND (start_time BETWEEN ?2 AND ?3 OR end_time BETWEEN ?2 AND ?3 \
+                                    OR (start_time <= ?2 AND end_time >= ?3)) \
+             ORDER BY start_time ASC, id ASC",
+        )
+        .unwrap()
+        .query_map(params!["front", start, end], |r| r.get::<_, String>(0))
+        .unwrap()
+        .count();
+    assert_eq!(before, 357);
+    println!(
+        "recording_range at 1M rows: {took:?} in all, of which the longest-recording query \
+         {longest_took:?}; the unbounded query took {:?}",
+        began.elapsed()
+    );
 }

@@ -113,3 +113,83 @@ fn reads_real_ffmpeg_output() {
     assert!((d - 1.0).abs() < 0.01, "{d}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// 64 MiB of empty 8-byte `free` boxes without the 64 MiB: each read serves
+/// the pattern at the current position and is counted.
+struct TinyBoxes {
+    len: u64,
+    pos: u64,
+    reads: u64,
+}
+
+impl Read for TinyBoxes {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
+        const BOX: [u8; 8] = [0, 0, 0, 8, b'f', b'r', b'e', b'e'];
+        let n = buf.len().min(self.len.saturating_sub(self.pos) as usize);
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = BOX[((self.pos + i as u64) % 8) as usize];
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for TinyBoxes {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.pos = match to {
+            SeekFrom::Start(n) => n,
+            SeekFrom::End(d) => self.len.saturating_add_signed(d),
+            SeekFrom::Current(d) => self.pos.saturating_add_signed(d),
+        };
+        Ok(self.pos)
+    }
+}
+
+#[test]
+fn a_segment_of_tiny_boxes_is_refused_after_a_few_reads() {
+    // The attack: a 64 MiB segment of 8-byte boxes kept the loop walking
+    // 8 million headers (2.4 s).
+    let mut file = TinyBoxes {
+        len: 64 * 1024 * 1024,
+        pos: 0,
+        reads: 0,
+    };
+    let result = video_params(&mut file);
+    assert!(
+        file.reads <= 2 * MAX_TOP_LEVEL_BOXES as u64,
+        "{} reads for {result:?}",
+        file.reads
+    );
+    assert!(
+        matches!(result, Err(Mp4Error::TooManyBoxes(n)) if n == MAX_TOP_LEVEL_BOXES),
+        "{result:?}"
+    );
+    file.reads = 0;
+    assert!(matches!(
+        duration(&mut file),
+        Err(Mp4Error::TooManyBoxes(_))
+    ));
+    assert!(file.reads <= 2 * MAX_TOP_LEVEL_BOXES as u64);
+}
+
+#[test]
+fn a_moov_behind_some_boxes_is_still_found() {
+    let mut file = Vec::new();
+    for _ in 0..MAX_TOP_LEVEL_BOXES - 1 {
+        file.extend(mp4_box(b"free", b""));
+    }
+    file.extend(video_file(b"avc1", 320, 240, b"c"));
+    // ftyp, mdat and moov follow the free boxes: moov is box number 66.
+    assert!(matches!(
+        video_params(Cursor::new(&file)),
+        Err(Mp4Error::TooManyBoxes(_))
+    ));
+    let mut near = Vec::new();
+    for _ in 0..MAX_TOP_LEVEL_BOXES - 3 {
+        near.extend(mp4_box(b"free", b""));
+    }
+    near.extend(video_file(b"avc1", 320, 240, b"c"));
+    let p = video_params(Cursor::new(near)).expect("moov is box number 64");
+    assert_eq!((p.width, p.height), (320, 240));
+}
