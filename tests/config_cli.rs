@@ -177,12 +177,17 @@ fn built_in_defaults_fill_what_replayd_toml_leaves_out() {
     assert_eq!(field(&text, "runtime dir"), "/run/replayd", "{text}");
     assert_eq!(field(&text, "control socket"), "/run/replayd/control.sock");
 
-    // An NVR config without database.path: Frigate's default database.
+    // An NVR config without database.path: Frigate's default database,
+    // /config/frigate.db, on this host: the NVR config's folder plays
+    // /config (an implied mount, SPEC §1).
     let no_db = root.path().join("config/no-db.yml");
     std::fs::write(&no_db, nvr_config_without_database()).unwrap();
     let out = check_config(&empty, &[("CONFIG_FILE", &no_db)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(field(&stdout(&out), "database"), "/config/frigate.db");
+    assert_eq!(
+        field(&stdout(&out), "database"),
+        root.path().join("config/frigate.db").to_string_lossy()
+    );
 
     // [nvr] database overrides the NVR config's database.path, and [nvr]
     // config wins over $CONFIG_FILE.
@@ -324,7 +329,9 @@ fn bad_values_are_refused_naming_the_key() {
                 ("nvr", "media_dir") => t.media_dir = None,
                 _ => {}
             }
-            t.extra = vec![(section.into(), key.into(), value.into())];
+            t.extra
+                .retain(|(s, _, _)| s == "nvr.mounts" || s == "runtime");
+            t.extra.push((section.into(), key.into(), value.into()));
         });
         let needle = format!("{key} = {value}");
         let line = line_of(&toml, &needle);
@@ -338,7 +345,12 @@ fn bad_values_are_refused_naming_the_key() {
     }
 
     // An unknown section.
-    root.update_toml(|t| t.extra = vec![("sesion".into(), "max_range".into(), "\"1h\"".into())]);
+    root.update_toml(|t| {
+        t.extra
+            .retain(|(s, _, _)| s == "nvr.mounts" || s == "runtime");
+        t.extra
+            .push(("sesion".into(), "max_range".into(), "\"1h\"".into()))
+    });
     let line = line_of(&toml, "[sesion]");
     let out = check_config(&toml, &[]);
     let err = expect_config_error(&out, &[&toml.display().to_string(), "sesion"]);

@@ -24,10 +24,15 @@ fn assert_serves(daemon: &Daemon) {
     assert!(t.elapsed() < secs(2), "ping took {:?}", t.elapsed());
 }
 
-/// Files in `clips/replay` (the partial clip, a clip, the concat list …).
+/// What is in the replay dir (a replay camera's folder …).
 fn replay_dir_files(root: &TestRoot) -> Vec<PathBuf> {
-    fs::read_dir(root.clips().join("replay"))
-        .map(|d| d.flatten().map(|e| e.path()).collect())
+    fs::read_dir(root.replay_dir())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| !p.ends_with("filler"))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -100,7 +105,8 @@ fn mount_tmpfs(dir: &Path, size: &str) -> Unmount {
 fn the_disk_filling_up_during_preparation_fails_the_job_cleanly() {
     require_root("mounting a tmpfs");
     let mut root = TestRoot::new();
-    let clips = root.clips();
+    let clips = root.replay_dir();
+    fs::create_dir_all(&clips).unwrap();
     let filler = clips.join("filler");
     // Fills the file system once the daemon's checks passed, then cuts.
     let script = format!(

@@ -702,11 +702,12 @@ fn sigkill_pending(pid: u64) -> bool {
 
 /// What the daemon itself makes for a session: published file, clip,
 /// partial clip, concat list.
-fn own_files(root: &TestRoot, camera: &str) -> [PathBuf; 4] {
+fn own_files(root: &TestRoot, camera: &str) -> [PathBuf; 5] {
     [
         root.camera_file(camera),
+        root.replay_dir().join(camera),
         root.clip_path(camera),
-        root.clips().join(format!("replay/{camera}.mp4.part")),
+        root.part_path(camera),
         root.run_dir().join(format!("{camera}.ffconcat")),
     ]
 }

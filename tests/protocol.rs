@@ -896,12 +896,12 @@ fn invalid_parameters_are_refused_before_anything_is_accepted() {
         "a session was persisted"
     );
     assert!(
-        !root.clips().join("replay").exists()
-            || std::fs::read_dir(root.clips().join("replay"))
+        !root.replay_dir().exists()
+            || std::fs::read_dir(root.replay_dir())
                 .unwrap()
                 .next()
                 .is_none(),
-        "something was written to clips/replay"
+        "something was written to the replay dir"
     );
     assert!(
         std::fs::read_dir(root.run_dir().join("cameras"))

@@ -58,7 +58,7 @@ fn leftovers_of(root: &TestRoot, camera: &str) -> Vec<PathBuf> {
     for p in [
         root.camera_file(camera),
         root.clip_path(camera),
-        root.clips().join(format!("replay/{camera}.mp4.part")),
+        root.part_path(camera),
         root.run_dir().join(format!("{camera}.ffconcat")),
     ] {
         if p.symlink_metadata().is_ok() && !out.contains(&p) {
@@ -452,10 +452,14 @@ fn boot_cleanup_removes_stale_replay_cameras_and_nothing_else() {
         .camera("_replay_keep", KEEP_CAMERA)
         .build();
     let media = root.media();
-    let old = root.add_replay_artifacts("_replay_old");
-    let door = root.add_replay_artifacts("_replay_front-door");
+    let old = root.add_stale_replay_camera("_replay_old");
+    let door = root.add_stale_replay_camera("_replay_front-door");
     let keep = root.add_replay_artifacts("_replay_keep");
     let keep_rows = keep.remaining_rows(&root);
+    // Prefixed, not the NVR config's, not in the ledger: someone else's
+    // (Frigate 0.18's own Debug Replay names its camera `_replay_<camera>`).
+    let foreign = root.add_replay_artifacts("_replay_back");
+    let foreign_rows = foreign.remaining_rows(&root);
     fs::create_dir_all(root.run_dir().join("cameras")).unwrap();
     fs::write(
         root.camera_file("_replay_old"),
@@ -514,6 +518,12 @@ fn boot_cleanup_removes_stale_replay_cameras_and_nothing_else() {
         "a camera the NVR config defines keeps its files"
     );
     assert_eq!(keep.remaining_rows(&root), keep_rows);
+    assert_eq!(
+        foreign.remaining_paths().len(),
+        foreign.files.len() + foreign.dirs.len(),
+        "a prefixed camera the ledger does not name is never touched"
+    );
+    assert_eq!(foreign.remaining_rows(&root), foreign_rows);
     assert_eq!(files_under(&outside.0), outside_files, "outside files");
     for f in unprefixed.iter().chain(&front_segments) {
         assert!(f.is_file(), "{} was removed", f.display());

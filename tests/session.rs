@@ -180,7 +180,7 @@ fn ffmpeg_failure_fails_the_job_with_its_stderr_and_allows_a_new_start() {
     assert_eq!(status["job"]["status"], "failed");
     assert_eq!(status["job"]["error_message"], message);
     assert!(!events.seen_events().iter().any(|e| is_camera(e, "add")));
-    let replay_dir = root.clips().join("replay");
+    let replay_dir = root.replay_dir();
     let leftovers: Vec<_> = fs::read_dir(&replay_dir)
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -447,7 +447,8 @@ fn no_space_is_refused_before_accepting() {
         "this test mounts a tmpfs and needs root (CI runs as root)"
     );
     let root = TestRoot::new();
-    let clips = root.clips();
+    let clips = root.replay_dir();
+    std::fs::create_dir_all(&clips).unwrap();
     let status = std::process::Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
         .arg(&clips)

@@ -115,7 +115,7 @@ fn ready_comes_once_the_socket_accepts_and_after_boot_cleanup() {
     let root = TestRoot::new();
     // A stale replay camera from an earlier run: boot cleanup must finish
     // before READY=1.
-    let stale = root.add_replay_artifacts("_replay_front");
+    let stale = root.add_stale_replay_camera("_replay_front");
     let mut daemon = Daemon::launch(&root, SpawnOptions::default());
     let t = Instant::now();
     daemon
@@ -358,7 +358,10 @@ fn a_broken_config_at_sighup_keeps_the_old_one() {
     assert_eq!(reply["error"]["code"], "invalid_params", "{reply}");
 
     // 3. A broken NVR config (replayd.toml now fine): cameras are kept.
-    root.update_toml(|t| t.extra.clear());
+    root.update_toml(|t| {
+        t.extra
+            .retain(|(section, _, _)| section == "nvr.mounts" || section == "runtime")
+    });
     let good_nvr = std::fs::read_to_string(root.nvr_config_path()).unwrap();
     std::fs::write(root.nvr_config_path(), "cameras: [front\n  garage: {").unwrap();
     sighup_and_wait(&mut daemon);
@@ -518,7 +521,7 @@ fn sigterm_during_a_session_ends_ffmpeg_and_exits_0() {
     // clip is left behind.
     let state = std::fs::read_to_string(root.session_file()).expect("session.json kept");
     assert!(state.contains("_replay_front"), "{state}");
-    let part = root.clips().join("replay/_replay_front.mp4.part");
+    let part = root.part_path("_replay_front");
     assert!(!part.exists(), "{} left behind", part.display());
 }
 

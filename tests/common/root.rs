@@ -688,6 +688,43 @@ impl TestRoot {
     pub fn ledger_path(&self) -> PathBuf {
         self.dir.join("state/ledger.json")
     }
+    /// `media/replayd/<camera>/clip.mp4.part`.
+    pub fn part_path(&self, replay_camera: &str) -> PathBuf {
+        self.replay_dir()
+            .join(format!("{replay_camera}/clip.mp4.part"))
+    }
+
+    /// Names `camera` in the ledger as a camera replayd published (file
+    /// publisher) and a replay folder it made: what a daemon that died
+    /// leaves for boot cleanup.
+    pub fn record_in_ledger(&self, camera: &str) {
+        let path = self.ledger_path();
+        let mut ledger: serde_json::Value = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_else(
+                || serde_json::json!({"schema": 1, "cameras": [], "folders": [], "rows_owed": []}),
+            );
+        ledger["cameras"]
+            .as_array_mut()
+            .expect("cameras")
+            .push(serde_json::json!({
+                "name": camera, "publisher": "file", "nvr_url": null, "recorded_at": 0.0
+            }));
+        ledger["folders"]
+            .as_array_mut()
+            .expect("folders")
+            .push(serde_json::json!({ "camera": camera }));
+        fs::create_dir_all(path.parent().unwrap()).expect("state dir");
+        fs::write(&path, serde_json::to_vec_pretty(&ledger).unwrap()).expect("ledger");
+    }
+
+    /// A replay camera a dead replayd left: its artifacts, named in the ledger.
+    pub fn add_stale_replay_camera(&self, camera: &str) -> ReplayArtifacts {
+        let artifacts = self.add_replay_artifacts(camera);
+        self.record_in_ledger(camera);
+        artifacts
+    }
     /// Where the daemon's stdout and stderr go.
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("daemon.log")
@@ -956,6 +993,7 @@ impl TestRoot {
         fs::create_dir_all(clip.parent().unwrap()).expect("replay dir");
         fs::copy(fixtures::cache().segment(0), &clip).expect("replay clip");
         files.push(clip);
+        dirs.push(self.replay_dir().join(camera));
         for d in [
             format!("recordings/{camera}"),
             format!("clips/{camera}"),
