@@ -20,8 +20,11 @@
 
 pub mod client;
 pub mod daemon;
+pub mod docker_layout;
 pub mod fake_frigate;
 pub mod fixtures;
+pub mod frigate_runner;
+pub mod http_trace;
 pub mod procs;
 pub mod root;
 
