@@ -148,6 +148,9 @@ pub enum Fault {
     ServerError,
     /// Bytes that are not HTTP, then close.
     Garbage,
+    /// A 400 `{"success": false, "message": <this>}`, as Frigate refuses a
+    /// change it cannot validate.
+    BadRequest(String),
 }
 
 /// One request as the fake received it.
@@ -184,6 +187,9 @@ struct State {
     requests: Vec<RecordedRequest>,
     announcements: Vec<String>,
     faults: VecDeque<Fault>,
+    /// Faults for the first request with this method whose path starts
+    /// with this prefix; checked before `faults`.
+    targeted: Vec<(String, String, Fault)>,
     /// (source camera, replay camera) of Frigate's own Debug Replay.
     debug_replay: Option<(String, String)>,
     /// Port 8971's rule: a bearer token is required.
@@ -237,6 +243,7 @@ impl FakeFrigate {
                 requests: Vec::new(),
                 announcements: Vec::new(),
                 faults: VecDeque::new(),
+                targeted: Vec::new(),
                 debug_replay: None,
                 token: None,
                 chunked: false,
@@ -286,6 +293,36 @@ impl FakeFrigate {
 
     pub fn inject(&self, fault: Fault) {
         self.shared.state().faults.push_back(fault);
+    }
+
+    /// A fault for the first request with `method` whose path starts with
+    /// `path_prefix` (e.g. `"PUT", "/api/config/set"`), whatever comes
+    /// before it; targeted faults go before those of `inject`.
+    pub fn inject_on(&self, method: &str, path_prefix: &str, fault: Fault) {
+        self.shared
+            .state()
+            .targeted
+            .push((method.to_string(), path_prefix.to_string(), fault));
+    }
+
+    /// Faults injected and not used up yet.
+    pub fn pending_faults(&self) -> usize {
+        let state = self.shared.state();
+        state.faults.len() + state.targeted.len()
+    }
+
+    /// A camera someone else configured (in config.yml and in memory), as
+    /// through Frigate's UI.
+    pub fn add_camera(&self, name: &str) {
+        let mut state = self.shared.state();
+        state.file.insert(name.to_string(), camera(name));
+        state.running.insert(name.to_string(), camera(name));
+    }
+
+    /// A camera as Frigate runs it (`GET /api/config`'s entry, without the
+    /// fields it adds).
+    pub fn running_camera(&self, name: &str) -> Option<Value> {
+        self.shared.state().running.get(name).cloned()
     }
 
     /// Stops (true) or resumes (false) listening; returns once connects are
@@ -425,7 +462,13 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
     let fault = {
         let mut state = shared.state();
         state.requests.push(request.clone());
-        state.faults.pop_front()
+        let targeted = state.targeted.iter().position(|(method, prefix, _)| {
+            *method == request.method && request.path.starts_with(prefix.as_str())
+        });
+        match targeted {
+            Some(i) => Some(state.targeted.remove(i).2),
+            None => state.faults.pop_front(),
+        }
     };
     let reply = match fault {
         None => respond(shared, &request),
@@ -457,6 +500,9 @@ fn serve(shared: &Shared, mut stream: TcpStream) {
             json!({"success": false, "message": "Another process is currently updating the config. Please try again in a few seconds."}),
         ),
         Some(Fault::ServerError) => Reply::internal_error(),
+        Some(Fault::BadRequest(message)) => {
+            Reply::json(400, json!({"success": false, "message": message}))
+        }
     };
     let chunked = shared.state().chunked;
     let _ = write_reply(&mut stream, &reply, chunked);
