@@ -48,7 +48,7 @@ impl Daemon {
                     job: self.lifecycle.job().cloned(),
                     last_summary: self.lifecycle.last_summary().cloned(),
                     pending_removals: self.lifecycle.pending_removals(),
-                }))
+                }));
             }
             Request::Subscribe => {
                 if let Some(client) = self.clients.get_mut(&id) {
