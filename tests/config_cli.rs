@@ -44,6 +44,22 @@ fn check_config(toml: &Path, env: &[(&str, &Path)]) -> Output {
     )
 }
 
+/// The configuration was read (exit 0, or 78 from a failed check of what a
+/// start needs — a media root or database these tests do not make — never
+/// from a configuration error).
+fn assert_parsed(out: &Output) {
+    let err = stderr(out);
+    match out.status.code() {
+        Some(0) => {}
+        Some(78) => assert!(
+            err.lines()
+                .all(|l| l.starts_with("replayd: check failed: ")),
+            "{err}"
+        ),
+        other => panic!("exit {other:?}: {err}"),
+    }
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -141,7 +157,7 @@ fn built_in_defaults_fill_what_replayd_toml_leaves_out() {
     )
     .unwrap();
     let out = check_config(&toml, &[("CONFIG_FILE", &nvr)]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_parsed(&out);
     let text = stdout(&out);
     assert_eq!(field(&text, "media root"), "/media/frigate", "{text}");
     assert_eq!(field(&text, "NVR config"), nvr.display().to_string());
@@ -161,7 +177,7 @@ fn built_in_defaults_fill_what_replayd_toml_leaves_out() {
     std::fs::write(&empty, "").unwrap();
     let rt = PathBuf::from("/run/replayd-test-a:/run/replayd-test-b");
     let out = check_config(&empty, &[("CONFIG_FILE", &nvr), ("RUNTIME_DIRECTORY", &rt)]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_parsed(&out);
     let text = stdout(&out);
     assert_eq!(field(&text, "runtime dir"), "/run/replayd-test-a", "{text}");
     assert_eq!(
@@ -172,7 +188,7 @@ fn built_in_defaults_fill_what_replayd_toml_leaves_out() {
 
     // No $RUNTIME_DIRECTORY: /run/replayd.
     let out = check_config(&empty, &[("CONFIG_FILE", &nvr)]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_parsed(&out);
     let text = stdout(&out);
     assert_eq!(field(&text, "runtime dir"), "/run/replayd", "{text}");
     assert_eq!(field(&text, "control socket"), "/run/replayd/control.sock");
@@ -183,7 +199,7 @@ fn built_in_defaults_fill_what_replayd_toml_leaves_out() {
     let no_db = root.path().join("config/no-db.yml");
     std::fs::write(&no_db, nvr_config_without_database()).unwrap();
     let out = check_config(&empty, &[("CONFIG_FILE", &no_db)]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_parsed(&out);
     assert_eq!(
         field(&stdout(&out), "database"),
         root.path().join("config/frigate.db").to_string_lossy()
@@ -202,7 +218,7 @@ fn built_in_defaults_fill_what_replayd_toml_leaves_out() {
     .unwrap();
     let elsewhere = root.path().join("does-not-exist.yml");
     let out = check_config(&toml, &[("CONFIG_FILE", &elsewhere)]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_parsed(&out);
     let text = stdout(&out);
     assert_eq!(field(&text, "database"), "/srv/other/frigate.db");
     assert_eq!(field(&text, "NVR config"), nvr.display().to_string());
@@ -222,7 +238,7 @@ fn no_config_file_at_all_means_built_in_defaults() {
     // the NVR config is $CONFIG_FILE.
     let nvr = root.nvr_config_path();
     let out = replayd(&["--check-config"], &[("CONFIG_FILE", &nvr)]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_parsed(&out);
     let text = stdout(&out);
     assert_eq!(field(&text, "NVR config"), nvr.display().to_string());
     assert_eq!(field(&text, "media root"), "/media/frigate");
@@ -254,7 +270,7 @@ fn a_json_nvr_config_is_read_too() {
     std::fs::write(&empty, "").unwrap();
 
     let out = check_config(&empty, &[("CONFIG_FILE", &json_path)]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_parsed(&out);
     let text = stdout(&out);
     let mut names: Vec<&str> = field(&text, "cameras (3)").split(", ").collect();
     names.sort();
@@ -470,4 +486,63 @@ fn version_help_and_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(!stderr(&out).is_empty(), "{args:?}: no usage message");
     }
+}
+
+#[test]
+fn check_config_checks_what_a_start_needs_naming_the_key() {
+    let mut root = TestRoot::new();
+    let out = check_config(&root.toml_path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("database: "), "{text}");
+    assert!(text.contains("session.replay_dir: "), "{text}");
+    assert!(text.contains("publisher: file"), "{text}");
+
+    // A database that is not there, a media root that is not there.
+    root.update_toml(|t| {
+        t.database = Some(root_missing("frigate.db"));
+        t.media_dir = Some(root_missing("media"));
+    });
+    let out = check_config(&root.toml_path(), &[]);
+    assert_eq!(out.status.code(), Some(78), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("check failed: nvr.database: "), "{err}");
+    assert!(err.contains("check failed: nvr.media_dir: "), "{err}");
+    // Nothing was created on the way.
+    assert!(!root_missing("media").exists());
+
+    // A Frigate publisher whose Frigate does not answer.
+    root.update_toml(|t| {
+        t.database = None;
+        t.media_dir = Some(
+            t.nvr_config
+                .clone()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("media"),
+        );
+        t.extra
+            .push(("publish".into(), "to".into(), "\"frigate\"".into()));
+        t.extra.push((
+            "publish.frigate".into(),
+            "url".into(),
+            "\"http://127.0.0.1:9\"".into(),
+        ));
+        t.extra
+            .push(("publish.frigate".into(), "timeout".into(), "\"1s\"".into()));
+    });
+    let out = check_config(&root.toml_path(), &[]);
+    assert_eq!(out.status.code(), Some(78), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("check failed: publish.frigate.url: Frigate does not answer"),
+        "{err}"
+    );
+}
+
+fn root_missing(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("replayd-missing-{}-{name}", std::process::id()))
 }

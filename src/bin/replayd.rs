@@ -88,8 +88,25 @@ fn main() -> ExitCode {
         }
     };
     if args.check_config {
-        print!("{}", daemon::describe(&loaded));
-        return ExitCode::SUCCESS;
+        // What was read, then what a start would need; each problem names
+        // the key to change.
+        let report = daemon::check(&loaded);
+        let described = daemon::describe(&loaded);
+        if report.problems.is_empty() {
+            print!("{described}");
+        } else {
+            print!("{}", described.replacen("config ok\n", "", 1));
+        }
+        for line in &report.found {
+            println!("{line}");
+        }
+        if report.problems.is_empty() {
+            return ExitCode::SUCCESS;
+        }
+        for problem in &report.problems {
+            eprintln!("replayd: check failed: {problem}");
+        }
+        return ExitCode::from(EXIT_CONFIG as u8);
     }
     replayd::log::init(loaded.config.log.target, loaded.config.log.level);
     let options = Options {

@@ -5,6 +5,7 @@
 //! and its executor carries the lifecycle's actions out.
 
 mod atomic_file;
+mod check;
 pub(crate) mod child;
 pub(crate) mod cleanup;
 mod clip_job;
@@ -22,6 +23,7 @@ mod requests;
 pub(crate) mod signals;
 pub(crate) mod state_store;
 
+pub use check::{check, CheckReport};
 pub use configs::{database_path, describe, load_configs, Loaded};
 
 use std::collections::BTreeMap;
@@ -188,11 +190,15 @@ impl Daemon {
     /// removal that the loop retries.
     fn settle_nvr(&mut self) {
         let Some(link) = &self.nvr else { return };
-        let Some(timeout) = link.timeout() else { return };
+        let Some(timeout) = link.timeout() else {
+            return;
+        };
         let give_up = clock::boottime() + 4.0 * timeout.as_secs_f64();
         loop {
             let now = clock::boottime();
-            let Some(link) = self.nvr.as_ref() else { return };
+            let Some(link) = self.nvr.as_ref() else {
+                return;
+            };
             let (Some((fd, read, write)), Some(deadline)) = (link.poll_interest(), link.deadline())
             else {
                 return;

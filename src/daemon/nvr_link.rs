@@ -399,12 +399,13 @@ impl NvrLink {
             }
             (Step::Add, Outcome::Done) => match job {
                 Job::Add {
+                    replay,
                     config,
                     clip_path,
                     warnings,
-                    ..
                 } => Next::Done(
                     Input::Published {
+                        replay,
                         result: Ok(Some(config)),
                         clip_path,
                         warnings,
@@ -549,11 +550,12 @@ fn finish_err(job: Job, error: FrigateError) -> (Input, LedgerNote) {
                     (JobFailure::NvrUnknown(message), LedgerNote::None)
                 }
                 FrigateError::Refused { message } | FrigateError::Unavailable { message, .. } => {
-                    (JobFailure::Nvr(message), LedgerNote::Gone(replay))
+                    (JobFailure::Nvr(message), LedgerNote::Gone(replay.clone()))
                 }
             };
             (
                 Input::Published {
+                    replay,
                     result: Err(failure),
                     clip_path,
                     warnings: Vec::new(),

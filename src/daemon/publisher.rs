@@ -65,6 +65,7 @@ impl Daemon {
         let clip_path = paths.clip.clone();
         let failed = |failure: JobFailure| {
             Some(Input::Published {
+                replay: replay.to_string(),
                 result: Err(failure),
                 clip_path: paths.clip.clone(),
                 warnings: Vec::new(),
@@ -92,6 +93,7 @@ impl Daemon {
         }
         let Some(link) = self.nvr.as_mut() else {
             return Some(Input::Published {
+                replay: replay.to_string(),
                 result: Ok(Some(json)),
                 clip_path,
                 warnings,

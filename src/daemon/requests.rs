@@ -41,12 +41,14 @@ impl Daemon {
                 }))
             }
             Request::Status => {
+                let mut session = self.lifecycle.view();
+                session.view_url = self.view_url(session.replay_camera.as_deref());
                 return Some(protocol::encode_ok(&StatusReply {
-                    session: self.lifecycle.view(),
+                    session,
                     job: self.lifecycle.job().cloned(),
                     last_summary: self.lifecycle.last_summary().cloned(),
                     pending_removals: self.lifecycle.pending_removals(),
-                }))
+                }));
             }
             Request::Subscribe => {
                 if let Some(client) = self.clients.get_mut(&id) {
@@ -75,6 +77,24 @@ impl Daemon {
         }
         self.feed(input);
         None
+    }
+
+    /// Where a person watches the replay camera's detection: Frigate's debug
+    /// stream of it with boxes, zones, masks and motion drawn.
+    fn view_url(&self, replay: Option<&str>) -> Option<String> {
+        let replay = replay?;
+        match self.loaded.config.publish.to {
+            crate::config::Publisher::Frigate => Some(format!(
+                "{}/api/{replay}?bbox=1&zones=1&mask=1&motion=1",
+                self.loaded
+                    .config
+                    .publish
+                    .frigate
+                    .view_url
+                    .trim_end_matches('/')
+            )),
+            crate::config::Publisher::File => None,
+        }
     }
 
     /// The camera is in the NVR config and its replay camera would be

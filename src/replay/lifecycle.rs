@@ -323,6 +323,7 @@ pub enum Input {
     },
     /// [`Action::Publish`] done: the config the camera was published with.
     Published {
+        replay: String,
         result: Result<Option<serde_json::Value>, JobFailure>,
         clip_path: std::path::PathBuf,
         /// What the publish went ahead despite (a detect size from the clip).
@@ -607,7 +608,7 @@ impl Lifecycle {
             Input::ExportRefused { error } => self.export_refused(&error),
             Input::NvrChecked { client, result } => self.nvr_checked(client, result, now),
             Input::Unpublished { replay, result } => self.unpublished(replay, result, now),
-            Input::BootCleaned { owed } => self.owe_removals(owed, true, now),
+            Input::BootCleaned { owed } => self.owe_removals(owed, true, now.boot, now),
             Input::Stop { client } => self.stop(Some(client), now),
             Input::ClipStarted { record } => self.clip_started(record),
             Input::MeasureStarted => self.measure_started(now),
@@ -616,10 +617,11 @@ impl Lifecycle {
             Input::ChildExited(exit) => self.child_exited(exit, now),
             Input::ClipMeasured { duration } => self.clip_measured(duration, now),
             Input::Published {
+                replay,
                 result,
                 clip_path,
                 warnings,
-            } => self.published(result, clip_path, warnings, now),
+            } => self.published(replay, result, clip_path, warnings, now),
             Input::Cleaned { summary } => self.cleaned(summary, now),
             Input::Replanned { result } => self.replanned(result, now),
             Input::Republished { result } => self.republished(result),
@@ -1341,6 +1343,7 @@ impl Lifecycle {
 
     fn published(
         &mut self,
+        replay: String,
         result: Result<Option<serde_json::Value>, JobFailure>,
         clip_path: std::path::PathBuf,
         warnings: Vec<String>,
@@ -1349,6 +1352,11 @@ impl Lifecycle {
         let phase = std::mem::replace(&mut self.phase, Phase::Idle);
         let Phase::StartingCamera { mut session } = phase else {
             self.phase = phase;
+            // Never published after a stop: an add the NVR took (or may
+            // have taken) after its session ended is taken back.
+            if matches!(result, Ok(_) | Err(JobFailure::NvrUnknown(_))) {
+                self.owe_removals(vec![replay], false, now.boot, now);
+            }
             return;
         };
         session.warnings.extend(warnings);
@@ -1539,7 +1547,8 @@ impl Lifecycle {
                     ));
                 }
                 if result.is_err() {
-                    self.owe_removals(vec![replay.clone()], false, now);
+                    // It just failed: the next try in a second, not now.
+                    self.owe_removals(vec![replay.clone()], false, now.boot + RETRY_FIRST, now);
                 }
                 self.act(Action::CleanUp { replay });
                 return;
@@ -1547,7 +1556,7 @@ impl Lifecycle {
         }
         let Some(index) = self.pending.iter().position(|p| p.replay == replay) else {
             if result.is_err() {
-                self.owe_removals(vec![replay], false, now);
+                self.owe_removals(vec![replay], false, now.boot + RETRY_FIRST, now);
             }
             return;
         };
@@ -1573,17 +1582,23 @@ impl Lifecycle {
         }
     }
 
-    /// Removals the NVR still owes: tried at once, then with back-off.
-    fn owe_removals(&mut self, replays: Vec<String>, clean_after: bool, now: Now) {
+    /// Removals the NVR still owes: first tried at `first_at` (boot time),
+    /// then with back-off.
+    fn owe_removals(&mut self, replays: Vec<String>, clean_after: bool, first_at: f64, now: Now) {
         for replay in replays {
             if let Some(p) = self.pending.iter_mut().find(|p| p.replay == replay) {
                 p.clean_after |= clean_after;
                 continue;
             }
+            let backoff = if first_at > now.boot {
+                RETRY_FIRST * 2.0
+            } else {
+                RETRY_FIRST
+            };
             self.pending.push(PendingRemoval {
                 replay,
-                next_at: now.boot,
-                backoff: RETRY_FIRST,
+                next_at: first_at,
+                backoff,
                 in_flight: false,
                 clean_after,
             });

@@ -145,6 +145,7 @@ fn ready() -> Lifecycle {
     m.handle(Input::ClipMeasured { duration: 30.0 }, at(5.0));
     m.handle(
         Input::Published {
+            replay: "_replay_front".into(),
             result: Ok(None),
             clip_path: "/m/replayd/_replay_front.mp4".into(),
             warnings: Vec::new(),
@@ -505,6 +506,7 @@ fn a_finished_clip_is_measured_then_published_then_ready() {
     );
     let out = m.handle(
         Input::Published {
+            replay: "_replay_front".into(),
             result: Ok(Some(serde_json::json!({"enabled": true}))),
             clip_path: "/m/x.mp4".into(),
             warnings: Vec::new(),
@@ -607,6 +609,7 @@ fn a_refused_camera_fails_the_job_and_removes_the_clip() {
     m.handle(Input::ClipMeasured { duration: 10.0 }, at(5.0));
     let out = m.handle(
         Input::Published {
+            replay: "_replay_front".into(),
             result: Err(JobFailure::InvalidCamera("zones.a: bad".into())),
             clip_path: "/m/x.mp4".into(),
             warnings: Vec::new(),
@@ -765,20 +768,26 @@ fn a_camera_is_never_published_after_its_session_was_stopped() {
         at(5.2),
     );
     assert!(!out.iter().any(|a| matches!(a, Action::Publish { .. })));
-    // Stopped while the camera is being published: a late reply is ignored.
+    // Stopped while the camera is being published: a late yes is taken back.
     let mut m = cutting(1);
     m.handle(Input::ChildExited(exit_ok()), at(5.0));
     m.handle(Input::ClipMeasured { duration: 10.0 }, at(5.0));
     m.handle(Input::Stop { client: ADMIN }, at(5.1));
     let out = m.handle(
         Input::Published {
+            replay: "_replay_front".into(),
             result: Ok(None),
             clip_path: "/m/x.mp4".into(),
             warnings: Vec::new(),
         },
         at(5.2),
     );
-    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(
+        out,
+        vec![Action::Unpublish {
+            replay: "_replay_front".into()
+        }]
+    );
     assert_ne!(m.view().state, SessionState::Ready);
 }
 
@@ -1189,6 +1198,7 @@ fn every_phase_change_is_persisted_before_the_next_effect() {
     all.extend(m.handle(Input::ClipMeasured { duration: 20.0 }, at(2.0)));
     all.extend(m.handle(
         Input::Published {
+            replay: "_replay_front".into(),
             result: Ok(None),
             clip_path: "/m/x.mp4".into(),
             warnings: Vec::new(),
@@ -1219,4 +1229,240 @@ fn every_phase_change_is_persisted_before_the_next_effect() {
             None,
         ]
     );
+}
+
+// ---- the NVR: checks before the reply, removals owed -------------------------
+
+#[test]
+fn an_nvr_refusal_or_outage_before_the_reply_writes_nothing() {
+    for (error, code) in [
+        (
+            RequestError::NvrRefused("Frigate 0.17 needs two cameras".into()),
+            ErrorCode::NvrRefused,
+        ),
+        (
+            RequestError::NvrUnavailable("connection refused".into()),
+            ErrorCode::NvrUnavailable,
+        ),
+    ] {
+        let mut m = machine();
+        m.handle(
+            Input::StartChecked {
+                client: ADMIN,
+                result: Ok(start_plan(1)),
+            },
+            at(1.0),
+        );
+        // Checking: not active yet, but no second start slips in.
+        assert!(!m.view().active);
+        let out = m.handle(
+            Input::Start {
+                client: 9,
+                camera: "back".into(),
+                start_time: BASE,
+                end_time: BASE + 1.0,
+            },
+            at(1.0),
+        );
+        assert_eq!(refusal(&out).unwrap().0, ErrorCode::AlreadyActive);
+        let out = m.handle(
+            Input::NvrChecked {
+                client: ADMIN,
+                result: Err(error),
+            },
+            at(1.1),
+        );
+        assert_eq!(refusal(&out).unwrap().0, code);
+        assert!(persisted(&out).is_empty(), "{out:?}");
+        assert_eq!(m.status_line(), "idle");
+    }
+}
+
+/// A ready session stopped while the NVR cannot be reached.
+fn stopped_with_the_nvr_down() -> (Lifecycle, Vec<Action>) {
+    let mut m = ready();
+    m.handle(Input::Stop { client: ADMIN }, at(100.0));
+    let mut out = m.handle(
+        Input::Unpublished {
+            replay: "_replay_front".into(),
+            result: Err("connection refused".into()),
+        },
+        at(100.0),
+    );
+    out.extend(m.handle(
+        Input::Cleaned {
+            summary: Summary::default(),
+        },
+        at(100.1),
+    ));
+    (m, out)
+}
+
+#[test]
+fn a_stop_with_the_nvr_down_completes_locally_and_owes_the_removal() {
+    let (m, out) = stopped_with_the_nvr_down();
+    let stopped = out.iter().find_map(|a| match a {
+        Action::Reply {
+            reply: Reply::Stopped(stop),
+            ..
+        } => Some(stop.clone()),
+        _ => None,
+    });
+    let stopped = stopped.expect("stop answered");
+    assert_eq!(stopped.warnings.len(), 1, "{stopped:?}");
+    assert!(stopped.warnings[0].contains("retries"), "{stopped:?}");
+    assert_eq!(persisted(&out).last(), Some(&None));
+    assert_eq!(m.pending_removals(), vec!["_replay_front".to_string()]);
+    assert_eq!(m.status_line(), "idle; removal of _replay_front pending");
+    // Not at once: a second after the failure.
+    assert_eq!(m.next_deadline(), Some(101.0));
+}
+
+#[test]
+fn owed_removals_are_retried_one_second_doubling_up_to_a_minute() {
+    let (mut m, _) = stopped_with_the_nvr_down();
+    let mut at_boot = 101.0;
+    let mut waits = Vec::new();
+    for _ in 0..9 {
+        assert!(m.handle(Input::Timer, at(at_boot - 0.01)).is_empty());
+        let out = m.handle(Input::Timer, at(at_boot));
+        assert!(out.contains(&Action::Unpublish {
+            replay: "_replay_front".into()
+        }));
+        // One try at a time.
+        assert_eq!(m.next_deadline(), None);
+        m.handle(
+            Input::Unpublished {
+                replay: "_replay_front".into(),
+                result: Err("connection refused".into()),
+            },
+            at(at_boot),
+        );
+        let next = m.next_deadline().unwrap();
+        waits.push(next - at_boot);
+        at_boot = next;
+    }
+    assert_eq!(waits, [2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0]);
+    m.handle(Input::Timer, at(at_boot));
+    let out = m.handle(
+        Input::Unpublished {
+            replay: "_replay_front".into(),
+            result: Ok(()),
+        },
+        at(at_boot),
+    );
+    // A stop has cleaned its files already: nothing more to do.
+    assert!(!out.iter().any(|a| matches!(a, Action::CleanStale { .. })));
+    assert!(m.pending_removals().is_empty());
+    assert_eq!(m.next_deadline(), None);
+    assert_eq!(m.status_line(), "idle");
+}
+
+#[test]
+fn a_new_start_of_that_camera_first_completes_its_removal() {
+    let (mut m, _) = stopped_with_the_nvr_down();
+    m.handle(
+        Input::Start {
+            client: ADMIN,
+            camera: "front".into(),
+            start_time: BASE,
+            end_time: BASE + 10.0,
+        },
+        at(100.5),
+    );
+    let out = m.handle(
+        Input::StartChecked {
+            client: ADMIN,
+            result: Ok(start_plan(1)),
+        },
+        at(100.5),
+    );
+    assert_eq!(
+        out,
+        vec![Action::CheckNvr {
+            client: ADMIN,
+            source: "front".into(),
+            replay: "_replay_front".into(),
+            remove_first: true,
+        }]
+    );
+    checked(&mut m, at(100.6));
+    assert!(m.pending_removals().is_empty());
+    assert!(m.view().active);
+}
+
+#[test]
+fn boot_cleanup_removes_from_the_nvr_first_then_the_files() {
+    let mut m = Lifecycle::new(SETTINGS);
+    m.handle(Input::Recovered(Recovered::Nothing), at(0.0));
+    let out = m.handle(
+        Input::BootCleaned {
+            owed: vec!["_replay_old".into()],
+        },
+        at(0.0),
+    );
+    assert_eq!(
+        out,
+        vec![Action::Unpublish {
+            replay: "_replay_old".into()
+        }]
+    );
+    let out = m.handle(
+        Input::Unpublished {
+            replay: "_replay_old".into(),
+            result: Ok(()),
+        },
+        at(0.3),
+    );
+    assert!(out.contains(&Action::CleanStale {
+        replay: "_replay_old".into()
+    }));
+}
+
+#[test]
+fn an_add_with_no_answer_is_taken_back_and_a_late_one_too() {
+    let mut m = cutting(1);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    m.handle(Input::ClipMeasured { duration: 10.0 }, at(5.0));
+    let out = m.handle(
+        Input::Published {
+            replay: "_replay_front".into(),
+            result: Err(JobFailure::NvrUnknown("connection lost".into())),
+            clip_path: "/m/x.mp4".into(),
+            warnings: Vec::new(),
+        },
+        at(6.0),
+    );
+    assert!(failure(&out).unwrap().contains("connection lost"));
+    assert!(out.contains(&Action::Unpublish {
+        replay: "_replay_front".into()
+    }));
+
+    // Stopped while the add was out; it is answered afterwards.
+    let mut m = cutting(1);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    m.handle(Input::ClipMeasured { duration: 10.0 }, at(5.0));
+    m.handle(Input::Stop { client: ADMIN }, at(5.1));
+    m.handle(
+        Input::Cleaned {
+            summary: Summary::default(),
+        },
+        at(5.2),
+    );
+    let out = m.handle(
+        Input::Published {
+            replay: "_replay_front".into(),
+            result: Ok(None),
+            clip_path: "/m/x.mp4".into(),
+            warnings: Vec::new(),
+        },
+        at(5.3),
+    );
+    assert_eq!(
+        out,
+        vec![Action::Unpublish {
+            replay: "_replay_front".into()
+        }]
+    );
+    assert_eq!(m.pending_removals(), vec!["_replay_front".to_string()]);
 }
