@@ -1422,6 +1422,11 @@ impl Lifecycle {
         });
         if session.published || matches!(failure, JobFailure::NvrUnknown(_)) {
             self.act(Action::Unpublish { replay });
+        } else if matches!(self.phase, Phase::StartingCamera { .. }) {
+            // The camera file is written before the NVR is asked
+            // (daemon/publisher.rs): an add the NVR refused or never got must
+            // not leave it behind (found by tests/frigate_publisher.rs).
+            self.act(Action::RemoveCameraFile { replay });
         }
         self.emit_job(JobStatus::Failed, Some(message), now);
         self.phase = Phase::Idle;

@@ -624,6 +624,13 @@ fn a_refused_camera_fails_the_job_and_removes_the_clip() {
     let failed = position(&out, |a| matches!(a, Action::Emit(Event::JobState { .. })));
     assert!(discard < failed, "cleaned before the event: {out:#?}");
     assert!(!out.iter().any(|a| matches!(a, Action::Unpublish { .. })));
+    // The camera file written before the NVR was asked goes too.
+    let file = position(&out, |a| {
+        *a == Action::RemoveCameraFile {
+            replay: "_replay_front".into(),
+        }
+    });
+    assert!(file < failed, "{out:#?}");
     assert_eq!(persisted(&out), vec![None]);
 }
 
