@@ -26,21 +26,39 @@
 //! KILL_TEST_CYCLES=150 cargo test --release --test kill -- --nocapture
 //! ```
 //!
+//! `kill_test_frigate` runs the same cycles with the `frigate` publisher
+//! against the fake Frigate of `tests/common/fake_frigate.rs` (SPEC §7,
+//! issue 9 "Faults"), and checks one more invariant after every restart
+//! and at the end of every cycle: no replay camera in Frigate's config that
+//! neither the session nor a ledger entry accounts for (at the very end,
+//! none at all). 6 cycles in CI; `KILL_TEST_FRIGATE_CYCLES=100` for a long
+//! run, `KILL_TEST_FRIGATE=0.17|0.18` to pick the version (else the seed's
+//! parity picks it). The two tests take turns (one lock): both reap the
+//! orphans re-parented to this process.
+//!
 //! The run is driven by a seeded PRNG; the seed is printed and
 //! `KILL_TEST_SEED=<seed>` replays the same choices (the kernel's timing
 //! still varies).
 
 mod common;
 
+use common::fake_frigate::{FakeFrigate, FrigateVersion};
+use common::root::toml_str;
 use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Cycles unless `KILL_TEST_CYCLES` says otherwise.
 const DEFAULT_CYCLES: usize = 12;
+/// Cycles of the Frigate-publisher mode unless `KILL_TEST_FRIGATE_CYCLES`
+/// says otherwise.
+const DEFAULT_FRIGATE_CYCLES: usize = 6;
+/// The cameras of the test root's NVR config, as the fake Frigate runs them.
+const FRIGATE_CAMERAS: [&str; 3] = ["front", "front_door-yard", "back"];
 /// Recording segments of `front` (2 s each).
 const SEGMENTS: usize = 24;
 /// How long a process killed with its daemon may take to disappear.
@@ -124,6 +142,8 @@ impl Snapshot {
 struct Driver {
     // Dropped before the root, so a panic report can still read its log.
     daemon: Option<Daemon>,
+    /// The fake Frigate of the Frigate-publisher mode.
+    frigate: Option<FakeFrigate>,
     root: TestRoot,
     rng: Rng,
     seed: u64,
@@ -140,11 +160,12 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(seed: u64) -> Driver {
+    fn new(seed: u64, frigate: Option<FrigateVersion>) -> Driver {
         // What a killed daemon leaves is re-parented to this process, so it
         // can be reaped here: an init that never reaps (some containers)
-        // would otherwise collect hundreds of zombies over a long run. Only
-        // this test runs in this binary, so no other child can be reaped.
+        // would otherwise collect hundreds of zombies over a long run. The
+        // tests of this binary take turns (`serial`), so no other test's
+        // child can be reaped.
         // SAFETY: prctl with integer arguments only.
         let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
         assert_eq!(rc, 0, "PR_SET_CHILD_SUBREAPER");
@@ -161,9 +182,24 @@ impl Driver {
             ),
         );
         root.update_toml(|t| t.ffmpeg = Some(wrapper));
+        let frigate = frigate.map(|version| {
+            let fake = FakeFrigate::start(version, &FRIGATE_CAMERAS);
+            let url = fake.url();
+            // Appended: the harness's identity mount and state dir stay.
+            root.update_toml(|t| {
+                t.extra
+                    .push(("publish".into(), "to".into(), toml_str("frigate")));
+                t.extra
+                    .push(("publish.frigate".into(), "url".into(), toml_str(&url)));
+                t.extra
+                    .push(("publish.frigate".into(), "timeout".into(), toml_str("2s")));
+            });
+            fake
+        });
         Driver {
             root,
             daemon: None,
+            frigate,
             rng: Rng::new(seed),
             seed,
             cycle: 0,
@@ -246,6 +282,7 @@ impl Driver {
         self.daemon = Some(Daemon::spawn(&self.root));
         self.stats.restarts += 1;
         self.check_processes();
+        self.check_frigate("after restart");
     }
 
     fn kill_and_restart(&mut self, phase: Phase) -> Value {
@@ -340,8 +377,11 @@ impl Driver {
             if again.session != snap.session || again.stored != snap.stored {
                 continue; // moved while we looked
             }
+            // The frigate publisher writes the camera file, then waits for
+            // Frigate's answer to the add: either way while starting.
+            let starting = self.frigate.is_some() && snap.state() == "starting_camera";
             if snap.active() {
-                if published != (snap.state() == "ready") {
+                if !starting && published != (snap.state() == "ready") {
                     problems.push(format!(
                         "camera file exists: {published}, session state {}",
                         snap.state()
@@ -397,6 +437,46 @@ impl Driver {
             }
         }
         snap
+    }
+
+    /// Frigate-publisher mode: every replay camera Frigate runs is
+    /// accounted for by the session or a ledger entry (the ledger is
+    /// written before an add and cleared only once Frigate confirmed the
+    /// removal). Frigate is read before and after the daemon's state: a
+    /// camera in both reads that the state does not account for is a
+    /// violation.
+    fn check_frigate(&mut self, context: &str) {
+        let Some(fake) = &self.frigate else { return };
+        let mut unstable = 0;
+        let found = loop {
+            let before = replay_cameras(fake);
+            let ledger = ledger_cameras(&self.root);
+            let session = self.status()["session"].clone();
+            let after = replay_cameras(fake);
+            let mut accounted = ledger.clone();
+            if session["active"] == true {
+                accounted.extend(session["replay_camera"].as_str().map(str::to_string));
+            }
+            let strays: Vec<String> = before
+                .iter()
+                .filter(|c| after.contains(c) && !accounted.contains(c))
+                .cloned()
+                .collect();
+            if strays.is_empty() {
+                break None;
+            }
+            unstable += 1;
+            if before == after || unstable > 100 {
+                break Some(format!(
+                    "{context}: replay cameras in Frigate that no session or ledger entry \
+                     accounts for: {strays:?} (Frigate {after:?}, ledger {ledger:?}, session {session})"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        if let Some(problem) = found {
+            self.violation(problem);
+        }
     }
 
     // ---- the cycle ----
@@ -587,24 +667,58 @@ impl Driver {
     }
 }
 
+/// The tests of this binary take turns: each reaps the orphans re-parented
+/// to this process.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+fn seed() -> u64 {
+    env_number("KILL_TEST_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    })
+}
+
 #[test]
 fn kill_test() {
-    let cycles: usize = std::env::var("KILL_TEST_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_CYCLES);
-    let seed: u64 = std::env::var("KILL_TEST_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    println!("kill test: {cycles} cycles, KILL_TEST_SEED={seed}");
+    let _turn = serial();
+    let cycles = env_number("KILL_TEST_CYCLES").map_or(DEFAULT_CYCLES, |n| n as usize);
+    run(cycles, seed(), None);
+}
+
+/// The kill test with the `frigate` publisher against the fake Frigate.
+#[test]
+fn kill_test_frigate() {
+    let _turn = serial();
+    let cycles =
+        env_number("KILL_TEST_FRIGATE_CYCLES").map_or(DEFAULT_FRIGATE_CYCLES, |n| n as usize);
+    let seed = seed();
+    let version = match std::env::var("KILL_TEST_FRIGATE").as_deref() {
+        Ok("0.17") => FrigateVersion::V017,
+        Ok("0.18") => FrigateVersion::V018,
+        Ok(other) if !other.is_empty() => panic!("KILL_TEST_FRIGATE={other}: 0.17 or 0.18"),
+        _ if seed % 2 == 0 => FrigateVersion::V017,
+        _ => FrigateVersion::V018,
+    };
+    run(cycles, seed, Some(version));
+}
+
+fn run(cycles: usize, seed: u64, frigate: Option<FrigateVersion>) {
+    let mode = match frigate {
+        None => "file publisher".to_string(),
+        Some(v) => format!("frigate publisher, fake Frigate {v:?}"),
+    };
+    println!("kill test ({mode}): {cycles} cycles, KILL_TEST_SEED={seed}");
     let t = Instant::now();
-    let mut driver = Driver::new(seed);
+    let mut driver = Driver::new(seed, frigate);
     for _ in 0..cycles {
         let started = Instant::now();
         let kills = driver.stats.kills;
@@ -621,6 +735,21 @@ fn kill_test() {
             driver.violation(format!(
                 "cycle ended with an active session: {}",
                 snap.session
+            ));
+        }
+        driver.check_frigate("end of cycle");
+    }
+    // Idle, and every removal Frigate owed confirmed: nothing left there.
+    if let Some(fake) = &driver.frigate {
+        let mut left = Vec::new();
+        let gone = wait_until(secs(10), || {
+            left = replay_cameras(fake);
+            left.is_empty() && ledger_cameras(&driver.root).is_empty()
+        });
+        if !gone {
+            let ledger = ledger_cameras(&driver.root);
+            driver.violation(format!(
+                "at the end: replay cameras in Frigate {left:?}, in the ledger {ledger:?}"
             ));
         }
     }
@@ -641,7 +770,7 @@ fn kill_test() {
     }
     let s = &driver.stats;
     println!(
-        "kill test: seed {seed}: {} cycles, {} kills, {} restarts, {} violations in {:.1} s",
+        "kill test ({mode}): seed {seed}: {} cycles, {} kills, {} restarts, {} violations in {:.1} s",
         s.cycles,
         s.kills,
         s.restarts,
@@ -731,4 +860,30 @@ fn review_status_rows(root: &TestRoot) -> u64 {
             r.get::<_, i64>(0)
         })
         .unwrap() as u64
+}
+
+// ---- Frigate ----
+
+/// Cameras with the replay prefix that the fake Frigate runs.
+fn replay_cameras(fake: &FakeFrigate) -> Vec<String> {
+    fake.cameras()
+        .into_iter()
+        .filter(|c| c.starts_with("_replay_"))
+        .collect()
+}
+
+/// The cameras ledger.json names (an absent ledger names none).
+fn ledger_cameras(root: &TestRoot) -> Vec<String> {
+    let ledger: Value = fs::read(root.ledger_path())
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    ledger["cameras"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
