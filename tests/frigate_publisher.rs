@@ -345,6 +345,7 @@ per_version!(
     add_of_unknown_outcome_is_removed,
     stop_while_frigate_is_down_or_busy,
     boot_cleanup_and_recovery,
+    stray_from_a_crashed_slow_add_is_taken_back,
 );
 
 // ---- 1. start → ready → stop ----
@@ -798,6 +799,70 @@ fn boot_cleanup_and_recovery(version: FrigateVersion) {
     );
     w.assert_removal_sent(mark);
     w.assert_nothing_left("boot cleanup", &cameras);
+}
+
+/// replayd is killed twice while a slow Frigate works on its add: the
+/// restart gives up the session ("interrupted twice") and boot cleanup
+/// removes the camera before Frigate applied the adds of the dead daemons,
+/// which land afterwards. The ledger no longer names the camera, but
+/// Frigate runs it from replayd's replay folder: the next start of the
+/// source takes it back (SPEC §1, ownership proven by the NVR) instead of
+/// refusing it as someone else's.
+fn stray_from_a_crashed_slow_add_is_taken_back(version: FrigateVersion) {
+    const SLOW_ADD: Duration = Duration::from_millis(2000);
+    let mut w = World::new(version, &CAMERAS);
+    w.spawn();
+    let label = w.label();
+    let cameras = w.fake.cameras();
+    let adds = |w: &World| w.fake.requests().iter().filter(|r| is_add(r)).count();
+
+    w.fake
+        .inject_on("PUT", "/api/config/set", Fault::Delay(SLOW_ADD));
+    let reply = w.client().request(&w.start_request());
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert!(
+        wait_until(secs(10), || adds(&w) == 1),
+        "no add\n{}",
+        w.report()
+    );
+    let first_kill = Instant::now();
+    w.kill();
+    // The restart prepares the clip again and adds again: slow too.
+    w.fake
+        .inject_on("PUT", "/api/config/set", Fault::Delay(SLOW_ADD));
+    w.spawn();
+    assert!(
+        wait_until(secs(10), || adds(&w) == 2),
+        "no second add\n{}",
+        w.report()
+    );
+    let second_add = Instant::now();
+    w.kill();
+    w.spawn();
+    let status = w.status();
+    assert_eq!(status["session"]["active"], false, "{status}");
+    assert!(
+        first_kill.elapsed() < SLOW_ADD,
+        "[{label}] too slow to race the delayed adds: {:?}",
+        first_kill.elapsed()
+    );
+    // The dead daemons' adds land.
+    std::thread::sleep((second_add + SLOW_ADD + Duration::from_millis(300)) - Instant::now());
+    eprintln!(
+        "[{label}] after the adds of the dead daemons landed: Frigate runs {:?}, ledger {:?} \
+         (a camera here that the ledger does not name is the race this test covers)",
+        w.replay_cameras(),
+        w.ledger_cameras()
+    );
+
+    // The next start takes the camera back and publishes its own.
+    let status = w.start_ready();
+    let clip = status["session"]["clip_path"].clone();
+    assert_eq!(w.replay_cameras(), vec![REPLAY.to_string()]);
+    let running = w.fake.running_camera(REPLAY).expect("published");
+    assert_eq!(input_path(&running), clip, "[{label}]");
+    w.stop();
+    w.assert_nothing_left("after the stray was taken back", &cameras);
 }
 
 // ---- 6. the Docker layout ----

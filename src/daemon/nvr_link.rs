@@ -28,6 +28,10 @@ pub(super) enum Job {
         replay: String,
         remove_first: bool,
         ledger_owns: bool,
+        /// The replay camera's folder as the NVR sees it: a camera of that
+        /// name whose inputs all read from there is replayd's even when the
+        /// ledger lost it (SPEC §1, "Ownership without a ledger entry").
+        nvr_folder: Option<PathBuf>,
     },
     /// Add the replay camera.
     Add {
@@ -316,7 +320,7 @@ impl NvrLink {
 
     fn next(
         &mut self,
-        job: Job,
+        mut job: Job,
         step: Step,
         outcome: Result<Outcome, FrigateError>,
         running: Option<RunningConfig>,
@@ -360,12 +364,28 @@ impl NvrLink {
                 Next::Send(job, Step::Config, None)
             }
             (Step::Remove, Outcome::Removed | Outcome::AlreadyRemoved) => self.removed(job),
-            (Step::Config, Outcome::Config(config)) => match &job {
+            (Step::Config, Outcome::Config(config)) => match &mut job {
                 Job::Check {
                     replay,
                     ledger_owns,
+                    nvr_folder,
                     ..
                 } => {
+                    // An add that landed after the daemon that sent it died
+                    // and its ledger entry was cleared (found by
+                    // tests/frigate_publisher.rs): proven replayd's by where
+                    // it reads from, so it is removed and added again
+                    // rather than refused as someone else's.
+                    if !*ledger_owns
+                        && nvr_folder
+                            .as_deref()
+                            .is_some_and(|folder| reads_only_from(&config, replay, folder))
+                    {
+                        log::info!(
+                            "Frigate runs {replay} from replayd's replay folder, unknown to the ledger: it is replayd's"
+                        );
+                        *ledger_owns = true;
+                    }
                     if config.has_camera(replay) && *ledger_owns {
                         // Ours from before (a removal never confirmed): gone
                         // first, or the add would merge into it.
@@ -512,6 +532,21 @@ fn no_version() -> FrigateError {
         message: "Frigate's version is unknown".into(),
         retry: true,
     }
+}
+
+/// Whether Frigate's camera `name` reads only from files in `folder` (an
+/// NVR path), never through `..`.
+fn reads_only_from(config: &RunningConfig, name: &str, folder: &std::path::Path) -> bool {
+    config.camera(name).is_some_and(|camera| {
+        !camera.input_paths.is_empty()
+            && camera.input_paths.iter().all(|input| {
+                let input = std::path::Path::new(input);
+                input.starts_with(folder)
+                    && input
+                        .components()
+                        .all(|c| !matches!(c, std::path::Component::ParentDir))
+            })
+    })
 }
 
 fn job_name(job: &Job) -> &str {

@@ -33,6 +33,8 @@ impl Daemon {
         remove_first: bool,
     ) -> Option<Input> {
         let ledger_owns = self.ledger.names_camera(&replay);
+        let folder = self.loaded.config.session.replay_dir.join(&replay);
+        let nvr_folder = self.nvr_path(&folder).ok();
         let Some(link) = self.nvr.as_mut() else {
             return Some(Input::NvrChecked {
                 client,
@@ -46,6 +48,7 @@ impl Daemon {
                 replay,
                 remove_first,
                 ledger_owns,
+                nvr_folder,
             },
             clock::boottime(),
         );
