@@ -347,6 +347,7 @@ per_version!(
     boot_cleanup_and_recovery,
     stray_from_a_crashed_slow_add_is_taken_back,
     stop_during_a_slow_add,
+    recovery_and_boot_cleanup_while_frigate_is_down,
 );
 
 // ---- 1. start → ready → stop ----
@@ -802,6 +803,63 @@ fn boot_cleanup_and_recovery(version: FrigateVersion) {
     w.assert_nothing_left("boot cleanup", &cameras);
 }
 
+/// Frigate down when replayd restarts: a crashed session is resumed anyway
+/// (Frigate keeps the camera in its config.yml); after a reboot the
+/// camera's removal is owed, retried until Frigate is back, and its files
+/// go once Frigate confirmed.
+fn recovery_and_boot_cleanup_while_frigate_is_down(version: FrigateVersion) {
+    let mut w = World::new(version, &CAMERAS);
+    w.spawn();
+    let label = w.label();
+    let cameras = w.fake.cameras();
+
+    let before = w.start_ready();
+    w.kill();
+    w.fake.set_down(true);
+    w.spawn();
+    let after = w.status();
+    assert_eq!(after["session"]["state"], "ready", "[{label}] {after}");
+    assert_eq!(
+        after["session"]["auto_stop_at"],
+        before["session"]["auto_stop_at"]
+    );
+
+    // A reboot while Frigate is still down.
+    w.kill();
+    fs::remove_file(w.root.session_file()).expect("remove session.json");
+    let t = Instant::now();
+    w.spawn();
+    assert!(
+        t.elapsed() < secs(5),
+        "[{label}] READY took {:?} with Frigate down",
+        t.elapsed()
+    );
+    let status = w.status();
+    assert_eq!(status["session"]["active"], false, "{status}");
+    assert_eq!(
+        status["pending_removals"],
+        json!([REPLAY]),
+        "[{label}] {status}"
+    );
+    assert_eq!(w.ledger_cameras(), vec![REPLAY.to_string()]);
+    assert!(
+        w.daemon()
+            .wait_notification(secs(3), |m| m.starts_with("STATUS=")
+                && m.contains(&format!("removal of {REPLAY} pending")))
+            .is_some(),
+        "{:?}",
+        w.daemon().notifications()
+    );
+
+    let mark = w.fake.requests().len();
+    w.fake.set_down(false);
+    removed_eventually(&w, "Frigate back after a reboot");
+    w.assert_removal_sent(mark);
+    let local = wait_until(secs(3), || !w.root.replay_dir().join(REPLAY).exists());
+    assert!(local, "[{label}] replay folder left after the removal");
+    w.assert_nothing_left("boot cleanup once Frigate is back", &cameras);
+}
+
 /// replayd is killed twice while a slow Frigate works on its add: the
 /// restart gives up the session ("interrupted twice") and boot cleanup
 /// removes the camera before Frigate applied the adds of the dead daemons,
@@ -928,6 +986,49 @@ fn stop_during_an_add_delayed(version: FrigateVersion, delay: Duration) {
         w.report()
     );
     w.assert_nothing_left("stop during a slow add", &cameras);
+}
+
+/// `publish.frigate.token_file`: the bearer token, re-read on each use.
+#[test]
+fn bearer_token_from_token_file() {
+    let mut w = World::new(FrigateVersion::V018, &CAMERAS);
+    let path = w.root.path().join("token");
+    let value = toml_str(&path.to_string_lossy());
+    w.root.update_toml(|t| {
+        t.extra
+            .push(("publish.frigate".into(), "token_file".into(), value))
+    });
+    fs::write(&path, "first-token\n").unwrap();
+    w.fake.require_token(Some("first-token"));
+    w.spawn();
+    let mark = w.fake.requests().len();
+    w.start_ready();
+    w.stop();
+    let requests = w.requests_since(mark);
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("Authorization") == Some("Bearer first-token")),
+        "{:?}",
+        requests
+            .iter()
+            .map(|r| (describe(r), r.header("Authorization").map(str::to_string)))
+            .collect::<Vec<_>>()
+    );
+
+    // Frigate wants another token: refused, naming the key; once the file
+    // holds it, the next start works without a restart.
+    w.fake.require_token(Some("second-token"));
+    refused_start(
+        &w,
+        "an expired token",
+        "nvr_unavailable",
+        "publish.frigate.token_file",
+    );
+    fs::write(&path, "second-token\n").unwrap();
+    w.start_ready();
+    w.stop();
+    w.assert_nothing_left("token rotated", &configured());
 }
 
 // ---- 6. the Docker layout ----
