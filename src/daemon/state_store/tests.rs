@@ -75,7 +75,8 @@ fn corrupt_file_is_set_aside() {
 fn a_tampered_session_is_set_aside_not_trusted() {
     // Issue 10 finding 10: `replay_camera: "../../x"` made resume write and
     // stop delete outside the runtime and media dirs.
-    let cases: [(&str, fn(&mut PersistedSession)); 6] = [
+    type Tamper = fn(&mut PersistedSession);
+    let cases: [(&str, Tamper); 6] = [
         ("path in the name", |s| {
             s.session.replay_camera = "../../x".into()
         }),
