@@ -19,6 +19,7 @@ pub(crate) mod notify;
 mod nvr_link;
 mod publisher;
 mod recovery;
+mod replay_folder;
 mod requests;
 pub(crate) mod signals;
 pub(crate) mod state_store;
