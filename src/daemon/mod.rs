@@ -597,6 +597,22 @@ impl Daemon {
                 }
                 self.admin_gid = control::admin_gid(&loaded.config.control.admin_group);
                 self.lifecycle.set_settings(loaded.settings());
+                if loaded.config.publish != self.loaded.config.publish {
+                    // A request in flight finishes on the old connection;
+                    // the next one uses the new settings.
+                    let busy = self.nvr.as_ref().is_some_and(|l| l.deadline().is_some());
+                    if busy {
+                        log::warn!("[publish] changed while a request to the NVR is out: restart replayd to apply it");
+                    } else {
+                        self.nvr = match loaded.config.publish.to {
+                            Publisher::Frigate => {
+                                Some(NvrLink::new(&loaded.config.publish.frigate))
+                            }
+                            Publisher::File => None,
+                        };
+                        log::info!("publisher is now {}", loaded.config.publish.to.as_str());
+                    }
+                }
                 self.loaded = loaded;
                 log::info!(
                     "configuration reloaded ({} cameras)",
