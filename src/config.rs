@@ -46,6 +46,8 @@ const DEFAULT_FFMPEG: &str = "ffmpeg";
 const DEFAULT_FFPROBE: &str = "ffprobe";
 const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
+const DEFAULT_CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_MAX_CLIENTS_PER_USER: u32 = 64;
 
 /// `sun_path` holds 108 bytes including the terminating NUL; a longer socket
 /// path only fails at bind time, so catch it here where the key can be named.
@@ -325,6 +327,12 @@ pub struct ControlSettings {
     pub socket: PathBuf,
     pub socket_mode: u32,
     pub admin_group: String,
+    /// A client that is neither subscribed nor owed a reply is closed after
+    /// this long without a request.
+    pub client_idle_timeout: Duration,
+    /// Connections one uid may hold at once (root: ten times as many), so
+    /// no local user can take every fd (issue: fd exhaustion by clients).
+    pub max_clients_per_user: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -478,6 +486,8 @@ pub fn defaults(env: &Environment) -> Config {
             socket: runtime_dir.join(SOCKET_NAME),
             socket_mode: DEFAULT_SOCKET_MODE,
             admin_group: DEFAULT_ADMIN_GROUP.to_string(),
+            client_idle_timeout: DEFAULT_CLIENT_IDLE_TIMEOUT,
+            max_clients_per_user: DEFAULT_MAX_CLIENTS_PER_USER,
         },
         runtime: RuntimeSettings {
             dir: runtime_dir,
@@ -631,6 +641,8 @@ struct RawControl {
     socket: Option<Spanned<String>>,
     socket_mode: Option<Spanned<RawMode>>,
     admin_group: Option<Spanned<String>>,
+    client_idle_timeout: Option<Spanned<RawDuration>>,
+    max_clients_per_user: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -911,6 +923,20 @@ fn validate(
     }
     if let Some(v) = &control.socket_mode {
         cfg.control.socket_mode = c.socket_mode(v, "control.socket_mode")?;
+    }
+    if let Some(v) = &control.client_idle_timeout {
+        cfg.control.client_idle_timeout = c.duration(v, "control.client_idle_timeout")?;
+    }
+    if let Some(v) = &control.max_clients_per_user {
+        let n = *v.get_ref();
+        if !(1..=100_000).contains(&n) {
+            return Err(c.error(
+                v.span(),
+                "control.max_clients_per_user",
+                &format!("{n} is not between 1 and 100000"),
+            ));
+        }
+        cfg.control.max_clients_per_user = n as u32;
     }
     if let Some(v) = &control.admin_group {
         c.no_empty_or_nul(v, "control.admin_group")?;

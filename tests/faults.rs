@@ -439,3 +439,67 @@ fn five_hundred_connections_some_stuck_some_garbage_are_all_handled() {
     );
     assert_serves(&daemon);
 }
+
+// ---- the replay folder under attack (issue 10, finding 1) ----
+
+#[test]
+fn a_symlink_planted_at_the_partial_clip_is_never_written_through() {
+    let root = TestRoot::new();
+    let victim = root.path().join("precious.db");
+    fs::write(&victim, b"the NVR's database").unwrap();
+    let folder = root.replay_dir().join("_replay_front");
+    fs::create_dir_all(&folder).unwrap();
+    std::os::unix::fs::symlink(&victim, root.part_path("_replay_front")).unwrap();
+    let daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
+    let mut client = daemon.client();
+    let base = root.base_time();
+    assert_eq!(start(&mut client, "front", base, base + 6.0)["ok"], true);
+    let done = wait_job_end(&mut events, &daemon);
+    assert!(is_job(&done, "success"), "{done}\n{}", daemon.log_report());
+    assert!(
+        fs::read(&victim).unwrap() == b"the NVR's database",
+        "ffmpeg wrote through the planted symlink"
+    );
+    let clip = root.clip_path("_replay_front");
+    assert!(clip.symlink_metadata().unwrap().file_type().is_file());
+}
+
+#[test]
+fn a_replay_dir_that_is_a_symlink_or_someone_elses_is_refused() {
+    require_root("chown");
+    for swap in ["symlink", "owner"] {
+        let root = TestRoot::new();
+        let outside = root.path().join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        match swap {
+            "symlink" => std::os::unix::fs::symlink(&outside, root.replay_dir()).unwrap(),
+            _ => {
+                fs::create_dir_all(root.replay_dir().join("_replay_front")).unwrap();
+                std::os::unix::fs::chown(
+                    root.replay_dir().join("_replay_front"),
+                    Some(65534),
+                    None,
+                )
+                .unwrap();
+            }
+        }
+        let daemon = Daemon::spawn(&root);
+        let mut events = Client::subscribe(root.socket());
+        let mut client = daemon.client();
+        let base = root.base_time();
+        let reply = start(&mut client, "front", base, base + 6.0);
+        if reply["ok"] == true {
+            let done = wait_job_end(&mut events, &daemon);
+            assert!(is_job(&done, "failed"), "{swap}: {done}");
+            let message = done["job"]["error_message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("symlink") || message.contains("belongs to uid"),
+                "{swap}: {message}"
+            );
+        }
+        let written: Vec<_> = fs::read_dir(&outside).unwrap().flatten().collect();
+        assert!(written.is_empty(), "{swap}: written outside: {written:?}");
+        assert_serves(&daemon);
+    }
+}

@@ -152,6 +152,9 @@ fn stop(inv: &Invocation) -> Result<(), Failure> {
     if !inv.json {
         let reply: StopReply = decode(value)?;
         print_line(render::summary_text(&reply.summary).trim_end())?;
+        for warning in &reply.warnings {
+            print_line(&format!("warning: {}", render::clean(warning, false)))?;
+        }
     }
     Ok(())
 }

@@ -263,6 +263,8 @@ level = "debug"
             socket: "/run/rd/ctl.sock".into(),
             socket_mode: 0o600,
             admin_group: "video".into(),
+            client_idle_timeout: Duration::from_secs(60),
+            max_clients_per_user: 64,
         },
         session: SessionSettings {
             max_duration: Duration::from_secs(5400),
@@ -921,7 +923,7 @@ fn invalid_inputs_name_file_line_and_key() {
             "[control]\nsocket = \"/s\"\n[log]\n[control.x]\n",
             4,
             Some("control.x"),
-            "unknown key (expected one of socket, socket_mode, admin_group)",
+            "unknown key (expected one of socket, socket_mode, admin_group, client_idle_timeout, max_clients_per_user)",
         ),
     ];
     for (text, line, key, fragment) in cases {

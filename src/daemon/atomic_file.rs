@@ -8,13 +8,22 @@ use std::path::{Path, PathBuf};
 
 /// `<path>.tmp`, fsync, rename over `path`, fsync the directory: a crash
 /// leaves the old file or the new one, never half of one.
+///
+/// The temp file is always a new file (O_EXCL|O_NOFOLLOW): a symlink or file
+/// planted at its name is removed (the link itself, never its target) and
+/// never written through.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let tmp = temp_path(path);
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     {
         let mut file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .mode(mode)
             .open(&tmp)?;
         file.write_all(bytes)?;

@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
@@ -46,6 +46,20 @@ impl Child {
         args: &[OsString],
         priority: Priority,
     ) -> io::Result<Child> {
+        Child::spawn_with_fd(name, program, args, priority, None)
+    }
+
+    /// Like [`Child::spawn`], and `inherit` stays open in the child under
+    /// its number (an output file opened by the daemon, which the child
+    /// reaches as `/proc/self/fd/N`, never by a path someone can swap).
+    pub fn spawn_with_fd(
+        name: &'static str,
+        program: &Path,
+        args: &[OsString],
+        priority: Priority,
+        inherit: Option<BorrowedFd<'_>>,
+    ) -> io::Result<Child> {
+        let inherit = inherit.map(|fd| fd.as_raw_fd());
         let mut command = Command::new(program);
         command
             .args(args)
@@ -69,6 +83,11 @@ impl Child {
                 // The daemon may have died between fork and prctl: then no signal comes.
                 if libc::getppid() != parent {
                     return Err(io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                if let Some(fd) = inherit {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
                 }
                 if priority == Priority::Background {
                     // Failure only means we keep normal priority; not worth failing the job.

@@ -31,7 +31,7 @@ impl Daemon {
         match counts {
             Ok(c) => {
                 summary.events = c.events;
-                summary.events_by_label = c.events_by_label;
+                summary.events_by_label = bounded_labels(c.events_by_label);
                 summary.review_segments.alert = c.alerts;
                 summary.review_segments.detection = c.detections;
             }
@@ -137,5 +137,43 @@ impl Daemon {
             );
         }
         owed
+    }
+}
+
+/// The most frequent labels, at most [`MAX_LABELS`], the rest counted under
+/// `"(other)"`: a summary must fit a status line (64 KiB) whatever labels a
+/// detector made up (issue 10: ~2,300 labels broke `replayctl status`).
+fn bounded_labels(
+    labels: std::collections::BTreeMap<String, u64>,
+) -> std::collections::BTreeMap<String, u64> {
+    if labels.len() <= MAX_LABELS {
+        return labels;
+    }
+    let mut by_count: Vec<(String, u64)> = labels.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let rest: u64 = by_count[MAX_LABELS..].iter().map(|(_, n)| n).sum();
+    let mut kept: std::collections::BTreeMap<String, u64> =
+        by_count.into_iter().take(MAX_LABELS).collect();
+    *kept.entry("(other)".into()).or_insert(0) += rest;
+    kept
+}
+
+const MAX_LABELS: usize = 100;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_of_labels_keep_the_summary_small() {
+        let labels = (0..2300)
+            .map(|i| (format!("label-{i:04}"), (i % 7) as u64 + 1))
+            .collect();
+        let kept = bounded_labels(labels);
+        assert_eq!(kept.len(), MAX_LABELS + 1);
+        let total: u64 = kept.values().sum();
+        let want: u64 = (0..2300).map(|i| (i % 7) as u64 + 1).sum();
+        assert_eq!(total, want, "every event still counted");
+        assert!(serde_json::to_string(&kept).unwrap().len() < 8 * 1024);
     }
 }

@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -14,6 +15,7 @@ use crate::replay::mp4::{self, Mp4Error};
 use crate::replay::session::ChildRecord;
 
 use super::child::{self, Child, Priority};
+use super::replay_folder::{self, ReplayFolder};
 use super::Daemon;
 
 /// Most stdout kept from ffprobe (it prints one number).
@@ -72,7 +74,6 @@ impl Running {
 
 /// The concat list, clip and partial clip of a replay camera.
 pub(crate) struct ClipPaths {
-    pub dir: PathBuf,
     pub clip: PathBuf,
     pub part: PathBuf,
     pub list: PathBuf,
@@ -88,7 +89,6 @@ impl ClipPaths {
             clip: dir.join("clip.mp4"),
             part: dir.join("clip.mp4.part"),
             list: runtime_dir.join(format!("{replay_camera}.ffconcat")),
-            dir,
         }
     }
 }
@@ -106,22 +106,15 @@ impl Daemon {
     /// concat list; the ledger forgets the folder once it is gone. Returns
     /// how many files went.
     pub(super) fn remove_replay_folder(&mut self, replay: &str) -> u64 {
-        let paths = self.clip_paths(replay);
-        let mut files = 0;
-        for path in [&paths.clip, &paths.part] {
-            if fs::remove_file(path).is_ok() {
-                files += 1;
-            }
-        }
-        remove_quietly(&paths.list);
-        match fs::remove_dir(&paths.dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                log::warn!("cannot remove {}: {e}", paths.dir.display());
-                return files;
-            }
-        }
+        remove_quietly(&self.clip_paths(replay).list);
+        let files =
+            match replay_folder::remove_folder(&self.loaded.config.session.replay_dir, replay) {
+                Ok(files) => files,
+                Err(e) => {
+                    log::warn!("cannot remove the replay folder of {replay}: {e}");
+                    return 0;
+                }
+            };
         if self.ledger.drop_folder(replay) {
             let _ = self.save_ledger();
         }
@@ -150,17 +143,32 @@ impl Daemon {
                 return Input::StepFailed(JobFailure::Io(e));
             }
         }
-        let prepared =
-            fs::create_dir_all(&paths.dir).and_then(|()| write_private(&paths.list, &list));
-        if let Err(e) = prepared {
-            return Input::StepFailed(JobFailure::Io(format!(
-                "cannot prepare {}: {e}",
-                paths.dir.display()
-            )));
-        }
-        let args = clip::ffmpeg_args(&paths.list, &paths.part);
+        let prepared = ReplayFolder::create(&self.loaded.config.session.replay_dir, replay)
+            .and_then(|folder| folder.create_part())
+            .and_then(|part| write_private(&paths.list, &list).map(|()| part));
+        let part = match prepared {
+            Ok(part) => part,
+            Err(e) => {
+                return Input::StepFailed(JobFailure::Io(format!(
+                    "cannot prepare the replay folder: {e}"
+                )))
+            }
+        };
+        // ffmpeg writes through the descriptor the daemon opened (and reopens
+        // it the same way for +faststart): no path in the media tree is
+        // ever resolved for writing.
+        let output = PathBuf::from(format!("/proc/self/fd/{}", part.as_raw_fd()));
+        let args = clip::ffmpeg_args(&paths.list, &output);
         let program = self.loaded.config.ffmpeg.path.clone();
-        match Child::spawn("ffmpeg", &program, &args, Priority::Background) {
+        let spawned = Child::spawn_with_fd(
+            "ffmpeg",
+            &program,
+            &args,
+            Priority::Background,
+            Some(part.as_fd()),
+        );
+        drop(part);
+        match spawned {
             Ok(child) => {
                 let pid = child.pid();
                 log::info!(
@@ -184,10 +192,13 @@ impl Daemon {
     /// start-up) is only the fallback for a header we cannot read.
     pub(super) fn measure_clip(&mut self, replay: &str) -> Input {
         let part = self.clip_paths(replay).part;
-        match fs::File::open(&part)
-            .map_err(Mp4Error::from)
-            .and_then(mp4::duration)
-        {
+        let opened =
+            ReplayFolder::open(&self.loaded.config.session.replay_dir, replay).and_then(|folder| {
+                folder
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?
+                    .open_file(replay_folder::PART)
+            });
+        match opened.map_err(Mp4Error::from).and_then(mp4::duration) {
             Ok(duration) => return Input::ClipMeasured { duration },
             Err(e) => log::debug!(
                 "cannot read the duration of {replay}'s clip itself ({e}): asking ffprobe"
@@ -214,7 +225,15 @@ impl Daemon {
     /// Removes the partial clip and the concat list.
     pub(super) fn discard_partial_clip(&self, replay: &str) {
         let paths = self.clip_paths(replay);
-        remove_quietly(&paths.part);
+        match ReplayFolder::open(&self.loaded.config.session.replay_dir, replay) {
+            Ok(Some(folder)) => {
+                if let Err(e) = folder.remove(replay_folder::PART) {
+                    log::warn!("cannot remove the partial clip of {replay}: {e}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => log::warn!("cannot open the replay folder of {replay}: {e}"),
+        }
         remove_quietly(&paths.list);
     }
 

@@ -18,7 +18,12 @@ use crate::protocol::{Frame, LineReader};
 
 /// Output a client may have pending before it is dropped as too slow
 /// (a subscriber that stopped reading).
-const MAX_PENDING_OUTPUT: usize = 4 * 1024 * 1024;
+const MAX_PENDING_OUTPUT: usize = 1024 * 1024;
+
+/// Above this much pending output a client's next requests wait until it
+/// reads: a pipelining client that reads is slowed down, never dropped, and
+/// one that does not read costs at most this plus one reply.
+pub const READ_PAUSE_OUTPUT: usize = 64 * 1024;
 
 /// The peer's credentials from SO_PEERCRED (and its groups from
 /// SO_PEERGROUPS) at accept time.
@@ -214,10 +219,12 @@ pub struct Client {
     pub closing: bool,
     /// Broken: drop now.
     pub dead: bool,
+    /// Boot time of the last request (or of the connection).
+    pub last_active: f64,
 }
 
 impl Client {
-    pub fn new(id: u64, stream: UnixStream) -> io::Result<Client> {
+    pub fn new(id: u64, stream: UnixStream, now: f64) -> io::Result<Client> {
         stream.set_nonblocking(true)?;
         let cred = getsockopt(&stream, PeerCredentials).map_err(io::Error::from)?;
         let groups = peer_groups(stream.as_fd());
@@ -236,6 +243,7 @@ impl Client {
             awaiting_reply: false,
             closing: false,
             dead: false,
+            last_active: now,
         })
     }
 
@@ -321,10 +329,27 @@ impl Client {
         !self.out.is_empty()
     }
 
+    pub fn pending_output(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Its replies are not being read: take no more of its requests for now.
+    pub fn backlogged(&self) -> bool {
+        self.out.len() > READ_PAUSE_OUTPUT
+    }
+
+    /// A connection that only holds an fd: not subscribed, owed nothing,
+    /// nothing to write, no request for `idle` seconds.
+    pub fn idle_until(&self, idle: f64) -> Option<f64> {
+        (!self.subscribed && !self.awaiting_reply && self.out.is_empty() && !self.dead)
+            .then_some(self.last_active + idle)
+    }
+
     /// Whether the loop should read more from this client now.
     pub fn wants_read(&self) -> bool {
         !self.closing
             && !self.awaiting_reply
+            && !self.backlogged()
             && self.reader.pending() <= crate::protocol::MAX_LINE + 1
     }
 

@@ -19,6 +19,7 @@ pub(crate) mod notify;
 mod nvr_link;
 mod publisher;
 mod recovery;
+mod replay_folder;
 mod requests;
 pub(crate) mod signals;
 pub(crate) mod state_store;
@@ -118,6 +119,10 @@ pub struct Daemon {
     watchdog: Option<(Duration, f64)>,
     /// accept() ran out of fds: stop polling the listener until a client leaves.
     accept_paused: bool,
+    /// Uids told once that they hold their share of connections.
+    refused_uids: Vec<u32>,
+    /// When the next idle client is due to be closed.
+    idle_deadline: Option<f64>,
     terminating: bool,
 }
 
@@ -176,6 +181,8 @@ impl Daemon {
             inbox: Vec::new(),
             watchdog: notify::watchdog_interval().map(|every| (every, clock::boottime())),
             accept_paused: false,
+            refused_uids: Vec::new(),
+            idle_deadline: None,
             terminating: false,
         };
         let recovered = daemon.recovered();
@@ -261,6 +268,7 @@ impl Daemon {
             for id in std::mem::take(&mut self.replied) {
                 self.process_lines(id);
             }
+            self.idle_deadline = self.close_idle_clients(clock::boottime());
             self.reap_clients();
             self.notifier.status(&self.status_text());
         }
@@ -370,10 +378,15 @@ impl Daemon {
     fn next_deadline(&self) -> Option<f64> {
         let watchdog = self.watchdog.map(|(_, next)| next);
         let nvr = self.nvr.as_ref().and_then(NvrLink::deadline);
-        [self.lifecycle.next_deadline(), watchdog, nvr]
-            .into_iter()
-            .flatten()
-            .reduce(f64::min)
+        [
+            self.lifecycle.next_deadline(),
+            watchdog,
+            nvr,
+            self.idle_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(f64::min)
     }
 
     fn on_timer(&mut self) {
@@ -399,7 +412,8 @@ impl Daemon {
                 Ok((stream, _)) => {
                     let id = self.next_client;
                     self.next_client += 1;
-                    match Client::new(id, stream) {
+                    match Client::new(id, stream, clock::boottime()) {
+                        Ok(client) if !self.admit(&client) => drop(client),
                         Ok(client) => {
                             log::debug!(
                                 "client {id} connected (pid {}, uid {})",
@@ -424,6 +438,46 @@ impl Daemon {
         }
     }
 
+    /// Whether a new connection fits its uid's share (root gets ten times
+    /// as many): no local user can take every fd the daemon has.
+    fn admit(&mut self, client: &Client) -> bool {
+        let uid = client.peer.uid;
+        let held = self.clients.values().filter(|c| c.peer.uid == uid).count();
+        let mut cap = self.loaded.config.control.max_clients_per_user as usize;
+        if uid == 0 {
+            cap = cap.saturating_mul(10);
+        }
+        if held < cap {
+            return true;
+        }
+        if !self.refused_uids.contains(&uid) {
+            log::warn!(
+                "refusing connections of uid {uid}: it holds {held} (control.max_clients_per_user)"
+            );
+            self.refused_uids.push(uid);
+        }
+        false
+    }
+
+    /// Connections that only hold an fd are closed after
+    /// `control.client_idle_timeout`; returns the next such moment.
+    fn close_idle_clients(&mut self, now: f64) -> Option<f64> {
+        let idle = self.loaded.config.control.client_idle_timeout.as_secs_f64();
+        let mut next: Option<f64> = None;
+        for (id, client) in self.clients.iter_mut() {
+            let Some(until) = client.idle_until(idle) else {
+                continue;
+            };
+            if now >= until {
+                log::debug!("closing client {id}: idle for {idle}s");
+                client.dead = true;
+            } else {
+                next = Some(next.map_or(until, |n: f64| n.min(until)));
+            }
+        }
+        next
+    }
+
     fn on_client(&mut self, id: u64, revents: PollFlags) {
         let Some(client) = self.clients.get_mut(&id) else {
             return;
@@ -446,7 +500,10 @@ impl Daemon {
     fn process_lines(&mut self, id: u64) {
         loop {
             let frame = match self.clients.get_mut(&id) {
-                Some(client) if !client.awaiting_reply && !client.dead => client.next_frame(),
+                Some(client) if !client.awaiting_reply && !client.dead && !client.backlogged() => {
+                    client.last_active = clock::boottime();
+                    client.next_frame()
+                }
                 _ => return,
             };
             let Some(frame) = frame else { return };
@@ -489,8 +546,23 @@ impl Daemon {
 
     fn broadcast(&mut self, event: &Event) {
         let line = protocol::encode_event(event);
+        // One budget for what all clients have not read yet: past it, the
+        // subscribers furthest behind are dropped rather than buffered.
+        let mut total: usize = self.clients.values().map(Client::pending_output).sum();
         for client in self.clients.values_mut().filter(|c| c.subscribed) {
+            if total > MAX_TOTAL_OUTPUT && client.backlogged() {
+                log::warn!(
+                    "dropping subscriber {} (pid {}): clients hold {total} bytes unread",
+                    client.id,
+                    client.peer.pid
+                );
+                total = total.saturating_sub(client.pending_output());
+                client.dead = true;
+                continue;
+            }
+            let before = client.pending_output();
             client.send(&line);
+            total += client.pending_output().saturating_sub(before);
         }
     }
 
@@ -505,6 +577,7 @@ impl Daemon {
         });
         if self.clients.len() < before {
             self.accept_paused = false;
+            self.refused_uids.clear();
         }
     }
 
@@ -524,6 +597,22 @@ impl Daemon {
                 }
                 self.admin_gid = control::admin_gid(&loaded.config.control.admin_group);
                 self.lifecycle.set_settings(loaded.settings());
+                if loaded.config.publish != self.loaded.config.publish {
+                    // A request in flight finishes on the old connection;
+                    // the next one uses the new settings.
+                    let busy = self.nvr.as_ref().is_some_and(|l| l.deadline().is_some());
+                    if busy {
+                        log::warn!("[publish] changed while a request to the NVR is out: restart replayd to apply it");
+                    } else {
+                        self.nvr = match loaded.config.publish.to {
+                            Publisher::Frigate => {
+                                Some(NvrLink::new(&loaded.config.publish.frigate))
+                            }
+                            Publisher::File => None,
+                        };
+                        log::info!("publisher is now {}", loaded.config.publish.to.as_str());
+                    }
+                }
                 self.loaded = loaded;
                 log::info!(
                     "configuration reloaded ({} cameras)",
@@ -557,6 +646,10 @@ impl Daemon {
         Db::open(&database_path(&self.loaded), DB_BUSY_TIMEOUT)
     }
 }
+
+/// What all clients together may hold unread before subscribers that are
+/// behind are dropped.
+const MAX_TOTAL_OUTPUT: usize = 32 * 1024 * 1024;
 
 /// How long a database call may wait for the NVR's own writers.
 const DB_BUSY_TIMEOUT: Duration = Duration::from_secs(2);

@@ -21,6 +21,7 @@ use super::atomic_file::write_atomic;
 use super::clip_job::remove_quietly;
 use super::clock;
 use super::nvr_link::{Job, LedgerNote};
+use super::replay_folder::{self, ReplayFolder};
 use super::Daemon;
 
 impl Daemon {
@@ -74,7 +75,13 @@ impl Daemon {
                 warnings: Vec::new(),
             })
         };
-        if let Err(e) = fs::rename(&paths.part, &paths.clip) {
+        let moved =
+            ReplayFolder::open(&self.loaded.config.session.replay_dir, replay).and_then(|folder| {
+                folder
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?
+                    .rename(replay_folder::PART, replay_folder::CLIP)
+            });
+        if let Err(e) = moved {
             return failed(JobFailure::Io(format!(
                 "cannot move the clip into place: {e}"
             )));

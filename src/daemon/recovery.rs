@@ -24,8 +24,12 @@ impl Daemon {
                 "{} is unreadable ({reason})",
                 self.store.path().display()
             )),
-            Loaded::Current(Some(saved)) => {
+            Loaded::Current(Some(mut saved)) => {
+                // Paths are derived from the (validated) name, never trusted.
                 let clip = self.clip_paths(&saved.session.replay_camera).clip;
+                if saved.session.clip_path.is_some() {
+                    saved.session.clip_path = Some(clip.clone());
+                }
                 Recovered::Session {
                     clip_exists: clip.is_file(),
                     saved,

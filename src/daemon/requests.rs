@@ -324,6 +324,7 @@ fn inspect_segment(path: &std::path::Path) -> SegmentState {
         Ok((file, size)) => SegmentState::Present {
             size,
             params: mp4::video_params(&file).ok(),
+            duration: mp4::duration(&file).ok(),
         },
         Err(SegmentError::Empty { .. }) => SegmentState::Empty,
         Err(e) => SegmentState::Missing(e.to_string()),

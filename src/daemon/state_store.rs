@@ -74,7 +74,13 @@ impl StateStore {
                 self.set_aside(format!("unknown schema version {}", state.schema))
             }
             Ok(state) if state.boot_id != self.boot_id => Loaded::OtherBoot,
-            Ok(state) => Loaded::Current(state.session.map(Box::new)),
+            Ok(state) => match state.session {
+                None => Loaded::Current(None),
+                Some(saved) => match saved.validate(crate::replay::names::REPLAY_PREFIX) {
+                    Ok(()) => Loaded::Current(Some(Box::new(saved))),
+                    Err(e) => self.set_aside(e.to_string()),
+                },
+            },
             Err(e) => self.set_aside(format!("not a valid state file: {e}")),
         }
     }

@@ -79,6 +79,8 @@ pub enum SegmentState {
     Present {
         size: u64,
         params: Option<VideoParams>,
+        /// What its own MP4 header says it lasts.
+        duration: Option<f64>,
     },
 }
 
@@ -107,7 +109,17 @@ pub fn usable_segments(camera: &str, files: &[SegmentFile]) -> Usable {
             SegmentState::Empty => usable.warnings.push(format!(
                 "skipping empty recording segment {path} of camera {camera}"
             )),
-            SegmentState::Present { size, params } => {
+            SegmentState::Present {
+                size,
+                params,
+                duration,
+            } => {
+                if let Err(e) = quote_path(&file.path) {
+                    usable.warnings.push(format!(
+                        "skipping recording segment {path} of camera {camera}: {e}"
+                    ));
+                    continue;
+                }
                 if let Some(params) = params {
                     match first {
                         None => first = Some(params),
@@ -127,10 +139,17 @@ pub fn usable_segments(camera: &str, files: &[SegmentFile]) -> Usable {
                     }
                 }
                 usable.bytes += size;
+                // A file shorter than its row says is planned for what it
+                // holds, so the duration check never blames the segments
+                // after it for the difference (finite and positive only).
+                let end_time = match duration {
+                    Some(d) if d.is_finite() && *d > 0.0 => file.end_time.min(file.start_time + d),
+                    _ => file.end_time,
+                };
                 usable.segments.push(Segment {
                     path: file.path.clone(),
                     start_time: file.start_time,
-                    end_time: file.end_time,
+                    end_time,
                 });
             }
         }
@@ -310,6 +329,11 @@ pub fn ffmpeg_args(list: &Path, output: &Path) -> Vec<OsString> {
         "pipe:1",
         "-stats_period",
         "0.5",
+        // Only local files, whatever a list entry says (not ffmpeg's
+        // defaults to rely on): the concat demuxer passes this on to every
+        // file it opens.
+        "-protocol_whitelist",
+        "file",
         "-f",
         "concat",
         // The list holds absolute paths and `file:` URLs, which safe mode refuses.
@@ -340,6 +364,8 @@ pub fn ffprobe_duration_args(path: &Path) -> Vec<OsString> {
         "-hide_banner",
         "-loglevel",
         "error",
+        "-protocol_whitelist",
+        "file",
         "-show_entries",
         "format=duration",
         "-of",

@@ -18,7 +18,7 @@ pub enum RequestError {
     InvalidParams(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("no recordings of camera '{camera}' overlap {start}..{end}")]
+    #[error("no recordings of camera '{camera}' overlap {}", crate::replay::session::describe_range(*.start, *.end))]
     NoRecordings {
         camera: String,
         start: f64,

@@ -1924,17 +1924,20 @@ pub enum ClipVerdict {
 }
 
 /// Tolerance of about one GOP plus 1% drift; a plan of one entry has nothing
-/// to rebuild without, and no plan is rebuilt more often than it has entries.
+/// to rebuild without, and a clip is cut at most [`MAX_REBUILDS`] + 1 times:
+/// segments are planned by their own measured length, so a clip that keeps
+/// ending early has more wrong with it than one bad segment.
 pub fn judge_clip(plan: &ClipPlan, duration: f64, rebuilds: u32) -> ClipVerdict {
     let tolerance = 1.0 + plan.expected_duration * 0.01;
     match clip::truncated_at(plan, duration, tolerance) {
         None => ClipVerdict::Good,
-        Some(bad) if plan.entries.len() > 1 && (rebuilds as usize) < plan.entries.len() => {
-            ClipVerdict::Rebuild(bad)
-        }
+        Some(bad) if plan.entries.len() > 1 && rebuilds < MAX_REBUILDS => ClipVerdict::Rebuild(bad),
         Some(bad) => ClipVerdict::Fail(bad),
     }
 }
+
+/// Rebuilds without a bad segment, at most.
+pub const MAX_REBUILDS: u32 = 3;
 
 /// start's range rule: finite, `end > start`, at most `max_range` seconds.
 pub fn check_range(start: f64, end: f64, max_range: f64) -> Result<(), String> {

@@ -74,6 +74,76 @@ pub struct PersistedSession {
     pub session: Session,
 }
 
+/// Why a session read back from session.json is not trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("session.json: {0}")]
+pub struct TamperedSession(String);
+
+impl PersistedSession {
+    /// Every field read back is checked before it is used: names by the
+    /// camera-name rule and `prefix + source`, times finite, stored paths
+    /// absolute and without `..` (the file is the daemon's own, but a
+    /// tampered one must not make it write or delete outside its folders).
+    pub fn validate(&self, prefix: &str) -> Result<(), TamperedSession> {
+        let s = &self.session;
+        let bad = |what: String| Err(TamperedSession(what));
+        if !crate::replay::names::is_valid(&s.source_camera) || s.source_camera.starts_with(prefix)
+        {
+            return bad(format!(
+                "source_camera {:?} is not a camera name",
+                s.source_camera
+            ));
+        }
+        if s.replay_camera != format!("{prefix}{}", s.source_camera) {
+            return bad(format!(
+                "replay_camera {:?} is not {prefix}{}",
+                s.replay_camera, s.source_camera
+            ));
+        }
+        let times = [
+            s.start_time,
+            s.end_time,
+            s.started_at,
+            s.auto_stop_at,
+            s.deadline,
+        ];
+        if times.iter().any(|t| !t.is_finite()) || s.end_time <= s.start_time {
+            return bad("a time is not a finite number, or the range is empty".into());
+        }
+        if s.job_id.is_empty()
+            || s.job_id.len() > 64
+            || !s
+                .job_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return bad(format!("job_id {:?} is not a job id", s.job_id));
+        }
+        let plain = |p: &std::path::Path| {
+            p.is_absolute()
+                && !p
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+        };
+        if let ClipSource::Export {
+            export_id,
+            video_path,
+        } = &s.source
+        {
+            if !plain(video_path) || export_id.is_empty() || export_id.len() > 255 {
+                return bad("the export's id or video path is not one".into());
+            }
+        }
+        if s.clip_path.as_deref().is_some_and(|p| !plain(p)) {
+            return bad("clip_path is not a plain absolute path".into());
+        }
+        if s.warnings.len() > 1000 {
+            return bad("too many warnings".into());
+        }
+        Ok(())
+    }
+}
+
 impl Session {
     pub fn view(&self, state: SessionState) -> SessionView {
         SessionView {

@@ -3,6 +3,7 @@
 //! 1,000 files of stale replay cameras.
 
 use crate::common::root::{segment_rel_path, BASE_TIME};
+use crate::common::TestRoot;
 use crate::launch::Launched;
 use crate::media::bench_root;
 use crate::stats::secs;
@@ -47,7 +48,8 @@ fn plant_ordinary(media: &Path, count: usize) {
 }
 
 /// 250 files for each stale camera, at every place cleanup looks.
-fn plant_artifacts(media: &Path) {
+fn plant_artifacts(root: &TestRoot) {
+    let media = &root.media();
     let mut n = 0;
     let mut put = |rel: String| {
         let p = media.join(rel);
@@ -77,9 +79,15 @@ fn plant_artifacts(media: &Path) {
             let t = now + i as f64 * 3600.0;
             put(format!("clips/previews/{cam}/{t:.6}-{:.6}.mp4", t + 3600.0));
         }
-        put(format!("clips/replay/{cam}.mp4"));
+        put(format!("replayd/{cam}/clip.mp4"));
     }
     assert_eq!(n, ARTIFACT_FILES);
+    // What a dead replayd leaves names them in its ledger (SPEC §1): boot
+    // cleanup removes what the ledger names, nothing else.
+    let _ = fs::remove_file(root.ledger_path());
+    for cam in STALE {
+        root.record_in_ledger(cam);
+    }
 }
 
 /// The plain way to delete what `plant_artifacts` made.
@@ -89,7 +97,7 @@ fn remove_by_hand(media: &Path) -> f64 {
         for dir in ["recordings", "clips", "clips/thumbs", "clips/previews"] {
             let _ = fs::remove_dir_all(media.join(dir).join(cam));
         }
-        let _ = fs::remove_file(media.join(format!("clips/replay/{cam}.mp4")));
+        let _ = fs::remove_dir_all(media.join(format!("replayd/{cam}")));
     }
     for dir in ["clips", "clips/review"] {
         for entry in fs::read_dir(media.join(dir))
@@ -116,7 +124,7 @@ fn artifacts_left(media: &Path) -> usize {
         .filter(|cam| {
             media.join(format!("recordings/{cam}")).exists()
                 || media.join(format!("clips/thumbs/{cam}")).exists()
-                || media.join(format!("clips/replay/{cam}.mp4")).exists()
+                || media.join(format!("replayd/{cam}/clip.mp4")).exists()
         })
         .count()
 }
@@ -164,7 +172,7 @@ pub fn run(reps: usize) -> Boot {
     drop(Launched::start(full));
     let mut by_hand = Vec::with_capacity(reps);
     for _ in 0..reps {
-        plant_artifacts(&empty.media());
+        plant_artifacts(empty);
         crate::clip::settle();
         by_hand.push(remove_by_hand(&empty.media()));
         assert_eq!(
@@ -175,7 +183,7 @@ pub fn run(reps: usize) -> Boot {
         for s in &mut scenarios {
             let root = if s.ordinary > 0 { full } else { empty };
             if s.artifacts > 0 {
-                plant_artifacts(&root.media());
+                plant_artifacts(root);
             }
             crate::clip::settle();
             let mut d = Launched::start(root);

@@ -152,7 +152,8 @@ pub fn settle() {
 pub fn run(tree: &ClipTree, daemon: &Daemon, minutes: &[u32], reps: usize) -> Vec<ClipRow> {
     let mut events = Client::subscribe(daemon.socket());
     let mut ctl = daemon.client();
-    let replay_dir = tree.root().clips().join("replay");
+    let replay_dir = tree.root().replay_dir();
+    std::fs::create_dir_all(&replay_dir).expect("replay dir");
     let list_path = tree.bench.runtime.join("_bench_hand.ffconcat");
     let hand_out = replay_dir.join("_bench_hand.mp4");
     let cat_out = replay_dir.join("_bench_cat.bin");

@@ -70,3 +70,53 @@ fn corrupt_file_is_set_aside() {
     assert!(matches!(store.load(), Loaded::Corrupt(m) if m.contains("99")));
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_tampered_session_is_set_aside_not_trusted() {
+    // Issue 10 finding 10: `replay_camera: "../../x"` made resume write and
+    // stop delete outside the runtime and media dirs.
+    type Tamper = fn(&mut PersistedSession);
+    let cases: [(&str, Tamper); 6] = [
+        ("path in the name", |s| {
+            s.session.replay_camera = "../../x".into()
+        }),
+        ("name not prefix + source", |s| {
+            s.session.replay_camera = "_replay_other".into()
+        }),
+        ("bad source", |s| s.session.source_camera = "a/b".into()),
+        ("infinite time", |s| s.session.deadline = f64::INFINITY),
+        ("export path with ..", |s| {
+            s.session.source = ClipSource::Export {
+                export_id: "e".into(),
+                video_path: "/media/../etc/shadow".into(),
+            }
+        }),
+        ("job id with a newline", |s| {
+            s.session.job_id = "1\nREADY=1".into()
+        }),
+    ];
+    for (what, tamper) in cases {
+        let dir = temp_dir("tamper");
+        let store = StateStore::new(&dir);
+        let mut saved = session();
+        tamper(&mut saved);
+        store.save(Some(&saved)).unwrap();
+        assert!(
+            matches!(store.load(), Loaded::Corrupt(_)),
+            "{what}: accepted"
+        );
+        assert!(dir.join("session.json.corrupt").exists(), "{what}");
+    }
+}
+
+#[test]
+fn a_planted_temp_file_symlink_is_not_written_through() {
+    let dir = temp_dir("planted");
+    let target = dir.join("victim");
+    fs::write(&target, b"precious").unwrap();
+    std::os::unix::fs::symlink(&target, dir.join("session.json.tmp")).unwrap();
+    let store = StateStore::new(&dir);
+    store.save(Some(&session())).unwrap();
+    assert_eq!(fs::read(&target).unwrap(), b"precious");
+    assert_eq!(store.load(), Loaded::Current(Some(Box::new(session()))));
+}

@@ -362,6 +362,8 @@ fn ffmpeg_args_golden() {
             "pipe:1",
             "-stats_period",
             "0.5",
+            "-protocol_whitelist",
+            "file",
             "-f",
             "concat",
             "-safe",
@@ -407,6 +409,8 @@ fn ffprobe_args_golden() {
             "-hide_banner",
             "-loglevel",
             "error",
+            "-protocol_whitelist",
+            "file",
             "-show_entries",
             "format=duration",
             "-of",
@@ -1077,4 +1081,71 @@ fn parse_probe_video(stdout: &str) -> Option<VideoParams> {
         height: height.filter(|&h| h > 0)?,
         extradata_hash: hash,
     })
+}
+
+fn present(path: &str, start: f64, end: f64, measured: Option<f64>) -> SegmentFile {
+    SegmentFile {
+        path: PathBuf::from(path),
+        start_time: start,
+        end_time: end,
+        state: SegmentState::Present {
+            size: 1000,
+            params: None,
+            duration: measured,
+        },
+    }
+}
+
+#[test]
+fn segments_shorter_than_their_rows_are_planned_by_what_they_hold() {
+    // Issue 10 finding 8: segments 5% shorter than the database says made
+    // the duration check blame good segments (30 ffmpeg reruns, then a
+    // failed job). Each is planned by its own measured length now.
+    let files: Vec<SegmentFile> = (0..30)
+        .map(|i| {
+            let t = 1000.0 + 10.0 * i as f64;
+            present(&format!("/m/{i}.mp4"), t, t + 10.0, Some(9.5))
+        })
+        .collect();
+    let usable = usable_segments("front", &files);
+    assert_eq!(usable.segments.len(), 30);
+    assert!(usable.warnings.is_empty());
+    let plan = plan(&usable.segments, 1000.0, 1300.0);
+    assert!(
+        (plan.expected_duration - 285.0).abs() < 1e-9,
+        "{}",
+        plan.expected_duration
+    );
+    // What ffmpeg really writes for them: nothing to blame.
+    assert_eq!(
+        crate::replay::lifecycle::judge_clip(&plan, 285.0, 0),
+        crate::replay::lifecycle::ClipVerdict::Good
+    );
+    // A longer file than its row, or an unreadable length, changes nothing.
+    let usable = usable_segments(
+        "front",
+        &[
+            present("/m/a.mp4", 0.0, 10.0, Some(12.0)),
+            present("/m/b.mp4", 10.0, 20.0, Some(f64::NAN)),
+            present("/m/c.mp4", 20.0, 30.0, None),
+        ],
+    );
+    let ends: Vec<f64> = usable.segments.iter().map(|s| s.end_time).collect();
+    assert_eq!(ends, [10.0, 20.0, 30.0]);
+}
+
+#[test]
+fn a_segment_whose_path_a_concat_list_cannot_carry_is_skipped_not_fatal() {
+    let usable = usable_segments(
+        "front",
+        &[
+            present("/m/a.mp4", 0.0, 10.0, None),
+            present("/m/b\nfile /etc/shadow.mp4", 10.0, 20.0, None),
+            present("/m/c.mp4", 20.0, 30.0, None),
+        ],
+    );
+    assert_eq!(usable.segments.len(), 2);
+    assert_eq!(usable.warnings.len(), 1);
+    assert!(usable.warnings[0].contains("skipping recording segment"));
+    assert!(concat_list(&plan(&usable.segments, 0.0, 30.0)).is_ok());
 }

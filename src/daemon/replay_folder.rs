@@ -1,0 +1,171 @@
+//! A replay camera's folder, `<replay dir>/<replay camera>/`, handled through
+//! directory descriptors only (issue 10, finding 1): the replay dir and the
+//! folder are opened without following a symlink and must belong to
+//! replayd; every file in it is created O_CREAT|O_EXCL|O_NOFOLLOW relative
+//! to the folder's descriptor, handed to ffmpeg as an inherited descriptor,
+//! and removed with unlinkat. Whoever else can write the media tree cannot
+//! make replayd (or its ffmpeg) write, rename or delete anything else.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{fstat, mkdirat, openat, renameat, unlinkat, AtFlags, Mode, OFlags, CWD};
+use rustix::io::Errno;
+
+/// The clip, and ffmpeg's output before it is measured.
+pub const CLIP: &str = "clip.mp4";
+pub const PART: &str = "clip.mp4.part";
+
+pub struct ReplayFolder {
+    dir: OwnedFd,
+    path: PathBuf,
+}
+
+impl ReplayFolder {
+    /// Makes the folder if needed and opens it.
+    pub fn create(replay_dir: &Path, replay: &str) -> io::Result<ReplayFolder> {
+        let root = open_dir(CWD, replay_dir, true)?;
+        match mkdirat(&root, replay, Mode::from_raw_mode(0o750)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(context(e, &replay_dir.join(replay))),
+        }
+        let path = replay_dir.join(replay);
+        let dir = open_dir(&root, Path::new(replay), false).map_err(|e| relabel(e, &path))?;
+        Ok(ReplayFolder { dir, path })
+    }
+
+    /// Opens an existing folder; `None` when there is none.
+    pub fn open(replay_dir: &Path, replay: &str) -> io::Result<Option<ReplayFolder>> {
+        let root = match open_dir(CWD, replay_dir, false) {
+            Ok(root) => root,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let path = replay_dir.join(replay);
+        match open_dir(&root, Path::new(replay), false) {
+            Ok(dir) => Ok(Some(ReplayFolder { dir, path })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(relabel(e, &path)),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A new, empty partial clip for ffmpeg to write through its descriptor;
+    /// whatever had that name before (a leftover, or something planted) is
+    /// unlinked first, never opened.
+    pub fn create_part(&self) -> io::Result<OwnedFd> {
+        self.remove(PART)?;
+        openat(
+            &self.dir,
+            PART,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o640),
+        )
+        .map_err(|e| context(e, &self.path.join(PART)))
+    }
+
+    /// Opens a regular file of the folder for reading (no symlink, no FIFO).
+    pub fn open_file(&self, name: &str) -> io::Result<File> {
+        let fd = openat(
+            &self.dir,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| context(e, &self.path.join(name)))?;
+        let stat = fstat(&fd).map_err(io::Error::from)?;
+        if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not a regular file", self.path.join(name).display()),
+            ));
+        }
+        Ok(File::from(fd))
+    }
+
+    pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        renameat(&self.dir, from, &self.dir, to).map_err(|e| context(e, &self.path.join(from)))
+    }
+
+    /// Unlinks `name` (a symlink itself, never what it points to); whether
+    /// it was there.
+    pub fn remove(&self, name: &str) -> io::Result<bool> {
+        match unlinkat(&self.dir, name, AtFlags::empty()) {
+            Ok(()) => Ok(true),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(context(e, &self.path.join(name))),
+        }
+    }
+}
+
+/// Removes a replay camera's folder: its clip and partial clip, then the
+/// folder itself (which must then be empty). Returns the files removed.
+pub fn remove_folder(replay_dir: &Path, replay: &str) -> io::Result<u64> {
+    let Some(folder) = ReplayFolder::open(replay_dir, replay)? else {
+        return Ok(0);
+    };
+    let mut files = 0;
+    for name in [CLIP, PART] {
+        if folder.remove(name)? {
+            files += 1;
+        }
+    }
+    let root = open_dir(CWD, replay_dir, false)?;
+    match unlinkat(&root, replay, AtFlags::REMOVEDIR) {
+        Ok(()) | Err(Errno::NOENT) => Ok(files),
+        Err(e) => Err(context(e, folder.path())),
+    }
+}
+
+/// Opens a folder without following a symlink at its last component and
+/// checks it is replayd's own; `make` creates a missing one (0750).
+fn open_dir(at: impl AsFd, path: &Path, make: bool) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let dir = match openat(&at, path, flags, Mode::empty()) {
+        Ok(dir) => dir,
+        Err(Errno::NOENT) if make => {
+            std::fs::create_dir_all(path).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+            })?;
+            openat(&at, path, flags, Mode::empty()).map_err(|e| context(e, path))?
+        }
+        Err(Errno::NOTDIR) | Err(Errno::LOOP) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is a symlink or not a folder", path.display()),
+            ))
+        }
+        Err(e) => return Err(context(e, path)),
+    };
+    let stat = fstat(&dir).map_err(io::Error::from)?;
+    let me = rustix::process::geteuid().as_raw();
+    if stat.st_uid != me {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} belongs to uid {}, not to replayd (uid {me}): someone else could swap what is in it",
+                path.display(),
+                stat.st_uid
+            ),
+        ));
+    }
+    Ok(dir)
+}
+
+fn context(e: Errno, path: &Path) -> io::Error {
+    let e = io::Error::from(e);
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+fn relabel(e: io::Error, path: &Path) -> io::Error {
+    if e.to_string().contains(&path.display().to_string()) {
+        e
+    } else {
+        io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+    }
+}
