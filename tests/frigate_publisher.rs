@@ -1038,7 +1038,7 @@ fn bearer_token_from_token_file() {
 /// `/config → ROOT/config` apply.
 #[test]
 fn docker_layout_publishes_container_paths() {
-    let w = World::shaped(FrigateVersion::V018, &CAMERAS, |b| {
+    let mut w = World::shaped(FrigateVersion::V018, &CAMERAS, |b| {
         b.toml(|t| {
             t.extra.retain(|(section, _, _)| section != "nvr.mounts");
             // From `database.path` of the NVR config, mapped.
@@ -1083,7 +1083,6 @@ fn docker_layout_publishes_container_paths() {
     assert_eq!(code, Some(78), "--check-config with Frigate down:\n{text}");
     assert!(text.contains("publish.frigate.url"), "{text}");
 
-    let mut w = w;
     w.spawn();
     let mut events = Client::subscribe(w.root.socket());
     let reply = w.client().request(&w.start_request());
