@@ -21,6 +21,7 @@ impl Loaded {
             max_range: self.config.session.max_range.as_secs_f64(),
             stall_timeout: self.config.ffmpeg.stall_timeout.as_secs_f64(),
             kill_grace: self.config.ffmpeg.kill_grace.as_secs_f64(),
+            nvr_timeout: self.config.publish.frigate.timeout.as_secs_f64(),
         }
     }
 }

@@ -136,6 +136,10 @@ impl Daemon {
                 self.clean_stale(&replay);
                 None
             }
+            Action::Forget { replay } => {
+                self.ledger_drop_camera(&replay);
+                None
+            }
             Action::RemoveCameraFile { replay } => {
                 remove_quietly(&self.camera_file(&replay));
                 None

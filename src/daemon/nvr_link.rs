@@ -15,7 +15,7 @@ use crate::config::FrigateSettings;
 use crate::nvr::frigate::{self, FrigateError, Op, Outcome, RunningConfig, Version};
 use crate::nvr::http::{Endpoint, Exchange, HttpError, Request, Response};
 use crate::replay::errors::RequestError;
-use crate::replay::lifecycle::{ClientId, Input, JobFailure, NvrFacts};
+use crate::replay::lifecycle::{ClientId, Input, JobFailure, NvrFacts, Removal};
 
 /// What one lifecycle action asks of Frigate.
 #[derive(Debug)]
@@ -356,14 +356,15 @@ impl NvrLink {
                     };
                     Next::Send(job, next, None)
                 } else {
-                    self.removed(job)
+                    self.removed(job, Removal::Absent)
                 }
             }
             (Step::RemoveOwed, Outcome::Removed | Outcome::AlreadyRemoved)
             | (Step::RemoveStale, Outcome::Removed | Outcome::AlreadyRemoved) => {
                 Next::Send(job, Step::Config, None)
             }
-            (Step::Remove, Outcome::Removed | Outcome::AlreadyRemoved) => self.removed(job),
+            (Step::Remove, Outcome::Removed) => self.removed(job, Removal::Removed),
+            (Step::Remove, Outcome::AlreadyRemoved) => self.removed(job, Removal::Absent),
             (Step::Config, Outcome::Config(config)) => match &mut job {
                 Job::Check {
                     replay,
@@ -444,14 +445,20 @@ impl NvrLink {
         }
     }
 
-    fn removed(&mut self, job: Job) -> Next {
+    /// A removal's answer. The ledger forgets a camera Frigate removed; one
+    /// it did not have is the lifecycle's to judge (an add that timed out
+    /// may still land), which says when through `Action::Forget`.
+    fn removed(&mut self, job: Job, how: Removal) -> Next {
         match job {
             Job::Remove { replay } => Next::Done(
                 Input::Unpublished {
                     replay: replay.clone(),
-                    result: Ok(()),
+                    result: Ok(how),
                 },
-                LedgerNote::Gone(replay),
+                match how {
+                    Removal::Removed => LedgerNote::Gone(replay),
+                    Removal::Absent => LedgerNote::None,
+                },
             ),
             // The check's owed removal is done: on to the config.
             other => Next::Send(other, Step::Config, None),

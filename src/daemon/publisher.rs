@@ -13,7 +13,7 @@ use crate::config::Publisher;
 use crate::protocol::{CameraAction, Event};
 use crate::replay::camera;
 use crate::replay::ledger::CameraEntry;
-use crate::replay::lifecycle::{ClientId, Input, JobFailure, NvrFacts};
+use crate::replay::lifecycle::{ClientId, Input, JobFailure, NvrFacts, Removal};
 use crate::replay::mp4;
 use crate::replay::names;
 
@@ -168,7 +168,7 @@ impl Daemon {
             self.ledger_drop_camera(replay);
             return Some(Input::Unpublished {
                 replay: replay.to_string(),
-                result: Ok(()),
+                result: Ok(Removal::Removed),
             });
         };
         let results = link.submit(

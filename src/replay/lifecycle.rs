@@ -44,6 +44,8 @@ pub struct Settings {
     pub max_range: f64,
     pub stall_timeout: f64,
     pub kill_grace: f64,
+    /// One request to the NVR (`publish.frigate.timeout`).
+    pub nvr_timeout: f64,
 }
 
 /// What a start from recordings needs once the shell has checked the
@@ -66,6 +68,15 @@ pub struct NvrFacts {
     pub detect_size: Option<(u32, u32)>,
 }
 
+/// How the NVR confirmed a removal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// It had the camera and removed it.
+    Removed,
+    /// It did not have the camera (any more, or yet).
+    Absent,
+}
+
 /// A replay camera whose removal from the NVR is still owed.
 #[derive(Debug, Clone, PartialEq)]
 struct PendingRemoval {
@@ -78,6 +89,9 @@ struct PendingRemoval {
     /// Its rows and files go once the NVR confirmed (boot cleanup: the NVR
     /// may still be running it); a stop has cleaned them already.
     clean_after: bool,
+    /// Boot time before which "the NVR does not have it" is not final: an
+    /// add whose outcome is unknown may still be applied after it timed out.
+    absent_final_at: f64,
 }
 
 /// The first retry of a removal, and the longest wait between two.
@@ -296,7 +310,7 @@ pub enum Input {
     /// [`Action::Unpublish`] done (or failed: the NVR could not be reached).
     Unpublished {
         replay: String,
-        result: Result<(), String>,
+        result: Result<Removal, String>,
     },
     /// Boot cleanup is done locally; these cameras still have to be removed
     /// from the NVR before their files go.
@@ -430,6 +444,10 @@ pub enum Action {
     /// Delete the rows and files of a camera the NVR no longer runs (a boot
     /// cleanup whose removal was owed).
     CleanStale {
+        replay: String,
+    },
+    /// The NVR does not have the camera, finally: the ledger forgets it.
+    Forget {
         replay: String,
     },
     /// Remove a camera file left from an interrupted start (no event: no
@@ -608,7 +626,7 @@ impl Lifecycle {
             Input::ExportRefused { error } => self.export_refused(&error),
             Input::NvrChecked { client, result } => self.nvr_checked(client, result, now),
             Input::Unpublished { replay, result } => self.unpublished(replay, result, now),
-            Input::BootCleaned { owed } => self.owe_removals(owed, true, now.boot, now),
+            Input::BootCleaned { owed } => self.owe_removals(owed, true, now.boot, 0.0, now),
             Input::Stop { client } => self.stop(Some(client), now),
             Input::ClipStarted { record } => self.clip_started(record),
             Input::MeasureStarted => self.measure_started(now),
@@ -1354,8 +1372,13 @@ impl Lifecycle {
             self.phase = phase;
             // Never published after a stop: an add the NVR took (or may
             // have taken) after its session ended is taken back.
-            if matches!(result, Ok(_) | Err(JobFailure::NvrUnknown(_))) {
-                self.owe_removals(vec![replay], false, now.boot, now);
+            match result {
+                Ok(_) => self.owe_removals(vec![replay], false, now.boot, 0.0, now),
+                Err(JobFailure::NvrUnknown(_)) => {
+                    let settle = self.unknown_add_settles(now);
+                    self.owe_removals(vec![replay], false, now.boot, settle, now)
+                }
+                Err(_) => {}
             }
             return;
         };
@@ -1420,8 +1443,13 @@ impl Lifecycle {
         self.act(Action::RemoveClip {
             replay: replay.clone(),
         });
-        if session.published || matches!(failure, JobFailure::NvrUnknown(_)) {
+        if session.published {
             self.act(Action::Unpublish { replay });
+        } else if matches!(failure, JobFailure::NvrUnknown(_)) {
+            // Treated as added: removed (that goes out now), and "absent"
+            // believed only once an add that is late could have landed.
+            let settle = self.unknown_add_settles(now);
+            self.owe_removals(vec![replay], false, now.boot, settle, now);
         } else if matches!(self.phase, Phase::StartingCamera { .. }) {
             // The camera file is written before the NVR is asked
             // (daemon/publisher.rs): an add the NVR refused or never got must
@@ -1536,7 +1564,7 @@ impl Lifecycle {
     }
 
     /// The NVR confirmed a removal, or could not be reached for it.
-    fn unpublished(&mut self, replay: String, result: Result<(), String>, now: Now) {
+    fn unpublished(&mut self, replay: String, result: Result<Removal, String>, now: Now) {
         if let Phase::Stopping {
             session,
             unpublishing: unpublishing @ true,
@@ -1551,24 +1579,49 @@ impl Lifecycle {
                         "{replay} could not be removed from the NVR ({why}); replayd retries until the NVR confirms"
                     ));
                 }
-                if result.is_err() {
+                match result {
                     // It just failed: the next try in a second, not now.
-                    self.owe_removals(vec![replay.clone()], false, now.boot + RETRY_FIRST, now);
+                    Err(_) => self.owe_removals(
+                        vec![replay.clone()],
+                        false,
+                        now.boot + RETRY_FIRST,
+                        0.0,
+                        now,
+                    ),
+                    // The camera was confirmed added: absent is final.
+                    Ok(Removal::Absent) => self.act(Action::Forget {
+                        replay: replay.clone(),
+                    }),
+                    Ok(Removal::Removed) => {}
                 }
                 self.act(Action::CleanUp { replay });
                 return;
             }
         }
         let Some(index) = self.pending.iter().position(|p| p.replay == replay) else {
-            if result.is_err() {
-                self.owe_removals(vec![replay], false, now.boot + RETRY_FIRST, now);
+            match result {
+                Err(_) => self.owe_removals(vec![replay], false, now.boot + RETRY_FIRST, 0.0, now),
+                Ok(Removal::Absent) => self.act(Action::Forget { replay }),
+                Ok(Removal::Removed) => {}
             }
             return;
         };
         match result {
-            Ok(()) => {
+            Ok(Removal::Absent) if now.boot < self.pending[index].absent_final_at => {
+                // Not there yet, maybe: an add that timed out may still land.
+                let pending = &mut self.pending[index];
+                pending.in_flight = false;
+                pending.next_at = (now.boot + pending.backoff).min(pending.absent_final_at);
+                pending.backoff = (pending.backoff * 2.0).min(RETRY_MAX);
+            }
+            Ok(how) => {
                 let done = self.pending.remove(index);
                 self.log(log::Level::Info, format!("{replay} removed from the NVR"));
+                if how == Removal::Absent {
+                    self.act(Action::Forget {
+                        replay: replay.clone(),
+                    });
+                }
                 if done.clean_after {
                     self.act(Action::CleanStale { replay });
                 }
@@ -1588,11 +1641,19 @@ impl Lifecycle {
     }
 
     /// Removals the NVR still owes: first tried at `first_at` (boot time),
-    /// then with back-off.
-    fn owe_removals(&mut self, replays: Vec<String>, clean_after: bool, first_at: f64, now: Now) {
+    /// then with back-off; "absent" is final from `absent_final_at` on.
+    fn owe_removals(
+        &mut self,
+        replays: Vec<String>,
+        clean_after: bool,
+        first_at: f64,
+        absent_final_at: f64,
+        now: Now,
+    ) {
         for replay in replays {
             if let Some(p) = self.pending.iter_mut().find(|p| p.replay == replay) {
                 p.clean_after |= clean_after;
+                p.absent_final_at = p.absent_final_at.max(absent_final_at);
                 continue;
             }
             let backoff = if first_at > now.boot {
@@ -1606,9 +1667,16 @@ impl Lifecycle {
                 backoff,
                 in_flight: false,
                 clean_after,
+                absent_final_at,
             });
         }
         self.retry_removals(now);
+    }
+
+    /// When an add whose outcome is unknown can be taken as not applied if
+    /// the NVR still does not have the camera: three request timeouts on.
+    fn unknown_add_settles(&self, now: Now) -> f64 {
+        now.boot + 3.0 * self.settings.nvr_timeout
     }
 
     fn retry_removals(&mut self, now: Now) {

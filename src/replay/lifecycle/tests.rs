@@ -12,6 +12,7 @@ const SETTINGS: Settings = Settings {
     max_range: 21_600.0,
     stall_timeout: 60.0,
     kill_grace: 2.0,
+    nvr_timeout: 10.0,
 };
 const BASE: f64 = 1_700_000_000.0;
 const ADMIN: ClientId = 7;
@@ -728,7 +729,7 @@ fn stop_of_a_ready_session_unpublishes_and_reports_what_it_produced() {
     let out = m.handle(
         Input::Unpublished {
             replay: "_replay_front".into(),
-            result: Ok(()),
+            result: Ok(Removal::Removed),
         },
         at(100.2),
     );
@@ -813,7 +814,7 @@ fn auto_stop_fires_at_the_deadline_and_not_before() {
     m.handle(
         Input::Unpublished {
             replay: "_replay_front".into(),
-            result: Ok(()),
+            result: Ok(Removal::Removed),
         },
         at(43_201.0),
     );
@@ -1216,7 +1217,7 @@ fn every_phase_change_is_persisted_before_the_next_effect() {
     all.extend(m.handle(
         Input::Unpublished {
             replay: "_replay_front".into(),
-            result: Ok(()),
+            result: Ok(Removal::Removed),
         },
         at(3.0),
     ));
@@ -1354,7 +1355,7 @@ fn owed_removals_are_retried_one_second_doubling_up_to_a_minute() {
     let out = m.handle(
         Input::Unpublished {
             replay: "_replay_front".into(),
-            result: Ok(()),
+            result: Ok(Removal::Removed),
         },
         at(at_boot),
     );
@@ -1417,7 +1418,7 @@ fn boot_cleanup_removes_from_the_nvr_first_then_the_files() {
     let out = m.handle(
         Input::Unpublished {
             replay: "_replay_old".into(),
-            result: Ok(()),
+            result: Ok(Removal::Removed),
         },
         at(0.3),
     );
@@ -1472,4 +1473,74 @@ fn an_add_with_no_answer_is_taken_back_and_a_late_one_too() {
         }]
     );
     assert_eq!(m.pending_removals(), vec!["_replay_front".to_string()]);
+}
+
+#[test]
+fn absent_is_not_final_while_an_add_that_timed_out_may_still_land() {
+    let mut m = cutting(1);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    m.handle(Input::ClipMeasured { duration: 10.0 }, at(5.0));
+    m.handle(
+        Input::Published {
+            replay: "_replay_front".into(),
+            result: Err(JobFailure::NvrUnknown("timed out".into())),
+            clip_path: "/m/x.mp4".into(),
+            warnings: Vec::new(),
+        },
+        at(6.0),
+    );
+    // Settles three request timeouts (3 x 10 s) after the unknown outcome.
+    let absent = |m: &mut Lifecycle, t: f64| {
+        m.handle(
+            Input::Unpublished {
+                replay: "_replay_front".into(),
+                result: Ok(Removal::Absent),
+            },
+            at(t),
+        )
+    };
+    let out = absent(&mut m, 6.1);
+    assert!(!out.iter().any(|a| matches!(a, Action::Forget { .. })));
+    assert_eq!(m.pending_removals(), vec!["_replay_front".to_string()]);
+    assert_eq!(m.next_deadline(), Some(7.1));
+    // Looked at again until then; the late add is found and removed.
+    assert!(m
+        .handle(Input::Timer, at(7.1))
+        .contains(&Action::Unpublish {
+            replay: "_replay_front".into()
+        }));
+    let out = m.handle(
+        Input::Unpublished {
+            replay: "_replay_front".into(),
+            result: Ok(Removal::Removed),
+        },
+        at(7.2),
+    );
+    assert!(!out.iter().any(|a| matches!(a, Action::Forget { .. })));
+    assert!(m.pending_removals().is_empty());
+
+    // Never landed: after the settle time, absent is final and forgotten.
+    let mut m = cutting(1);
+    m.handle(Input::ChildExited(exit_ok()), at(5.0));
+    m.handle(Input::ClipMeasured { duration: 10.0 }, at(5.0));
+    m.handle(
+        Input::Published {
+            replay: "_replay_front".into(),
+            result: Err(JobFailure::NvrUnknown("timed out".into())),
+            clip_path: "/m/x.mp4".into(),
+            warnings: Vec::new(),
+        },
+        at(6.0),
+    );
+    let mut t = 6.0;
+    for _ in 0..20 {
+        let out = absent(&mut m, t);
+        if out.iter().any(|a| matches!(a, Action::Forget { .. })) {
+            break;
+        }
+        t = m.next_deadline().expect("looked at again");
+        m.handle(Input::Timer, at(t));
+    }
+    assert!(t >= 36.0, "absent taken as final at {t}");
+    assert!(m.pending_removals().is_empty());
 }
