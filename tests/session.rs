@@ -559,3 +559,32 @@ fn a_segment_with_another_resolution_is_left_out_of_the_clip() {
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+#[test]
+fn another_camera_prefix_names_every_replay_camera() {
+    let root = TestRoot::builder()
+        .toml(|t| {
+            t.extra
+                .push(("session".into(), "camera_prefix".into(), "\"rp-\"".into()))
+        })
+        .build();
+    let daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
+    let mut client = daemon.client();
+    let base = root.base_time();
+    let reply = start(&mut client, "front", base, base + 6.0);
+    assert_eq!(reply["replay_camera"], "rp-front", "{reply}");
+    let done = wait_job_end(&mut events, &daemon);
+    assert!(is_job(&done, "success"), "{done}\n{}", daemon.log_report());
+    assert!(root.camera_file("rp-front").is_file());
+    assert!(root.replay_dir().join("rp-front/clip.mp4").is_file());
+    let ledger = std::fs::read_to_string(root.ledger_path()).unwrap();
+    assert!(ledger.contains("\"rp-front\""), "{ledger}");
+    let stop = client.cmd("stop");
+    assert_eq!(stop["ok"], true, "{stop}");
+    assert!(!root.camera_file("rp-front").exists());
+    assert!(!root.replay_dir().join("rp-front").exists());
+    // A source named like a replay camera of this prefix is refused.
+    let refused = start(&mut client, "rp-front", base, base + 6.0);
+    assert_eq!(error_code(&refused), "invalid_params", "{refused}");
+}

@@ -87,6 +87,8 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG as u8);
         }
     };
+    // Every name rule of the process follows session.camera_prefix.
+    replayd::replay::names::set_prefix(&loaded.config.session.camera_prefix);
     if args.check_config {
         // What was read, then what a start would need; each problem names
         // the key to change.

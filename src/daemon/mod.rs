@@ -597,6 +597,9 @@ impl Daemon {
                 }
                 self.admin_gid = control::admin_gid(&loaded.config.control.admin_group);
                 self.lifecycle.set_settings(loaded.settings());
+                if loaded.config.session.camera_prefix != self.loaded.config.session.camera_prefix {
+                    log::warn!("session.camera_prefix changes take effect at restart");
+                }
                 if loaded.config.publish != self.loaded.config.publish {
                     // A request in flight finishes on the old connection;
                     // the next one uses the new settings.

@@ -76,7 +76,7 @@ impl StateStore {
             Ok(state) if state.boot_id != self.boot_id => Loaded::OtherBoot,
             Ok(state) => match state.session {
                 None => Loaded::Current(None),
-                Some(saved) => match saved.validate(crate::replay::names::REPLAY_PREFIX) {
+                Some(saved) => match saved.validate(crate::replay::names::prefix()) {
                     Ok(()) => Loaded::Current(Some(Box::new(saved))),
                     Err(e) => self.set_aside(e.to_string()),
                 },

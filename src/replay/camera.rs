@@ -8,7 +8,7 @@ use crate::nvr::config::{describe_key, describe_kind, NvrConfig};
 use serde_yaml::{Mapping, Value};
 use std::path::Path;
 
-use super::names::{self, REPLAY_PREFIX};
+use super::names;
 
 /// ffmpeg input arguments of the replay camera: real-time pace, endless
 /// loop, and timestamps regenerated at each loop so the NVR sees a live feed.
@@ -76,10 +76,13 @@ pub fn build(
             format!("{source:?} is not a valid camera name (letters, digits, '_' and '-' only)"),
         ));
     }
-    if source.starts_with(REPLAY_PREFIX) {
+    if source.starts_with(names::prefix()) {
         return Err(CameraError::new(
             "camera",
-            format!("{source:?} is a replay camera ({REPLAY_PREFIX}*); replay its source camera instead"),
+            format!(
+                "{source:?} is a replay camera ({}*); replay its source camera instead",
+                names::prefix()
+            ),
         ));
     }
     let effective = nvr.effective_camera(source).ok_or_else(|| {

@@ -2,10 +2,26 @@
 //! pass before it becomes part of a path, a query or a published config.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 /// What every replay camera name starts with unless `session.camera_prefix`
 /// says otherwise.
 pub const REPLAY_PREFIX: &str = "_replay_";
+
+/// `session.camera_prefix`, set once at start-up: every name rule of the
+/// process follows it, and a change takes a restart (the ledger and the
+/// NVR's cameras are named with the prefix they were made with).
+static PREFIX: OnceLock<String> = OnceLock::new();
+
+/// Sets the prefix for this process; a second call keeps the first one.
+pub fn set_prefix(prefix: &str) {
+    let _ = PREFIX.set(prefix.to_string());
+}
+
+/// The replay camera prefix in force.
+pub fn prefix() -> &'static str {
+    PREFIX.get().map_or(REPLAY_PREFIX, String::as_str)
+}
 
 /// `^[a-zA-Z0-9_-]+$`: the NVR's own rule, and what keeps a name from ever
 /// carrying a path separator, a dot or a control character.
@@ -18,12 +34,13 @@ pub fn is_valid(name: &str) -> bool {
 
 /// A valid name that carries the replay prefix and something after it.
 pub fn is_replay_name(name: &str) -> bool {
-    name.len() > REPLAY_PREFIX.len() && name.starts_with(REPLAY_PREFIX) && is_valid(name)
+    let prefix = prefix();
+    name.len() > prefix.len() && name.starts_with(prefix) && is_valid(name)
 }
 
 /// The replay camera of a source camera.
 pub fn replay_name(source: &str) -> String {
-    format!("{REPLAY_PREFIX}{source}")
+    format!("{}{source}", prefix())
 }
 
 /// Why a source camera name was refused.
@@ -44,7 +61,7 @@ impl CameraName {
         if !is_valid(name) {
             return Err(NameError::Invalid(crate::protocol::printable(name)));
         }
-        if name.starts_with(REPLAY_PREFIX) {
+        if name.starts_with(prefix()) {
             return Err(NameError::IsReplay(name.to_string()));
         }
         Ok(CameraName(name.to_string()))
