@@ -503,3 +503,73 @@ fn a_replay_dir_that_is_a_symlink_or_someone_elses_is_refused() {
         assert_serves(&daemon);
     }
 }
+
+#[test]
+fn rows_a_locked_database_kept_at_stop_are_deleted_once_it_is_free() {
+    // Issue 10 finding 7: a stop under a locked database left its rows for
+    // good (rows_removed: 0, no retry).
+    let root = TestRoot::new();
+    let daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
+    let mut client = daemon.client();
+    let base = root.base_time();
+    assert_eq!(start(&mut client, "front", base, base + 6.0)["ok"], true);
+    let done = wait_job_end(&mut events, &daemon);
+    assert!(is_job(&done, "success"), "{done}");
+    let artifacts = root.add_replay_artifacts("_replay_front");
+    let locker = root.db();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let stop = client.cmd("stop");
+    assert_eq!(stop["ok"], true, "{stop}");
+    assert_eq!(stop["summary"]["rows_removed"], 0, "{stop}");
+    let ledger = fs::read_to_string(root.ledger_path()).unwrap();
+    assert!(ledger.contains("rows_owed"), "{ledger}");
+    assert!(ledger.contains("_replay_front"), "{ledger}");
+    locker.execute_batch("ROLLBACK").unwrap();
+    drop(locker);
+    assert!(
+        wait_until(secs(10), || artifacts
+            .remaining_rows(&root)
+            .values()
+            .all(|&n| n == 0)),
+        "rows left: {:?}\n{}",
+        artifacts.remaining_rows(&root),
+        daemon.log_report()
+    );
+    assert!(wait_until(secs(2), || !fs::read_to_string(
+        root.ledger_path()
+    )
+    .unwrap()
+    .contains("_replay_front")));
+    assert_serves(&daemon);
+}
+
+#[test]
+fn a_recording_row_that_points_outside_the_media_root_is_not_read() {
+    // Issue 10 (low): segment paths outside the media root were read.
+    let root = TestRoot::new();
+    let outside = root.path().join("elsewhere/secret.mp4");
+    fs::create_dir_all(outside.parent().unwrap()).unwrap();
+    fs::copy(&root.segments()[1].path, &outside).unwrap();
+    root.db()
+        .execute(
+            "UPDATE recordings SET path = ?1 WHERE path = ?2",
+            rusqlite::params![
+                outside.to_string_lossy(),
+                root.segments()[1].path.to_string_lossy()
+            ],
+        )
+        .unwrap();
+    let daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
+    let mut client = daemon.client();
+    let base = root.base_time();
+    assert_eq!(start(&mut client, "front", base, base + 20.0)["ok"], true);
+    let done = wait_job_end(&mut events, &daemon);
+    assert!(is_job(&done, "success"), "{done}");
+    let log = daemon.log();
+    assert!(
+        log.contains("outside the NVR's media root") && log.contains("secret.mp4"),
+        "{log}"
+    );
+}

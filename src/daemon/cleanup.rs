@@ -61,10 +61,13 @@ impl Daemon {
             }
             Err(e) => {
                 log::error!(
-                    "cannot delete the database rows of {replay}: {e}; boot cleanup tries again"
+                    "cannot delete the database rows of {replay}: {e}; trying again in the background"
                 );
                 if self.ledger.owe_rows(replay).is_ok() {
                     let _ = self.save_ledger();
+                }
+                if self.rows_retry.is_none() {
+                    self.schedule_rows_retry(super::clock::boottime());
                 }
                 0
             }

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -144,20 +144,26 @@ impl Daemon {
             }
         }
         let prepared = ReplayFolder::create(&self.loaded.config.session.replay_dir, replay)
-            .and_then(|folder| folder.create_part())
-            .and_then(|part| write_private(&paths.list, &list).map(|()| part));
-        let part = match prepared {
-            Ok(part) => part,
+            .and_then(|folder| folder.create_part().map(|()| folder))
+            .and_then(|folder| write_private(&paths.list, &list).map(|()| folder));
+        let folder = match prepared {
+            Ok(folder) => folder,
             Err(e) => {
                 return Input::StepFailed(JobFailure::Io(format!(
                     "cannot prepare the replay folder: {e}"
                 )))
             }
         };
-        // ffmpeg writes through the descriptor the daemon opened (and reopens
-        // it the same way for +faststart): no path in the media tree is
-        // ever resolved for writing.
-        let output = PathBuf::from(format!("/proc/self/fd/{}", part.as_raw_fd()));
+        // ffmpeg reaches the folder through the descriptor the daemon opened
+        // (no path in the media tree is resolved: a swapped folder changes
+        // nothing), and the file by name in a folder only replayd can write.
+        // By name, so that a stop's unlink keeps ffmpeg's +faststart pass
+        // from reopening a file that is thrown away anyway (it exits at once).
+        let output = PathBuf::from(format!(
+            "/proc/self/fd/{}/{}",
+            folder.fd().as_raw_fd(),
+            replay_folder::PART
+        ));
         let args = clip::ffmpeg_args(&paths.list, &output);
         let program = self.loaded.config.ffmpeg.path.clone();
         let spawned = Child::spawn_with_fd(
@@ -165,9 +171,9 @@ impl Daemon {
             &program,
             &args,
             Priority::Background,
-            Some(part.as_fd()),
+            Some(folder.fd()),
         );
-        drop(part);
+        drop(folder);
         match spawned {
             Ok(child) => {
                 let pid = child.pid();

@@ -123,6 +123,9 @@ pub struct Daemon {
     refused_uids: Vec<u32>,
     /// When the next idle client is due to be closed.
     idle_deadline: Option<f64>,
+    /// Rows the ledger says are still owed (a stop under a locked database):
+    /// the next try and the wait after it, 1 s doubling to 60 s.
+    rows_retry: Option<(f64, f64)>,
     terminating: bool,
 }
 
@@ -183,6 +186,7 @@ impl Daemon {
             accept_paused: false,
             refused_uids: Vec::new(),
             idle_deadline: None,
+            rows_retry: None,
             terminating: false,
         };
         let recovered = daemon.recovered();
@@ -378,11 +382,13 @@ impl Daemon {
     fn next_deadline(&self) -> Option<f64> {
         let watchdog = self.watchdog.map(|(_, next)| next);
         let nvr = self.nvr.as_ref().and_then(NvrLink::deadline);
+        let rows = self.rows_retry.map(|(at, _)| at);
         [
             self.lifecycle.next_deadline(),
             watchdog,
             nvr,
             self.idle_deadline,
+            rows,
         ]
         .into_iter()
         .flatten()
@@ -404,6 +410,46 @@ impl Daemon {
         self.take_nvr_results(results);
         self.feed_inbox();
         self.feed(Input::Timer);
+        if self.rows_retry.is_some_and(|(at, _)| now >= at) {
+            self.retry_owed_rows(now);
+        }
+    }
+
+    /// Database rows a stop could not delete are retried with back-off
+    /// until they are gone (boot cleanup tries them too).
+    fn retry_owed_rows(&mut self, now: f64) {
+        let live = self.lifecycle.replay_camera().map(str::to_string);
+        let owed: Vec<String> = self
+            .ledger
+            .rows_owed()
+            .iter()
+            .filter(|r| Some(r.as_str()) != live.as_deref())
+            .cloned()
+            .collect();
+        for replay in owed {
+            match self.open_db().and_then(|db| db.delete_camera_rows(&replay)) {
+                Ok(rows) => {
+                    log::info!("deleted {rows} database rows still owed by {replay}");
+                    if self.ledger.rows_deleted(&replay) {
+                        let _ = self.save_ledger();
+                    }
+                }
+                Err(e) => log::debug!("rows of {replay} still cannot be deleted: {e}"),
+            }
+        }
+        self.schedule_rows_retry(now);
+    }
+
+    /// Arms (or disarms) the retry of owed rows after a failure.
+    pub(super) fn schedule_rows_retry(&mut self, now: f64) {
+        if self.ledger.rows_owed().is_empty() {
+            self.rows_retry = None;
+            return;
+        }
+        let wait = self
+            .rows_retry
+            .map_or(1.0, |(_, wait)| (wait * 2.0).min(60.0));
+        self.rows_retry = Some((now + wait, wait));
     }
 
     fn accept_clients(&mut self) {

@@ -26,25 +26,25 @@ pub struct ReplayFolder {
 impl ReplayFolder {
     /// Makes the folder if needed and opens it.
     pub fn create(replay_dir: &Path, replay: &str) -> io::Result<ReplayFolder> {
-        let root = open_dir(CWD, replay_dir, true)?;
+        let root = open_dir(CWD, replay_dir, true, false)?;
         match mkdirat(&root, replay, Mode::from_raw_mode(0o750)) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(context(e, &replay_dir.join(replay))),
         }
         let path = replay_dir.join(replay);
-        let dir = open_dir(&root, Path::new(replay), false).map_err(|e| relabel(e, &path))?;
+        let dir = open_dir(&root, Path::new(replay), false, true).map_err(|e| relabel(e, &path))?;
         Ok(ReplayFolder { dir, path })
     }
 
     /// Opens an existing folder; `None` when there is none.
     pub fn open(replay_dir: &Path, replay: &str) -> io::Result<Option<ReplayFolder>> {
-        let root = match open_dir(CWD, replay_dir, false) {
+        let root = match open_dir(CWD, replay_dir, false, false) {
             Ok(root) => root,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
         let path = replay_dir.join(replay);
-        match open_dir(&root, Path::new(replay), false) {
+        match open_dir(&root, Path::new(replay), false, true) {
             Ok(dir) => Ok(Some(ReplayFolder { dir, path })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(relabel(e, &path)),
@@ -55,10 +55,16 @@ impl ReplayFolder {
         &self.path
     }
 
-    /// A new, empty partial clip for ffmpeg to write through its descriptor;
-    /// whatever had that name before (a leftover, or something planted) is
-    /// unlinked first, never opened.
-    pub fn create_part(&self) -> io::Result<OwnedFd> {
+    /// The folder's descriptor, for a child to inherit.
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    /// A new, empty partial clip; whatever had that name before (a
+    /// leftover, or something planted) is unlinked first, never opened.
+    /// ffmpeg then opens it by name inside the folder's descriptor, which no
+    /// one but replayd can write into (see [`open_dir`]).
+    pub fn create_part(&self) -> io::Result<()> {
         self.remove(PART)?;
         openat(
             &self.dir,
@@ -66,6 +72,7 @@ impl ReplayFolder {
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::from_raw_mode(0o640),
         )
+        .map(drop)
         .map_err(|e| context(e, &self.path.join(PART)))
     }
 
@@ -115,7 +122,7 @@ pub fn remove_folder(replay_dir: &Path, replay: &str) -> io::Result<u64> {
             files += 1;
         }
     }
-    let root = open_dir(CWD, replay_dir, false)?;
+    let root = open_dir(CWD, replay_dir, false, false)?;
     match unlinkat(&root, replay, AtFlags::REMOVEDIR) {
         Ok(()) | Err(Errno::NOENT) => Ok(files),
         Err(e) => Err(context(e, folder.path())),
@@ -123,8 +130,9 @@ pub fn remove_folder(replay_dir: &Path, replay: &str) -> io::Result<u64> {
 }
 
 /// Opens a folder without following a symlink at its last component and
-/// checks it is replayd's own; `make` creates a missing one (0750).
-fn open_dir(at: impl AsFd, path: &Path, make: bool) -> io::Result<OwnedFd> {
+/// checks it is replayd's own; `make` creates a missing one (0750);
+/// `private`: no one else may write in it either.
+fn open_dir(at: impl AsFd, path: &Path, make: bool, private: bool) -> io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let dir = match openat(&at, path, flags, Mode::empty()) {
         Ok(dir) => dir,
@@ -144,6 +152,19 @@ fn open_dir(at: impl AsFd, path: &Path, make: bool) -> io::Result<OwnedFd> {
     };
     let stat = fstat(&dir).map_err(io::Error::from)?;
     let me = rustix::process::geteuid().as_raw();
+    // The replay dir itself may be shared (a tmpfs, a sticky folder): only
+    // folders and nothing that is replayd's is named in it. A camera's
+    // folder, where ffmpeg opens a file by name, must be replayd's alone.
+    if private && stat.st_mode & 0o022 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is writable by others (mode {:o}): someone else could plant files in it",
+                path.display(),
+                stat.st_mode & 0o7777
+            ),
+        ));
+    }
     if stat.st_uid != me {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,

@@ -191,9 +191,10 @@ impl Daemon {
             .nvr
             .mounts
             .to_host(&export.video_path)
+            .filter(|host| self.in_media(host))
             .ok_or_else(|| {
                 RequestError::NotFound(format!(
-                    "the video of export '{}' ({}) is not under any NVR mount (nvr.mounts)",
+                    "the video of export '{}' ({}) is not in the NVR's media root (nvr.media_dir, nvr.mounts)",
                     export.id,
                     export.video_path.display()
                 ))
@@ -244,6 +245,12 @@ impl Daemon {
             .iter()
             .map(|r| {
                 let (path, state) = match mounts.to_host(&r.path) {
+                    Some(host) if !self.in_media(&host) => (
+                        host,
+                        SegmentState::Missing(
+                            "outside the NVR's media root (nvr.media_dir, nvr.mounts)".into(),
+                        ),
+                    ),
                     Some(host) => {
                         let state = inspect_segment(&host);
                         (host, state)
@@ -261,6 +268,22 @@ impl Daemon {
                 }
             })
             .collect()
+    }
+
+    /// Whether a file of this host is in the NVR's media: under
+    /// `nvr.media_dir`, or under a mount of a folder of the NVR's
+    /// `/media/frigate` (recordings on their own disk). A row pointing
+    /// anywhere else is not read, whatever the database says.
+    fn in_media(&self, host: &std::path::Path) -> bool {
+        use std::path::Component;
+        if host.components().any(|c| matches!(c, Component::ParentDir)) {
+            return false;
+        }
+        let nvr = &self.loaded.config.nvr;
+        host.starts_with(&nvr.media_dir)
+            || nvr.mounts.entries().iter().any(|m| {
+                m.nvr.starts_with(crate::nvr::mounts::NVR_MEDIA_DIR) && host.starts_with(&m.host)
+            })
     }
 
     /// Fails with `no_space` unless the replay dir's file system holds `need` plus a margin.
