@@ -269,18 +269,9 @@ impl ProgressThrottle {
     }
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC`, without a date crate.
+/// `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn format_utc(unix: f64) -> String {
-    let secs = unix.floor() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::civil::format_utc(unix)
 }
 
 /// Like [`format_utc`], with the milliseconds when there are any: two
@@ -305,20 +296,6 @@ pub fn describe_range(start: f64, end: f64) -> String {
         format_utc_precise(start),
         format_utc_precise(end)
     )
-}
-
-/// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[cfg(test)]
