@@ -576,3 +576,41 @@ fn auto_stop_keeps_its_deadline_across_a_restart() {
     assert_eq!(client.cmd("status")["session"]["active"], false);
     assert_eq!(leftovers_of(&root, "_replay_front"), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn boot_cleanup_of_a_stale_camera_spares_a_resumed_session_named_like_it() {
+    // Issue 10 finding 9: cleaning a stale `_replay_lot` spared only the NVR's
+    // own camera names, so the live `_replay_lot-9` session's snapshots and
+    // review thumbnails (`_replay_lot-9-<time>…`, which `_replay_lot-<digit>…`
+    // also matches) went with it.
+    const LOT_9: &str = "ffmpeg:\n  inputs:\n    - path: rtsp://127.0.0.1:8554/lot9\n      roles:\n        - detect\ndetect:\n  width: 320\n  height: 240\n";
+    let root = TestRoot::builder()
+        .camera("lot-9", LOT_9)
+        .recordings("lot-9", 3)
+        .build();
+    let mut daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
+    let mut client = daemon.client();
+    let segments = root.segments_of("lot-9");
+    let (t0, t1) = (segments[0].start, segments[segments.len() - 1].end);
+    assert_eq!(start(&mut client, "lot-9", t0, t1)["ok"], true);
+    let done = wait_job_end(&mut events, &daemon);
+    assert!(is_job(&done, "success"), "{done}\n{}", daemon.log_report());
+    // What the NVR made of the live camera, and a stale camera the ledger
+    // names (left by an earlier replayd).
+    let live = root.add_replay_artifacts("_replay_lot-9");
+    let stale = root.add_stale_replay_camera("_replay_lot");
+    kill9(&mut daemon);
+    drop(client);
+
+    let daemon = Daemon::spawn(&root);
+    let mut client = daemon.client();
+    let status = client.cmd("status");
+    assert_eq!(status["session"]["replay_camera"], "_replay_lot-9", "{status}");
+    assert_eq!(status["session"]["state"], "ready", "{status}");
+    assert_eq!(stale.remaining_paths(), Vec::<PathBuf>::new());
+    // The live session's snapshots, thumbnails and rows are all still there.
+    let gone: Vec<&PathBuf> = live.files.iter().filter(|f| !f.exists()).collect();
+    assert!(gone.is_empty(), "the live session lost {gone:?}");
+    assert_eq!(live.remaining_rows(&root), live.rows);
+}
