@@ -1449,3 +1449,46 @@ fn a_pipelining_client_that_reads_slowly_gets_every_reply() {
     writer.join().unwrap();
     assert_daemon_healthy(&mut daemon, &root);
 }
+
+#[test]
+fn a_stop_while_clients_hold_every_fd_still_cleans_everything() {
+    // Issue 10 finding 4: an auto-stop during fd exhaustion cleaned nothing
+    // (rows, files and a `ready` session.json were left behind).
+    let root = TestRoot::new();
+    let mut daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
+    let mut admin = daemon.client();
+    let base = root.base_time();
+    assert_eq!(start(&mut admin, "front", base, base + 6.0)["ok"], true);
+    let done = wait_job_end(&mut events, &daemon);
+    assert!(is_job(&done, "success"), "{done}");
+    let artifacts = root.add_replay_artifacts("_replay_front");
+    let limit = (daemon.fd_count() + 4) as u64;
+    let status = Command::new("prlimit")
+        .arg(format!("--pid={}", daemon.pid()))
+        .arg(format!("--nofile={limit}:{limit}"))
+        .status()
+        .expect("run prlimit");
+    assert!(status.success(), "prlimit failed: {status}");
+    // Clients take every descriptor the daemon can give them.
+    let mut hogs: Vec<Client> = (0..20)
+        .map(|_| Client::try_connect(root.socket()).expect("connect"))
+        .collect();
+    for c in &mut hogs {
+        c.send_raw(b"{\"cmd\":\"subscribe\"}\n");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(daemon.log().contains("accept on control socket failed"));
+    let stop = admin.cmd("stop");
+    assert_eq!(stop["ok"], true, "{stop}\n{}", daemon.log_report());
+    assert_eq!(
+        artifacts.remaining_paths(),
+        Vec::<PathBuf>::new(),
+        "{}",
+        daemon.log_report()
+    );
+    assert!(artifacts.remaining_rows(&root).values().all(|&n| n == 0));
+    assert!(!root.replay_dir().join("_replay_front").exists());
+    drop(hogs);
+    assert_daemon_healthy(&mut daemon, &root);
+}

@@ -606,7 +606,10 @@ fn boot_cleanup_of_a_stale_camera_spares_a_resumed_session_named_like_it() {
     let daemon = Daemon::spawn(&root);
     let mut client = daemon.client();
     let status = client.cmd("status");
-    assert_eq!(status["session"]["replay_camera"], "_replay_lot-9", "{status}");
+    assert_eq!(
+        status["session"]["replay_camera"], "_replay_lot-9",
+        "{status}"
+    );
     assert_eq!(status["session"]["state"], "ready", "{status}");
     assert_eq!(stale.remaining_paths(), Vec::<PathBuf>::new());
     // The live session's snapshots, thumbnails and rows are all still there.

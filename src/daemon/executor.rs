@@ -42,7 +42,32 @@ impl Daemon {
     }
 
     /// Carries out one action; returns the input its result makes, if any.
+    /// Actions that open files get the reserved descriptors: whatever the
+    /// clients hold, a cleanup or a spawn never fails for want of one.
     fn execute(&mut self, action: Action) -> Option<Input> {
+        let needs_fds = matches!(
+            action,
+            Action::CheckStart { .. }
+                | Action::CheckExport { .. }
+                | Action::SpawnClip { .. }
+                | Action::MeasureClip { .. }
+                | Action::Publish { .. }
+                | Action::Republish { .. }
+                | Action::CleanUp { .. }
+                | Action::CleanStale { .. }
+                | Action::Replan { .. }
+                | Action::BootCleanup { .. }
+        );
+        if !needs_fds {
+            return self.perform(action);
+        }
+        self.reserve.clear();
+        let result = self.perform(action);
+        self.reserve = super::take_reserve();
+        result
+    }
+
+    fn perform(&mut self, action: Action) -> Option<Input> {
         match action {
             Action::Reply { client, reply } => {
                 let line = match reply {

@@ -123,6 +123,11 @@ pub struct Daemon {
     refused_uids: Vec<u32>,
     /// When the next idle client is due to be closed.
     idle_deadline: Option<f64>,
+    /// Descriptors held back for the daemon's own work: clients can take
+    /// every other one, never these (issue: an auto-stop during fd
+    /// exhaustion cleaned nothing). Released around each action that needs
+    /// descriptors, taken again after it.
+    reserve: Vec<std::fs::File>,
     /// Rows the ledger says are still owed (a stop under a locked database):
     /// the next try and the wait after it, 1 s doubling to 60 s.
     rows_retry: Option<(f64, f64)>,
@@ -187,6 +192,7 @@ impl Daemon {
             refused_uids: Vec::new(),
             idle_deadline: None,
             rows_retry: None,
+            reserve: take_reserve(),
             terminating: false,
         };
         let recovered = daemon.recovered();
@@ -624,6 +630,13 @@ impl Daemon {
         if self.clients.len() < before {
             self.accept_paused = false;
             self.refused_uids.clear();
+            // Room again: the reserve first, then new clients.
+            while self.reserve.len() < RESERVED_FDS {
+                match std::fs::File::open("/dev/null") {
+                    Ok(file) => self.reserve.push(file),
+                    Err(_) => break,
+                }
+            }
         }
     }
 
@@ -740,6 +753,16 @@ fn load_ledger(loaded: &Loaded) -> io::Result<(LedgerStore, Ledger)> {
         store.save(&ledger)?;
     }
     Ok((store, ledger))
+}
+
+/// How many descriptors the daemon keeps for its own work: a database, a
+/// media walk (a directory per level), a child's pipes and pidfd.
+const RESERVED_FDS: usize = 16;
+
+fn take_reserve() -> Vec<std::fs::File> {
+    (0..RESERVED_FDS)
+        .map_while(|_| std::fs::File::open("/dev/null").ok())
+        .collect()
 }
 
 /// Many clients may watch at once: use the whole hard fd limit, not the 1024 soft one.
