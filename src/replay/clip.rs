@@ -289,6 +289,9 @@ pub fn concat_list(plan: &ClipPlan) -> Result<Vec<u8>, ListError> {
         out.extend_from_slice(b"file ");
         out.extend_from_slice(&quote_path(Path::new(&ffmpeg_url(&entry.path)))?);
         out.push(b'\n');
+        // Each entry is read as an MP4 and nothing else, whatever its bytes
+        // look like to ffmpeg's probe.
+        out.extend_from_slice(b"option format_whitelist mov,mp4,m4a,3gp,3g2,mj2\n");
         // Microseconds: ffmpeg's time parser reads no finer, and a fixed
         // format keeps the list byte-for-byte reproducible.
         if let Some(inpoint) = entry.inpoint {

@@ -219,8 +219,8 @@ fn plan_with_unix_times_keeps_sub_second_cuts() {
     assert_eq!(
         String::from_utf8(list).unwrap(),
         "ffconcat version 1.0\n\
-             file 'file:/r/a.mp4'\ninpoint 2.250000\n\
-             file 'file:/r/b.mp4'\noutpoint 3.500000\n"
+             file 'file:/r/a.mp4'\noption format_whitelist mov,mp4,m4a,3gp,3g2,mj2\ninpoint 2.250000\n\
+             file 'file:/r/b.mp4'\noption format_whitelist mov,mp4,m4a,3gp,3g2,mj2\noutpoint 3.500000\n"
     );
     assert!(close(p.expected_duration, 11.25));
 }
@@ -310,9 +310,12 @@ fn concat_list_golden() {
     ]);
     let want = "ffconcat version 1.0\n\
                     file 'file:/media/rec/it'\\''s here.mp4'\n\
+                    option format_whitelist mov,mp4,m4a,3gp,3g2,mj2\n\
                     inpoint 1.500000\n\
                     file 'file:/media/rec/b.mp4'\n\
+                    option format_whitelist mov,mp4,m4a,3gp,3g2,mj2\n\
                     file 'file:/media/rec/c.mp4'\n\
+                    option format_whitelist mov,mp4,m4a,3gp,3g2,mj2\n\
                     outpoint 0.100000\n";
     assert_eq!(String::from_utf8(concat_list(&p).unwrap()).unwrap(), want);
     assert_eq!(
@@ -1148,4 +1151,15 @@ fn a_segment_whose_path_a_concat_list_cannot_carry_is_skipped_not_fatal() {
     assert_eq!(usable.warnings.len(), 1);
     assert!(usable.warnings[0].contains("skipping recording segment"));
     assert!(concat_list(&plan(&usable.segments, 0.0, 30.0)).is_ok());
+}
+
+#[test]
+fn every_entry_is_read_as_an_mp4_only() {
+    // Issue 10 (low): no per-entry format; safety relied on ffmpeg's probe.
+    let list = concat_list(&plan(&[seg("/r/a.mp4", 0.0, 10.0)], 0.0, 10.0)).unwrap();
+    let text = String::from_utf8(list).unwrap();
+    assert!(
+        text.contains("file 'file:/r/a.mp4'\noption format_whitelist mov,mp4,m4a,3gp,3g2,mj2\n"),
+        "{text}"
+    );
 }
