@@ -144,7 +144,7 @@ impl Daemon {
             }
         }
         let prepared = ReplayFolder::create(&self.loaded.config.session.replay_dir, replay)
-            .and_then(|folder| folder.create_part().map(|()| folder))
+            .and_then(|folder| folder.clear_part().map(|()| folder))
             .and_then(|folder| write_private(&paths.list, &list).map(|()| folder));
         let folder = match prepared {
             Ok(folder) => folder,

@@ -60,20 +60,18 @@ impl ReplayFolder {
         self.dir.as_fd()
     }
 
-    /// A new, empty partial clip; whatever had that name before (a
-    /// leftover, or something planted) is unlinked first, never opened.
-    /// ffmpeg then opens it by name inside the folder's descriptor, which no
-    /// one but replayd can write into (see [`open_dir`]).
-    pub fn create_part(&self) -> io::Result<()> {
-        self.remove(PART)?;
-        openat(
-            &self.dir,
-            PART,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o640),
-        )
-        .map(drop)
-        .map_err(|e| context(e, &self.path.join(PART)))
+    /// Makes room for a new partial clip: whatever had its name (a
+    /// leftover, or something planted) is unlinked, never opened. ffmpeg
+    /// then creates the file by name inside the folder's descriptor, in a
+    /// folder no one but replayd can write in (see [`open_dir`]), so nothing
+    /// can be planted at the name in between.
+    ///
+    /// Not created here: ext4 flushes a file that is truncated and then
+    /// rewritten when it is closed (auto_da_alloc), which is what ffmpeg's
+    /// O_TRUNC open of an existing file would be; a stop then waited for
+    /// hundreds of MB of a clip that is thrown away to reach the disk.
+    pub fn clear_part(&self) -> io::Result<()> {
+        self.remove(PART).map(drop)
     }
 
     /// Opens a regular file of the folder for reading (no symlink, no FIFO).
