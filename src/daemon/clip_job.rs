@@ -198,12 +198,8 @@ impl Daemon {
     /// start-up) is only the fallback for a header we cannot read.
     pub(super) fn measure_clip(&mut self, replay: &str) -> Input {
         let part = self.clip_paths(replay).part;
-        let opened =
-            ReplayFolder::open(&self.loaded.config.session.replay_dir, replay).and_then(|folder| {
-                folder
-                    .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?
-                    .open_file(replay_folder::PART)
-            });
+        let opened = ReplayFolder::open_existing(&self.loaded.config.session.replay_dir, replay)
+            .and_then(|folder| folder.open_file(replay_folder::PART));
         match opened.map_err(Mp4Error::from).and_then(mp4::duration) {
             Ok(duration) => return Input::ClipMeasured { duration },
             Err(e) => log::debug!(

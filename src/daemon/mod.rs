@@ -216,20 +216,13 @@ impl Daemon {
             let Some(link) = self.nvr.as_ref() else {
                 return;
             };
-            let (Some((fd, read, write)), Some(deadline)) = (link.poll_interest(), link.deadline())
+            let (Some((fd, events)), Some(deadline)) = (link.poll_interest(), link.deadline())
             else {
                 return;
             };
             if now >= give_up {
                 log::warn!("the NVR did not finish answering before READY: going on");
                 return;
-            }
-            let mut events = PollFlags::empty();
-            if read {
-                events |= PollFlags::POLLIN;
-            }
-            if write {
-                events |= PollFlags::POLLOUT;
             }
             let wait = (deadline.min(give_up) - now).max(0.0);
             let ms = PollTimeout::try_from(Duration::from_secs_f64(wait).as_millis() as i32 + 1)
@@ -318,14 +311,7 @@ impl Daemon {
                 sources.push((Token::ChildStderr, fd, PollFlags::POLLIN));
             }
         }
-        if let Some((fd, read, write)) = self.nvr.as_ref().and_then(NvrLink::poll_interest) {
-            let mut events = PollFlags::empty();
-            if read {
-                events |= PollFlags::POLLIN;
-            }
-            if write {
-                events |= PollFlags::POLLOUT;
-            }
+        if let Some((fd, events)) = self.nvr.as_ref().and_then(NvrLink::poll_interest) {
             sources.push((Token::Nvr, fd, events));
         }
         let mut fds: Vec<PollFd<'_>> = sources

@@ -9,6 +9,7 @@ use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use nix::poll::PollFlags;
 use serde_json::Value;
 
 use crate::config::FrigateSettings;
@@ -109,13 +110,16 @@ impl NvrLink {
     }
 
     /// The exchange's fd and what it waits for, for the poll loop.
-    pub fn poll_interest(&self) -> Option<(BorrowedFd<'_>, bool, bool)> {
+    pub fn poll_interest(&self) -> Option<(BorrowedFd<'_>, PollFlags)> {
         let running = self.current.as_ref()?;
-        Some((
-            running.exchange.fd(),
-            running.exchange.wants_read(),
-            running.exchange.wants_write(),
-        ))
+        let mut events = PollFlags::empty();
+        if running.exchange.wants_read() {
+            events |= PollFlags::POLLIN;
+        }
+        if running.exchange.wants_write() {
+            events |= PollFlags::POLLOUT;
+        }
+        Some((running.exchange.fd(), events))
     }
 
     /// One request's timeout, while a job runs.

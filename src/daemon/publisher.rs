@@ -75,12 +75,8 @@ impl Daemon {
                 warnings: Vec::new(),
             })
         };
-        let moved =
-            ReplayFolder::open(&self.loaded.config.session.replay_dir, replay).and_then(|folder| {
-                folder
-                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?
-                    .rename(replay_folder::PART, replay_folder::CLIP)
-            });
+        let moved = ReplayFolder::open_existing(&self.loaded.config.session.replay_dir, replay)
+            .and_then(|folder| folder.rename(replay_folder::PART, replay_folder::CLIP));
         if let Err(e) = moved {
             return failed(JobFailure::Io(format!(
                 "cannot move the clip into place: {e}"

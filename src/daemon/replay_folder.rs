@@ -51,6 +51,16 @@ impl ReplayFolder {
         }
     }
 
+    /// Opens a folder that must be there.
+    pub fn open_existing(replay_dir: &Path, replay: &str) -> io::Result<ReplayFolder> {
+        ReplayFolder::open(replay_dir, replay)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} is gone", replay_dir.join(replay).display()),
+            )
+        })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -344,11 +344,14 @@ impl Daemon {
 fn inspect_segment(path: &std::path::Path) -> SegmentState {
     use crate::nvr::media::{open_segment, SegmentError};
     match open_segment(path) {
-        Ok((file, size)) => SegmentState::Present {
-            size,
-            params: mp4::video_params(&file).ok(),
-            duration: mp4::duration(&file).ok(),
-        },
+        Ok((file, size)) => {
+            let (params, duration) = mp4::video_params_and_duration(&file).unwrap_or((None, None));
+            SegmentState::Present {
+                size,
+                params,
+                duration,
+            }
+        }
         Err(SegmentError::Empty { .. }) => SegmentState::Empty,
         Err(e) => SegmentState::Missing(e.to_string()),
     }

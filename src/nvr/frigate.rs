@@ -468,7 +468,7 @@ pub fn classify(op: Op, reply: &Result<Response, HttpError>) -> Result<Outcome, 
 }
 
 fn transport_error(op: Op, error: &HttpError) -> FrigateError {
-    let message = with_sources(error);
+    let message = crate::replay::errors::error_chain(error);
     if op == Op::Add && error.request_may_have_arrived() {
         return FrigateError::Unknown {
             message: format!(
@@ -484,21 +484,6 @@ fn transport_error(op: Op, error: &HttpError) -> FrigateError {
         message: format!("no usable reply from Frigate to {}: {message}", op.what()),
         retry,
     }
-}
-
-/// The error and its sources on one line (each said once).
-fn with_sources(error: &HttpError) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 fn success(op: Op, response: &Response) -> Result<Outcome, FrigateError> {

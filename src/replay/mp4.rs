@@ -40,7 +40,21 @@ pub fn video_params<R: Read + Seek>(mut file: R) -> Result<VideoParams, Mp4Error
 /// as the format duration of an MP4 that ffmpeg wrote).
 pub fn duration<R: Read + Seek>(mut file: R) -> Result<f64, Mp4Error> {
     let moov = read_moov(&mut file)?;
-    let mvhd = child(&moov, b"mvhd").ok_or(Mp4Error::Malformed("mvhd"))?;
+    moov_duration(&moov)
+}
+
+/// A segment's video parameters and duration from one read of its `moov`
+/// (a range has hundreds of segments: the header is read once each). The
+/// error is the read's; either part may still be missing on its own.
+pub fn video_params_and_duration<R: Read + Seek>(
+    mut file: R,
+) -> Result<(Option<VideoParams>, Option<f64>), Mp4Error> {
+    let moov = read_moov(&mut file)?;
+    Ok((parse_moov(&moov).ok(), moov_duration(&moov).ok()))
+}
+
+fn moov_duration(moov: &[u8]) -> Result<f64, Mp4Error> {
+    let mvhd = child(moov, b"mvhd").ok_or(Mp4Error::Malformed("mvhd"))?;
     let field = |range: std::ops::Range<usize>| -> Result<u64, Mp4Error> {
         let bytes = mvhd.get(range).ok_or(Mp4Error::Malformed("mvhd"))?;
         Ok(bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))

@@ -1184,20 +1184,10 @@ pub fn segment_rel_path(t: f64) -> PathBuf {
 /// Unix seconds → (year, month, day, hour, minute, second), UTC.
 pub fn utc(t: f64) -> (i64, u32, u32, u32, u32, u32) {
     let secs = t.floor() as i64;
-    let days = secs.div_euclid(86_400);
     let tod = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = replayd::civil::civil_from_days(secs.div_euclid(86_400));
     (
-        y,
+        i64::from(y),
         m,
         d,
         (tod / 3600) as u32,
