@@ -23,7 +23,9 @@ pub const STOPPED_JOB_ID: &str = "stopped";
 
 /// A request from a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+// Unknown fields are refused by `decode_request` (`allowed_fields`): serde
+// cannot deny them on an enum whose variants flatten `StartOptions`.
+#[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Request {
     /// `{"cmd":"ping"}` → `{"ok":true,"version":"0.1.0","protocol":1}`
     Ping,
@@ -35,9 +37,37 @@ pub enum Request {
         camera: String,
         start_time: f64,
         end_time: f64,
+        #[serde(flatten)]
+        options: StartOptions,
     },
     /// `{"cmd":"start_from_export","export_id":"front_1700000000-abc"}` → as `start`
-    StartFromExport { export_id: String },
+    StartFromExport {
+        export_id: String,
+        #[serde(flatten)]
+        options: StartOptions,
+    },
+    /// `{"cmd":"start_from_file","camera":"front","path":"bug-1234.mp4"}` → as
+    /// `start`; `path` is relative to `session.import_dir`.
+    StartFromFile {
+        camera: String,
+        path: String,
+        #[serde(flatten)]
+        options: StartOptions,
+    },
+    /// `{"cmd":"update","overrides":{"motion":{"threshold":30}},"reset":["zones.yard"]}`
+    /// → `{"ok":true,"overrides":{..},"changed":["motion"]}`
+    Update {
+        #[serde(default)]
+        overrides: Option<serde_json::Value>,
+        #[serde(default)]
+        reset: Vec<String>,
+    },
+    /// `{"cmd":"apply","sections":["motion"]}` → `{"ok":true,"applied":{..},"restart_needed":[..]}`
+    /// (no `sections`, or an empty list: every section the overrides touch)
+    Apply {
+        #[serde(default)]
+        sections: Vec<String>,
+    },
     /// `{"cmd":"stop"}` → `{"ok":true,"summary":{..}}` once cleanup is done
     Stop,
     /// `{"cmd":"subscribe"}` → `{"ok":true}`, then event lines until the client leaves
@@ -49,9 +79,26 @@ impl Request {
     pub fn is_privileged(&self) -> bool {
         matches!(
             self,
-            Request::Start { .. } | Request::StartFromExport { .. } | Request::Stop
+            Request::Start { .. }
+                | Request::StartFromExport { .. }
+                | Request::StartFromFile { .. }
+                | Request::Update { .. }
+                | Request::Apply { .. }
+                | Request::Stop
         )
     }
+}
+
+/// What every kind of start may add (protocol 2): the replay's speed, the
+/// overrides merged over the source camera's settings, and the clip mode.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StartOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_mode: Option<crate::config::ClipMode>,
 }
 
 /// The error codes of protocol version 2.
@@ -289,12 +336,17 @@ pub struct Summary {
     pub review_segments: ReviewCounts,
     pub files_removed: u64,
     pub rows_removed: u64,
+    /// Protocol 2: the overrides the session ran with (null: none).
+    #[serde(default)]
+    pub overrides: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CameraAction {
     Add,
+    /// Protocol 2: a live update of the running replay camera.
+    Update,
     Remove,
 }
 
@@ -310,6 +362,9 @@ pub enum Event {
         action: CameraAction,
         camera: String,
         config: Option<serde_json::Value>,
+        /// Protocol 2: the sections an `update` changed (null otherwise).
+        #[serde(default)]
+        sections: Option<Vec<String>>,
     },
     /// `{"event":"summary","summary":SUMMARY}`
     Summary { summary: Summary },
@@ -343,6 +398,30 @@ pub struct StartReply {
     pub job_id: String,
 }
 
+/// Success body of `update`: the session's overrides now, and the sections
+/// of the replay camera that changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateReply {
+    pub overrides: serde_json::Value,
+    pub changed: Vec<String>,
+}
+
+/// One applied key: the source camera's value before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BeforeAfter {
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+/// Success body of `apply`: per section, per key (a dotted path inside the
+/// section), the value before and after; and the sections the running NVR
+/// only takes at its next restart.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ApplyReply {
+    pub applied: BTreeMap<String, BTreeMap<String, BeforeAfter>>,
+    pub restart_needed: Vec<String>,
+}
+
 /// Success body of `stop`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StopReply {
@@ -356,8 +435,18 @@ pub struct StopReply {
 fn allowed_fields(cmd: &str) -> Option<&'static [&'static str]> {
     Some(match cmd {
         "ping" | "status" | "stop" | "subscribe" => &[],
-        "start" => &["camera", "start_time", "end_time"],
-        "start_from_export" => &["export_id"],
+        "start" => &[
+            "camera",
+            "start_time",
+            "end_time",
+            "speed",
+            "overrides",
+            "clip_mode",
+        ],
+        "start_from_export" => &["export_id", "speed", "overrides", "clip_mode"],
+        "start_from_file" => &["camera", "path", "speed", "overrides", "clip_mode"],
+        "update" => &["overrides", "reset"],
+        "apply" => &["sections"],
         _ => return None,
     })
 }

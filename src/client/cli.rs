@@ -132,7 +132,10 @@ pub fn resolve(
             no_wait,
         } => {
             let request = match (camera, export) {
-                (_, Some(export_id)) => Request::StartFromExport { export_id },
+                (_, Some(export_id)) => Request::StartFromExport {
+                    export_id,
+                    options: Default::default(),
+                },
                 (Some(camera), None) => {
                     let (start_time, end_time) = match (from, to, last) {
                         (Some(from), Some(to), None) => {
@@ -157,6 +160,7 @@ pub fn resolve(
                         camera,
                         start_time,
                         end_time,
+                        options: Default::default(),
                     }
                 }
                 (None, None) => return Err(usage("a camera or --export is required")),

@@ -297,6 +297,7 @@ pub fn event_line(event: &Event) -> String {
         Event::Camera { action, camera, .. } => {
             let what = match action {
                 CameraAction::Add => "published",
+                CameraAction::Update => "updated",
                 CameraAction::Remove => "removed",
             };
             format!("camera {} {what}", clean(camera, false))

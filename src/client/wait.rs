@@ -78,6 +78,7 @@ impl StartWait {
         match event {
             Event::Camera { action, camera, .. } if *camera == self.replay_camera => match action {
                 CameraAction::Add => Verdict::Ready,
+                CameraAction::Update => Verdict::Unrelated,
                 CameraAction::Remove => Verdict::Failed(format!(
                     "{} was removed before it was ready (the session was stopped)",
                     self.replay_camera

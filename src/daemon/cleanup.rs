@@ -131,6 +131,7 @@ impl Daemon {
                     action: crate::protocol::CameraAction::Remove,
                     camera: name.clone(),
                     config: None,
+                    sections: None,
                 });
                 self.ledger_drop_camera(name);
             }

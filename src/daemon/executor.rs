@@ -49,10 +49,13 @@ impl Daemon {
             action,
             Action::CheckStart { .. }
                 | Action::CheckExport { .. }
+                | Action::CheckFile { .. }
                 | Action::SpawnClip { .. }
                 | Action::MeasureClip { .. }
                 | Action::Publish { .. }
                 | Action::Republish { .. }
+                | Action::PublishUpdate { .. }
+                | Action::ApplyOverrides { .. }
                 | Action::CleanUp { .. }
                 | Action::CleanStale { .. }
                 | Action::Replan { .. }
@@ -73,6 +76,8 @@ impl Daemon {
                 let line = match reply {
                     Reply::Started(body) => protocol::encode_ok(&body),
                     Reply::Stopped(body) => protocol::encode_ok(&body),
+                    Reply::Updated(body) => protocol::encode_ok(&body),
+                    Reply::Applied(body) => protocol::encode_ok(&body),
                     Reply::Refused(error) => protocol::encode_error(&error.body()),
                 };
                 self.complete_reply(client, &line);
@@ -100,9 +105,10 @@ impl Daemon {
                 camera,
                 start,
                 end,
+                options,
             } => Some(Input::StartChecked {
                 client,
-                result: self.check_start(&camera, start, end),
+                result: self.check_start(&camera, start, end, options),
             }),
             Action::CheckNvr {
                 client,
@@ -110,7 +116,8 @@ impl Daemon {
                 replay,
                 remove_first,
             } => self.check_nvr(client, source, replay, remove_first),
-            Action::CheckExport { export_id } => Some(self.check_export(&export_id)),
+            Action::CheckExport { export_id, .. } => Some(self.check_export(&export_id)),
+            Action::CheckFile { camera, path, .. } => Some(self.check_file(&camera, &path)),
             Action::SpawnClip { replay, plan } => Some(self.spawn_clip(&replay, &plan)),
             Action::MeasureClip { replay } => Some(self.measure_clip(&replay)),
             Action::Terminate => {
@@ -154,8 +161,36 @@ impl Daemon {
                 source,
                 replay,
                 detect_size,
-            } => self.publish(&source, &replay, detect_size),
-            Action::Republish { source, replay } => self.republish(&source, &replay),
+                tuning,
+            } => self.publish(&source, &replay, detect_size, &tuning),
+            Action::Republish {
+                source,
+                replay,
+                tuning,
+            } => self.republish(&source, &replay, &tuning),
+            Action::PublishUpdate {
+                client,
+                source,
+                replay,
+                detect_size,
+                tuning,
+                overrides,
+                reset,
+            } => self.publish_update(
+                client,
+                &source,
+                &replay,
+                detect_size,
+                &tuning,
+                overrides,
+                &reset,
+            ),
+            Action::ApplyOverrides {
+                client,
+                source,
+                overrides,
+                sections,
+            } => self.apply_overrides(client, &source, &overrides, &sections),
             Action::Unpublish { replay } => self.unpublish(&replay),
             Action::CleanStale { replay } => {
                 self.clean_stale(&replay);

@@ -23,6 +23,7 @@ mod replay_folder;
 mod requests;
 pub(crate) mod signals;
 pub(crate) mod state_store;
+mod tuning;
 
 pub use check::{check, CheckReport};
 pub use configs::{database_path, describe, load_configs, Loaded};

@@ -16,6 +16,7 @@ use crate::replay::ledger::CameraEntry;
 use crate::replay::lifecycle::{ClientId, Input, JobFailure, NvrFacts, Removal};
 use crate::replay::mp4;
 use crate::replay::names;
+use crate::replay::session::Tuning;
 
 use super::atomic_file::write_atomic;
 use super::clip_job::remove_quietly;
@@ -64,6 +65,7 @@ impl Daemon {
         source: &str,
         replay: &str,
         detect_size: Option<(u32, u32)>,
+        tuning: &Tuning,
     ) -> Option<Input> {
         let paths = self.clip_paths(replay);
         let clip_path = paths.clip.clone();
@@ -83,10 +85,11 @@ impl Daemon {
             )));
         }
         let mut warnings = Vec::new();
-        let config = match self.camera_config(source, &paths.clip, detect_size, &mut warnings) {
-            Ok(config) => config,
-            Err(failure) => return failed(failure),
-        };
+        let config =
+            match self.camera_config(source, &paths.clip, detect_size, tuning, &mut warnings) {
+                Ok(config) => config,
+                Err(failure) => return failed(failure),
+            };
         if let Err(failure) = self.write_camera_file(replay, &config) {
             return failed(failure);
         }
@@ -120,11 +123,16 @@ impl Daemon {
 
     /// A resumed session: the camera file again, and the camera in the NVR
     /// if it lost it.
-    pub(super) fn republish(&mut self, source: &str, replay: &str) -> Option<Input> {
+    pub(super) fn republish(
+        &mut self,
+        source: &str,
+        replay: &str,
+        tuning: &Tuning,
+    ) -> Option<Input> {
         let clip = self.clip_paths(replay).clip;
         let mut warnings = Vec::new();
         let built = self
-            .camera_config(source, &clip, None, &mut warnings)
+            .camera_config(source, &clip, None, tuning, &mut warnings)
             .and_then(|config| self.write_camera_file(replay, &config).map(|()| config));
         let config = match built {
             Ok(config) => config,
@@ -158,6 +166,7 @@ impl Daemon {
             action: CameraAction::Remove,
             camera: replay.to_string(),
             config: None,
+            sections: None,
         });
         remove_quietly(&self.camera_file(replay));
         let Some(link) = self.nvr.as_mut() else {
@@ -195,8 +204,11 @@ impl Daemon {
         source: &str,
         clip: &Path,
         detect_size: Option<(u32, u32)>,
+        tuning: &Tuning,
         warnings: &mut Vec<String>,
     ) -> Result<Mapping, JobFailure> {
+        // Speed and overrides are built in by camera::build (issue 12).
+        let _ = tuning;
         let replay = names::replay_name(source);
         let owned;
         let nvr = if self.owns(&replay) {

@@ -5,11 +5,11 @@
 use std::fs;
 
 use crate::nvr::db::Export;
-use crate::protocol::{self, Pong, Request, StatusReply, PROTOCOL_VERSION};
+use crate::protocol::{self, Pong, Request, StartOptions, StatusReply, PROTOCOL_VERSION};
 use crate::replay::camera;
 use crate::replay::clip::{self, ClipPlan, SegmentFile, SegmentState};
 use crate::replay::errors::{error_body, RequestError};
-use crate::replay::lifecycle::{Input, StartPlan};
+use crate::replay::lifecycle::{ImportedFile, Input, StartPlan};
 use crate::replay::mp4;
 use crate::replay::names;
 use crate::replay::session::{ClipSource, Session};
@@ -60,15 +60,37 @@ impl Daemon {
                 camera,
                 start_time,
                 end_time,
+                options,
             } => Input::Start {
                 client: id,
                 camera,
                 start_time,
                 end_time,
+                options,
             },
-            Request::StartFromExport { export_id } => Input::StartFromExport {
+            Request::StartFromExport { export_id, options } => Input::StartFromExport {
                 client: id,
                 export_id,
+                options,
+            },
+            Request::StartFromFile {
+                camera,
+                path,
+                options,
+            } => Input::StartFromFile {
+                client: id,
+                camera,
+                path,
+                options,
+            },
+            Request::Update { overrides, reset } => Input::Update {
+                client: id,
+                overrides,
+                reset,
+            },
+            Request::Apply { sections } => Input::Apply {
+                client: id,
+                sections,
             },
             Request::Stop => Input::Stop { client: id },
         };
@@ -141,6 +163,7 @@ impl Daemon {
         camera: &str,
         start: f64,
         end: f64,
+        options: StartOptions,
     ) -> Result<StartPlan, RequestError> {
         self.check_source_camera(camera)?;
         let recordings = self.open_db()?.recordings(camera, start, end)?;
@@ -164,6 +187,7 @@ impl Daemon {
             source: ClipSource::Recordings,
             plan: clip::plan(&usable.segments, start, end),
             warnings: usable.warnings,
+            options,
         })
     }
 
@@ -236,6 +260,111 @@ impl Daemon {
         .map_err(|e| RequestError::io(format!("cannot run ffprobe ({})", program.display()), e))?;
         self.child = Some(Running::ffprobe(child));
         Ok(export)
+    }
+
+    /// start_from_file: the file is resolved beneath the import dir (a
+    /// symlink may point around inside it, never out), must be a non-empty
+    /// regular file, and its camera must be replayable; then ffprobe
+    /// measures it through the descriptor that was checked.
+    pub(super) fn check_file(&mut self, camera: &str, name: &str) -> Input {
+        match self.probe_file(camera, name) {
+            Ok(file) => Input::FileProbeStarted { file },
+            Err(error) => Input::ExportRefused { error },
+        }
+    }
+
+    fn probe_file(&mut self, camera: &str, name: &str) -> Result<ImportedFile, RequestError> {
+        use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
+        let import_dir = self.loaded.config.session.import_dir.clone();
+        let shown = protocol::printable(name);
+        let relative = std::path::Path::new(name);
+        if name.is_empty()
+            || relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(RequestError::InvalidParams(format!(
+                "path '{shown}' must be a plain path relative to the import dir {} (session.import_dir)",
+                import_dir.display()
+            )));
+        }
+        self.check_source_camera(camera)?;
+        let dir = fs::File::open(&import_dir).map_err(|e| {
+            RequestError::io(
+                format!(
+                    "cannot open the import dir {} (session.import_dir)",
+                    import_dir.display()
+                ),
+                e,
+            )
+        })?;
+        // O_NONBLOCK: a FIFO planted under the name cannot block the loop.
+        let opened = openat2(
+            &dir,
+            relative,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        );
+        let fd = match opened {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => {
+                return Err(RequestError::NotFound(format!(
+                    "file '{shown}' does not exist in the import dir {}",
+                    import_dir.display()
+                )))
+            }
+            Err(rustix::io::Errno::XDEV) => {
+                return Err(RequestError::InvalidParams(format!(
+                    "file '{shown}' leads out of the import dir {} (a symlink or mount): refused",
+                    import_dir.display()
+                )))
+            }
+            Err(e) => {
+                return Err(RequestError::io(
+                    format!(
+                        "cannot open '{shown}' in the import dir {}",
+                        import_dir.display()
+                    ),
+                    e.into(),
+                ))
+            }
+        };
+        let file = fs::File::from(fd);
+        let meta = file
+            .metadata()
+            .map_err(|e| RequestError::io(format!("cannot stat '{shown}'"), e))?;
+        if !meta.is_file() {
+            return Err(RequestError::InvalidParams(format!(
+                "'{shown}' in the import dir is not a regular file"
+            )));
+        }
+        if meta.len() == 0 {
+            return Err(RequestError::InvalidParams(format!(
+                "'{shown}' in the import dir is empty"
+            )));
+        }
+        self.check_space(meta.len())?;
+        let program = self.loaded.config.ffmpeg.ffprobe.clone();
+        let through = std::path::PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&file)
+        ));
+        let child = Child::spawn_with_fd(
+            "ffprobe",
+            &program,
+            &clip::ffprobe_duration_args(&through),
+            Priority::Normal,
+            Some(std::os::fd::AsFd::as_fd(&file)),
+        )
+        .map_err(|e| RequestError::io(format!("cannot run ffprobe ({})", program.display()), e))?;
+        self.child = Some(Running::ffprobe(child));
+        Ok(ImportedFile {
+            camera: camera.to_string(),
+            name: name.to_string(),
+            path: import_dir.join(relative),
+        })
     }
 
     /// The recordings' files on this host (their rows hold the NVR's paths).
@@ -328,7 +457,10 @@ impl Daemon {
                     session.end_time,
                 ))
             }
-            ClipSource::Export { video_path, .. } => Ok(clip::plan_whole_file(
+            ClipSource::Export { video_path, .. }
+            | ClipSource::File {
+                path: video_path, ..
+            } => Ok(clip::plan_whole_file(
                 video_path,
                 session.end_time - session.start_time,
             )),

@@ -18,13 +18,15 @@ fn decodes_every_command() {
         Ok(Request::Start {
             camera: "front".into(),
             start_time: 1.0,
-            end_time: 2.5
+            end_time: 2.5,
+            options: Default::default(),
         })
     );
     assert_eq!(
         decode_request(br#"{"export_id":"e1","cmd":"start_from_export"}"#),
         Ok(Request::StartFromExport {
-            export_id: "e1".into()
+            export_id: "e1".into(),
+            options: Default::default(),
         })
     );
 }

@@ -16,14 +16,44 @@ use std::fmt;
 
 use crate::nvr::db::Export;
 use crate::protocol::{
-    CameraAction, Event, Job, JobStatus, SessionState, SessionView, StartReply, StopReply, Summary,
+    ApplyReply, CameraAction, Event, Job, JobStatus, SessionState, SessionView, StartOptions,
+    StartReply, StopReply, Summary, UpdateReply,
 };
 use crate::replay::clip::{self, ClipPlan, ProgressUpdate};
 use crate::replay::errors::RequestError;
 use crate::replay::names;
+use crate::replay::overrides;
 use crate::replay::session::{
-    self, ChildRecord, ClipSource, PersistedSession, ProgressThrottle, Session,
+    self, ChildRecord, ClipSource, PersistedSession, ProgressThrottle, Session, Tuning,
 };
+
+/// A file of the import dir that a `start_from_file` names, as the shell
+/// found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedFile {
+    /// The camera whose settings it is replayed with.
+    pub camera: String,
+    /// Its path relative to the import dir, as the request gave it.
+    pub name: String,
+    /// This host's path, inside the import dir.
+    pub path: std::path::PathBuf,
+}
+
+/// A source whose duration ffprobe measures before the start is accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probed {
+    Export(Export),
+    File(ImportedFile),
+}
+
+impl Probed {
+    fn describe(&self) -> String {
+        match self {
+            Probed::Export(export) => format!("export '{}'", export.id),
+            Probed::File(file) => format!("file '{}'", file.name),
+        }
+    }
+}
 
 /// A control connection, as the shell numbers them.
 pub type ClientId = u64;
@@ -59,6 +89,8 @@ pub struct StartPlan {
     pub plan: ClipPlan,
     /// Skipped segments and the like, shown in status.
     pub warnings: Vec<String>,
+    /// Speed, overrides and clip mode as the request gave them (checked).
+    pub options: StartOptions,
 }
 
 /// What the NVR told before a start (nothing, with the file publisher).
@@ -225,7 +257,17 @@ impl fmt::Display for JobFailure {
 pub enum Reply {
     Started(StartReply),
     Stopped(StopReply),
+    Updated(UpdateReply),
+    Applied(ApplyReply),
     Refused(RequestErrorKind),
+}
+
+/// A live update the publisher carried out: the session's overrides now,
+/// and the replay camera's sections that changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateDone {
+    pub overrides: Option<serde_json::Value>,
+    pub changed: Vec<String>,
 }
 
 /// A refusal as the machine decides it; `RequestError` itself is not `Clone`
@@ -236,6 +278,8 @@ pub enum RequestErrorKind {
     InvalidParams(String),
     AlreadyActive(String),
     NotActive,
+    /// A session exists but cannot take this request in its state.
+    NotReady(String),
     /// A refusal the shell found and the machine passes on, already encoded.
     Shell(crate::protocol::ErrorBody),
 }
@@ -253,6 +297,7 @@ impl RequestErrorKind {
                 format!("a replay session is already active ({m})")
             }
             RequestErrorKind::NotActive => "no replay session is active".to_string(),
+            RequestErrorKind::NotReady(m) => m.clone(),
             RequestErrorKind::Shell(body) => body.message.clone(),
         }
     }
@@ -269,6 +314,9 @@ impl RequestErrorKind {
                 error_body(&RequestError::AlreadyActive(m.clone()))
             }
             RequestErrorKind::NotActive => error_body(&RequestError::NotActive),
+            RequestErrorKind::NotReady(m) => {
+                crate::protocol::ErrorBody::new(crate::protocol::ErrorCode::NotActive, m.clone())
+            }
             RequestErrorKind::Shell(body) => body.clone(),
         }
     }
@@ -283,6 +331,7 @@ pub enum Input {
         camera: String,
         start_time: f64,
         end_time: f64,
+        options: StartOptions,
     },
     /// The shell's checks of a start ([`Action::CheckStart`]).
     StartChecked {
@@ -293,12 +342,25 @@ pub enum Input {
     StartFromExport {
         client: ClientId,
         export_id: String,
+        options: StartOptions,
+    },
+    /// `start_from_file`: `path` relative to the import dir.
+    StartFromFile {
+        client: ClientId,
+        camera: String,
+        path: String,
+        options: StartOptions,
     },
     /// The export passed the shell's checks and ffprobe measures it.
     ExportProbeStarted {
         export: Export,
     },
-    /// The export cannot be replayed ([`Action::CheckExport`]).
+    /// The imported file passed the shell's checks and ffprobe measures it.
+    FileProbeStarted {
+        file: ImportedFile,
+    },
+    /// The export (or imported file) cannot be replayed
+    /// ([`Action::CheckExport`], [`Action::CheckFile`]).
     ExportRefused {
         error: RequestError,
     },
@@ -320,6 +382,27 @@ pub enum Input {
     /// `stop` from a client.
     Stop {
         client: ClientId,
+    },
+    /// `update` of a ready session (admin already checked by the shell).
+    Update {
+        client: ClientId,
+        overrides: Option<serde_json::Value>,
+        reset: Vec<String>,
+    },
+    /// [`Action::PublishUpdate`] done, or refused with nothing changed.
+    UpdatePublished {
+        client: ClientId,
+        result: Result<UpdateDone, RequestError>,
+    },
+    /// `apply` of the session's overrides to the source camera.
+    Apply {
+        client: ClientId,
+        sections: Vec<String>,
+    },
+    /// [`Action::ApplyOverrides`] done (or refused).
+    Applied {
+        client: ClientId,
+        result: Result<ApplyReply, RequestError>,
     },
     /// The shell started the ffmpeg of [`Action::SpawnClip`].
     ClipStarted {
@@ -385,6 +468,7 @@ pub enum Action {
         camera: String,
         start: f64,
         end: f64,
+        options: StartOptions,
     },
     /// Ask the NVR what a start needs (reachable, version, cameras, its own
     /// replay), removing a camera still owed first → [`Input::NvrChecked`].
@@ -398,6 +482,14 @@ pub enum Action {
     /// [`Input::ExportProbeStarted`] or [`Input::ExportRefused`].
     CheckExport {
         export_id: String,
+        options: StartOptions,
+    },
+    /// Resolve the file in the import dir, check it and the camera, start
+    /// ffprobe on it → [`Input::FileProbeStarted`] or [`Input::ExportRefused`].
+    CheckFile {
+        camera: String,
+        path: String,
+        options: StartOptions,
     },
     /// Write the concat list and start ffmpeg → [`Input::ClipStarted`] or
     /// [`Input::StepFailed`].
@@ -430,11 +522,35 @@ pub enum Action {
         source: String,
         replay: String,
         detect_size: Option<(u32, u32)>,
+        tuning: Tuning,
     },
     /// Write the camera file of a resumed session again → [`Input::Republished`].
     Republish {
         source: String,
         replay: String,
+        tuning: Tuning,
+    },
+    /// Merge `overrides` into the session's and drop `reset`, rebuild the
+    /// replay camera, validate it and update the running one (camera file,
+    /// `camera update` event, the NVR) → [`Input::UpdatePublished`]. A
+    /// refusal changes nothing.
+    PublishUpdate {
+        client: ClientId,
+        source: String,
+        replay: String,
+        detect_size: Option<(u32, u32)>,
+        /// The session's speed and overrides before this update.
+        tuning: Tuning,
+        overrides: Option<serde_json::Value>,
+        reset: Vec<String>,
+    },
+    /// Write the session's overrides of `sections` (all, when empty) into
+    /// the source camera → [`Input::Applied`].
+    ApplyOverrides {
+        client: ClientId,
+        source: String,
+        overrides: serde_json::Value,
+        sections: Vec<String>,
     },
     /// Remove the camera from the NVR (and its file, with a `camera remove`
     /// event) → [`Input::Unpublished`].
@@ -534,12 +650,13 @@ enum Phase {
         client: ClientId,
         plan: Box<StartPlan>,
     },
-    /// A `start_from_export` whose reply waits for the export's checks and
-    /// ffprobe; the session is not active yet.
+    /// A `start_from_export` or `start_from_file` whose reply waits for the
+    /// source's checks and ffprobe; the session is not active yet.
     CheckingExport {
         client: ClientId,
-        export: Option<Export>,
+        export: Option<Probed>,
         probe: Option<ChildWatch>,
+        options: StartOptions,
     },
     PreparingClip {
         session: Session,
@@ -583,6 +700,9 @@ pub struct Lifecycle {
     /// What was last handed out to persist.
     persisted: Option<Option<PersistedSession>>,
     pending: Vec<PendingRemoval>,
+    /// The client whose update or apply the shell is carrying out: one at a
+    /// time, and only while the session is ready.
+    tuning_for: Option<ClientId>,
     out: Vec<Action>,
 }
 
@@ -597,6 +717,7 @@ impl Lifecycle {
             throttle: ProgressThrottle::default(),
             persisted: None,
             pending: Vec::new(),
+            tuning_for: None,
             out: Vec::new(),
         }
     }
@@ -614,20 +735,40 @@ impl Lifecycle {
                 camera,
                 start_time,
                 end_time,
-            } => self.start(client, &camera, start_time, end_time),
+                options,
+            } => self.start(client, &camera, start_time, end_time, options),
             Input::StartChecked { client, result } => match result {
                 Ok(plan) => self.check_nvr(client, plan),
                 Err(error) => self.refuse(client, RequestErrorKind::from_error(&error)),
             },
-            Input::StartFromExport { client, export_id } => {
-                self.start_from_export(client, export_id)
+            Input::StartFromExport {
+                client,
+                export_id,
+                options,
+            } => self.start_from_export(client, export_id, options),
+            Input::StartFromFile {
+                client,
+                camera,
+                path,
+                options,
+            } => self.start_from_file(client, camera, path, options),
+            Input::ExportProbeStarted { export } => {
+                self.export_probe_started(Probed::Export(export), now)
             }
-            Input::ExportProbeStarted { export } => self.export_probe_started(export, now),
+            Input::FileProbeStarted { file } => self.export_probe_started(Probed::File(file), now),
             Input::ExportRefused { error } => self.export_refused(&error),
             Input::NvrChecked { client, result } => self.nvr_checked(client, result, now),
             Input::Unpublished { replay, result } => self.unpublished(replay, result, now),
             Input::BootCleaned { owed } => self.owe_removals(owed, true, now.boot, 0.0, now),
             Input::Stop { client } => self.stop(Some(client), now),
+            Input::Update {
+                client,
+                overrides,
+                reset,
+            } => self.update(client, overrides, reset),
+            Input::UpdatePublished { client, result } => self.update_published(client, result),
+            Input::Apply { client, sections } => self.apply(client, sections),
+            Input::Applied { client, result } => self.applied(client, result),
             Input::ClipStarted { record } => self.clip_started(record),
             Input::MeasureStarted => self.measure_started(now),
             Input::StepFailed(failure) => self.step_failed(failure, now),
@@ -714,7 +855,8 @@ impl Lifecycle {
                 format!("idle, checking the NVR for {}", plan.camera)
             }
             Phase::CheckingExport { export, .. } => match export {
-                Some(e) => format!("idle, checking export {}", e.id),
+                Some(Probed::Export(e)) => format!("idle, checking export {}", e.id),
+                Some(Probed::File(f)) => format!("idle, checking file {}", f.name),
                 None => "idle".to_string(),
             },
             Phase::Stopping { session, .. } => {
@@ -872,7 +1014,9 @@ impl Lifecycle {
     fn busy(&self) -> Option<String> {
         match &self.phase {
             Phase::Idle => None,
-            Phase::CheckingExport { .. } => Some("a start from an export is being checked".into()),
+            Phase::CheckingExport { .. } => {
+                Some("a start from an export or a file is being checked".into())
+            }
             Phase::CheckingStart { plan, .. } => Some(format!(
                 "a start of {} is being checked with the NVR",
                 plan.camera
@@ -894,7 +1038,14 @@ impl Lifecycle {
 
     /// start: everything that needs no IO is refused here, before the shell
     /// looks at the camera, the database and the disk.
-    fn start(&mut self, client: ClientId, camera: &str, start: f64, end: f64) {
+    fn start(
+        &mut self,
+        client: ClientId,
+        camera: &str,
+        start: f64,
+        end: f64,
+        options: StartOptions,
+    ) {
         if let Some(doing) = self.busy() {
             return self.refuse(client, RequestErrorKind::AlreadyActive(doing));
         }
@@ -904,27 +1055,66 @@ impl Lifecycle {
         if let Err(message) = check_range(start, end, self.settings.max_range) {
             return self.refuse(client, RequestErrorKind::InvalidParams(message));
         }
+        if let Err(message) = check_options(&options) {
+            return self.refuse(client, RequestErrorKind::InvalidParams(message));
+        }
         self.act(Action::CheckStart {
             client,
             camera: camera.to_string(),
             start,
             end,
+            options,
         });
     }
 
-    fn start_from_export(&mut self, client: ClientId, export_id: String) {
+    fn start_from_export(&mut self, client: ClientId, export_id: String, options: StartOptions) {
         if let Some(doing) = self.busy() {
             return self.refuse(client, RequestErrorKind::AlreadyActive(doing));
+        }
+        if let Err(message) = check_options(&options) {
+            return self.refuse(client, RequestErrorKind::InvalidParams(message));
         }
         self.phase = Phase::CheckingExport {
             client,
             export: None,
             probe: None,
+            options: options.clone(),
         };
-        self.act(Action::CheckExport { export_id });
+        self.act(Action::CheckExport { export_id, options });
     }
 
-    fn export_probe_started(&mut self, found: Export, now: Now) {
+    /// start_from_file: the camera's name and the options are judged here,
+    /// the path by the shell (it must stay inside the import dir).
+    fn start_from_file(
+        &mut self,
+        client: ClientId,
+        camera: String,
+        path: String,
+        options: StartOptions,
+    ) {
+        if let Some(doing) = self.busy() {
+            return self.refuse(client, RequestErrorKind::AlreadyActive(doing));
+        }
+        if let Err(e) = names::CameraName::parse(&camera) {
+            return self.refuse(client, RequestErrorKind::InvalidParams(e.to_string()));
+        }
+        if let Err(message) = check_options(&options) {
+            return self.refuse(client, RequestErrorKind::InvalidParams(message));
+        }
+        self.phase = Phase::CheckingExport {
+            client,
+            export: None,
+            probe: None,
+            options: options.clone(),
+        };
+        self.act(Action::CheckFile {
+            camera,
+            path,
+            options,
+        });
+    }
+
+    fn export_probe_started(&mut self, found: Probed, now: Now) {
         if let Phase::CheckingExport { export, probe, .. } = &mut self.phase {
             *export = Some(found);
             *probe = Some(ChildWatch::new("ffprobe", now));
@@ -938,9 +1128,16 @@ impl Lifecycle {
         }
     }
 
-    /// The export's duration is known: accept it or say why not.
-    fn export_probed(&mut self, client: ClientId, export: Export, exit: ChildExit) {
+    /// The export's or file's duration is known: accept it or say why not.
+    fn source_probed(
+        &mut self,
+        client: ClientId,
+        probed: Probed,
+        exit: ChildExit,
+        options: StartOptions,
+    ) {
         self.phase = Phase::Idle;
+        let what = probed.describe();
         let duration = std::str::from_utf8(&exit.stdout)
             .ok()
             .and_then(clip::parse_probe_duration)
@@ -950,8 +1147,8 @@ impl Lifecycle {
             return self.refuse(
                 client,
                 RequestErrorKind::InvalidParams(format!(
-                    "cannot read the duration of export '{}' ({why}): {}",
-                    export.id, exit.stderr_tail
+                    "cannot read the duration of {what} ({why}): {}",
+                    exit.stderr_tail
                 )),
             );
         };
@@ -960,21 +1157,36 @@ impl Lifecycle {
             return self.refuse(
                 client,
                 RequestErrorKind::InvalidParams(format!(
-                    "export '{}' is {duration:.0}s long, more than session.max_range ({max_range:.0}s)",
-                    export.id
+                    "{what} is {duration:.0}s long, more than session.max_range ({max_range:.0}s)"
                 )),
             );
         }
-        let plan = StartPlan {
-            camera: export.camera.clone(),
-            start: export.date,
-            end: export.date + duration,
-            plan: clip::plan_whole_file(&export.video_path, duration),
-            source: ClipSource::Export {
-                export_id: export.id,
-                video_path: export.video_path,
+        let plan = match probed {
+            Probed::Export(export) => StartPlan {
+                camera: export.camera.clone(),
+                start: export.date,
+                end: export.date + duration,
+                plan: clip::plan_whole_file(&export.video_path, duration),
+                source: ClipSource::Export {
+                    export_id: export.id,
+                    video_path: export.video_path,
+                },
+                warnings: Vec::new(),
+                options,
             },
-            warnings: Vec::new(),
+            // A file has no time of its own: its range is its own timeline.
+            Probed::File(file) => StartPlan {
+                camera: file.camera,
+                start: 0.0,
+                end: duration,
+                plan: clip::plan_whole_file(&file.path, duration),
+                source: ClipSource::File {
+                    name: file.name,
+                    path: file.path,
+                },
+                warnings: Vec::new(),
+                options,
+            },
         };
         self.check_nvr(client, plan);
     }
@@ -1054,6 +1266,8 @@ impl Lifecycle {
             ffmpeg: None,
             detect_size: facts.detect_size,
             warnings: start.warnings,
+            speed: start.options.speed.unwrap_or(1.0),
+            overrides: start.options.overrides.clone(),
         };
         self.log(
             log::Level::Info,
@@ -1174,20 +1388,22 @@ impl Lifecycle {
         match phase {
             Phase::CheckingExport {
                 client,
-                export: Some(export),
+                export: Some(probed),
                 probe: Some(probe),
+                options,
             } => {
                 if let Some(failure) = probe.failure {
                     self.phase = Phase::Idle;
                     return self.refuse(
                         client,
                         RequestErrorKind::InvalidParams(format!(
-                            "cannot read the duration of export '{}' ({failure}): {}",
-                            export.id, exit.stderr_tail
+                            "cannot read the duration of {} ({failure}): {}",
+                            probed.describe(),
+                            exit.stderr_tail
                         )),
                     );
                 }
-                self.export_probed(client, export, exit);
+                self.source_probed(client, probed, exit, options);
             }
             Phase::PreparingClip {
                 mut session,
@@ -1350,12 +1566,14 @@ impl Lifecycle {
         };
         let (source, replay) = (session.source_camera.clone(), session.replay_camera.clone());
         let detect_size = session.detect_size;
+        let tuning = session.tuning();
         self.phase = Phase::StartingCamera { session };
         self.emit_job(JobStatus::Running, None, now);
         self.act(Action::Publish {
             source,
             replay,
             detect_size,
+            tuning,
         });
     }
 
@@ -1405,6 +1623,7 @@ impl Lifecycle {
             action: CameraAction::Add,
             camera: replay.clone(),
             config,
+            sections: None,
         }));
         self.emit_job(JobStatus::Success, None, now);
         self.log(
@@ -1459,6 +1678,178 @@ impl Lifecycle {
         self.emit_job(JobStatus::Failed, Some(message), now);
         self.phase = Phase::Idle;
         self.flush_persist();
+    }
+
+    // ---- update and apply --------------------------------------------------
+
+    /// The ready session an update or apply works on, or why there is none.
+    fn tunable(&self) -> Result<&Session, RequestErrorKind> {
+        match &self.phase {
+            Phase::Ready { session } => match self.tuning_for {
+                None => Ok(session),
+                Some(_) => Err(RequestErrorKind::AlreadyActive(format!(
+                    "an update or apply of {} is being carried out",
+                    session.replay_camera
+                ))),
+            },
+            _ => match self.session() {
+                Some(session) => Err(RequestErrorKind::NotReady(format!(
+                    "replay session {} is {}, not ready: settings change once its camera runs",
+                    session.replay_camera,
+                    self.state().as_str()
+                ))),
+                None => Err(RequestErrorKind::NotActive),
+            },
+        }
+    }
+
+    /// update: the shell merges, rebuilds, validates and publishes; the
+    /// session's overrides change only once that succeeded.
+    fn update(
+        &mut self,
+        client: ClientId,
+        overrides: Option<serde_json::Value>,
+        reset: Vec<String>,
+    ) {
+        let session = match self.tunable() {
+            Ok(session) => session.clone(),
+            Err(refusal) => return self.refuse(client, refusal),
+        };
+        if let Some(value) = &overrides {
+            if let Err(e) = overrides::check_shape(value) {
+                return self.refuse(client, RequestErrorKind::InvalidParams(e.to_string()));
+            }
+        }
+        if overrides.is_none() && reset.is_empty() {
+            return self.refuse(
+                client,
+                RequestErrorKind::InvalidParams(
+                    "update needs overrides or reset paths (nothing to change)".into(),
+                ),
+            );
+        }
+        self.tuning_for = Some(client);
+        self.act(Action::PublishUpdate {
+            client,
+            source: session.source_camera.clone(),
+            replay: session.replay_camera.clone(),
+            detect_size: session.detect_size,
+            tuning: session.tuning(),
+            overrides,
+            reset,
+        });
+    }
+
+    fn update_published(&mut self, client: ClientId, result: Result<UpdateDone, RequestError>) {
+        if self.tuning_for == Some(client) {
+            self.tuning_for = None;
+        }
+        let Phase::Ready { session } = &mut self.phase else {
+            // The session was stopped while the NVR was being told; the
+            // stop removes the camera whatever the update did.
+            return self.refuse(client, RequestErrorKind::NotActive);
+        };
+        match result {
+            Ok(done) => {
+                session.overrides = done.overrides.clone();
+                let replay = session.replay_camera.clone();
+                self.log(
+                    log::Level::Info,
+                    format!(
+                        "replay camera {replay} updated: {} changed",
+                        if done.changed.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            done.changed.join(", ")
+                        }
+                    ),
+                );
+                // Persisted (the overrides changed) before the reply.
+                self.reply(
+                    client,
+                    Reply::Updated(UpdateReply {
+                        overrides: done
+                            .overrides
+                            .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+                        changed: done.changed,
+                    }),
+                );
+            }
+            Err(error) => self.refuse(client, RequestErrorKind::from_error(&error)),
+        }
+    }
+
+    /// apply: the session's overrides, of the sections asked for, written
+    /// into the source camera by the publisher.
+    fn apply(&mut self, client: ClientId, sections: Vec<String>) {
+        let session = match self.tunable() {
+            Ok(session) => session.clone(),
+            Err(refusal) => return self.refuse(client, refusal),
+        };
+        if let Some(bad) = sections
+            .iter()
+            .find(|s| !overrides::SECTIONS.contains(&s.as_str()))
+        {
+            return self.refuse(
+                client,
+                RequestErrorKind::InvalidParams(format!(
+                    "sections: '{}' is not a section overrides can hold ({})",
+                    crate::protocol::printable(bad),
+                    overrides::SECTIONS.join(", ")
+                )),
+            );
+        }
+        let Some(current) = session
+            .overrides
+            .clone()
+            .filter(|o| o.as_object().is_some_and(|m| !m.is_empty()))
+        else {
+            return self.refuse(
+                client,
+                RequestErrorKind::InvalidParams(format!(
+                    "replay session {} has no overrides to apply",
+                    session.replay_camera
+                )),
+            );
+        };
+        self.tuning_for = Some(client);
+        self.act(Action::ApplyOverrides {
+            client,
+            source: session.source_camera.clone(),
+            overrides: current,
+            sections,
+        });
+    }
+
+    fn applied(&mut self, client: ClientId, result: Result<ApplyReply, RequestError>) {
+        if self.tuning_for == Some(client) {
+            self.tuning_for = None;
+        }
+        match result {
+            Ok(reply) => {
+                let source = self
+                    .session()
+                    .map_or_else(String::new, |s| s.source_camera.clone());
+                let keys: usize = reply.applied.values().map(|k| k.len()).sum();
+                self.log(
+                    log::Level::Info,
+                    format!(
+                        "overrides applied to camera {source}: {keys} keys in {}{}",
+                        reply.applied.keys().cloned().collect::<Vec<_>>().join(", "),
+                        if reply.restart_needed.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                "; {} take effect at the NVR's next restart",
+                                reply.restart_needed.join(", ")
+                            )
+                        }
+                    ),
+                );
+                self.reply(client, Reply::Applied(reply));
+            }
+            Err(error) => self.refuse(client, RequestErrorKind::from_error(&error)),
+        }
     }
 
     // ---- stop and auto-stop ----------------------------------------------
@@ -1707,6 +2098,7 @@ impl Lifecycle {
             return;
         };
         summary.duration_s = (now.wall - session.started_at).max(0.0);
+        summary.overrides = session.overrides.clone();
         let stopped =
             session::stopped_job(&session.source_camera, &session.replay_camera, now.wall);
         self.job = Some(stopped.clone());
@@ -1848,9 +2240,14 @@ impl Lifecycle {
                     return self.boot_cleanup(None, Some(replay));
                 }
                 let source = session.source_camera.clone();
+                let tuning = session.tuning();
                 self.phase = Phase::Recovering { session };
                 self.boot_cleanup(Some(replay.clone()), None);
-                self.act(Action::Republish { source, replay });
+                self.act(Action::Republish {
+                    source,
+                    replay,
+                    tuning,
+                });
             }
             SessionState::PreparingClip | SessionState::StartingCamera => {
                 if session.interruptions >= 1 {
@@ -2008,6 +2405,18 @@ pub fn judge_clip(plan: &ClipPlan, duration: f64, rebuilds: u32) -> ClipVerdict 
 pub const MAX_REBUILDS: u32 = 3;
 
 /// start's range rule: finite, `end > start`, at most `max_range` seconds.
+/// A start's speed and overrides, as far as they can be judged without the
+/// NVR config (the shell builds and validates the camera with them).
+pub fn check_options(options: &StartOptions) -> Result<(), String> {
+    if let Some(speed) = options.speed {
+        overrides::check_speed(speed)?;
+    }
+    if let Some(value) = &options.overrides {
+        overrides::check_shape(value).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 pub fn check_range(start: f64, end: f64, max_range: f64) -> Result<(), String> {
     if !start.is_finite() || !end.is_finite() {
         return Err("start_time and end_time must be finite numbers".into());

@@ -5,4 +5,5 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod mp4;
 pub mod names;
+pub mod overrides;
 pub mod session;

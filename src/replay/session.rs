@@ -20,6 +20,9 @@ pub enum ClipSource {
         export_id: String,
         video_path: PathBuf,
     },
+    /// A file of the import dir (`name` as the request gave it, relative to
+    /// the import dir; `path` this host's), replayed whole.
+    File { name: String, path: PathBuf },
 }
 
 /// An ffmpeg the session started: pid plus start time (clock ticks since
@@ -60,6 +63,17 @@ pub struct Session {
     /// What the session went ahead despite, for `status`.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The rate the replay camera reads its input at (SPEC §2 "speed").
+    #[serde(default = "normal_speed")]
+    pub speed: f64,
+    /// The operator's changes over the source camera's settings
+    /// (SPEC §2 "overrides", cumulative through `update`).
+    #[serde(default)]
+    pub overrides: Option<serde_json::Value>,
+}
+
+fn normal_speed() -> f64 {
+    1.0
 }
 
 /// What session.json holds: the session and where the lifecycle was with it.
@@ -140,11 +154,47 @@ impl PersistedSession {
         if s.warnings.len() > 1000 {
             return bad("too many warnings".into());
         }
+        if let ClipSource::File { name, path } = &s.source {
+            if !plain(path) || name.is_empty() || name.len() > 4096 {
+                return bad("the imported file's name or path is not one".into());
+            }
+        }
+        if let Err(e) = crate::replay::overrides::check_speed(s.speed) {
+            return bad(e);
+        }
+        if let Some(overrides) = &s.overrides {
+            crate::replay::overrides::check_shape(overrides)
+                .map_err(|e| TamperedSession(e.to_string()))?;
+        }
         Ok(())
     }
 }
 
+/// How the replay camera departs from its source: the rate it reads its
+/// input at and the operator's overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tuning {
+    pub speed: f64,
+    pub overrides: Option<serde_json::Value>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            speed: 1.0,
+            overrides: None,
+        }
+    }
+}
+
 impl Session {
+    pub fn tuning(&self) -> Tuning {
+        Tuning {
+            speed: self.speed,
+            overrides: self.overrides.clone(),
+        }
+    }
+
     pub fn view(&self, state: SessionState) -> SessionView {
         SessionView {
             active: true,
@@ -162,8 +212,8 @@ impl Session {
             clip_mode: Some("copy".to_string()),
             clip_mode_reason: None,
             linked_bytes: None,
-            speed: Some(1.0),
-            overrides: None,
+            speed: Some(self.speed),
+            overrides: self.overrides.clone(),
             view_url: None,
             source: Some(match &self.source {
                 ClipSource::Recordings => SourceView {
@@ -178,6 +228,11 @@ impl Session {
                     kind: "export".into(),
                     export_id: Some(export_id.clone()),
                     path: Some(video_path.to_string_lossy().into_owned()),
+                },
+                ClipSource::File { name, .. } => SourceView {
+                    kind: "file".into(),
+                    export_id: None,
+                    path: Some(name.clone()),
                 },
             }),
             warnings: self.warnings.clone(),

@@ -18,6 +18,7 @@ fn start(camera: &str, start_time: f64, end_time: f64) -> Action {
             camera: camera.into(),
             start_time,
             end_time,
+            options: Default::default(),
         },
         wait: true,
     }
@@ -58,6 +59,7 @@ fn command_shapes() {
             Action::Start {
                 request: Request::StartFromExport {
                     export_id: "front_1795-ab".into(),
+                    options: Default::default(),
                 },
                 wait: true,
             },
@@ -69,6 +71,7 @@ fn command_shapes() {
                     camera: "front".into(),
                     start_time: NOW - 90.0,
                     end_time: NOW,
+                    options: Default::default(),
                 },
                 wait: false,
             },

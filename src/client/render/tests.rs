@@ -39,6 +39,7 @@ fn summary() -> Summary {
         },
         files_removed: 120,
         rows_removed: 300,
+        overrides: None,
     }
 }
 
@@ -247,6 +248,7 @@ fn event_lines() {
                 action: CameraAction::Add,
                 camera: "_replay_front".into(),
                 config: None,
+                sections: None,
             },
             "camera _replay_front published",
         ),
@@ -255,6 +257,7 @@ fn event_lines() {
                 action: CameraAction::Remove,
                 camera: "_replay_front".into(),
                 config: None,
+                sections: None,
             },
             "camera _replay_front removed",
         ),

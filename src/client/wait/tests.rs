@@ -31,6 +31,7 @@ fn camera(action: CameraAction, name: &str) -> Event {
         action,
         camera: name.into(),
         config: None,
+        sections: None,
     }
 }
 

@@ -34,6 +34,8 @@ fn session_data() -> crate::replay::session::Session {
         ffmpeg: None,
         detect_size: None,
         warnings: Vec::new(),
+        speed: 1.0,
+        overrides: None,
     }
 }
 

@@ -43,6 +43,7 @@ fn start_plan(n: usize) -> StartPlan {
         source: ClipSource::Recordings,
         plan: segments(n),
         warnings: Vec::new(),
+        options: Default::default(),
     }
 }
 
@@ -63,6 +64,7 @@ fn start(m: &mut Lifecycle, n: usize, now: Now) -> Vec<Action> {
             camera: "front".into(),
             start_time: BASE,
             end_time: BASE + 10.0 * n as f64,
+            options: Default::default(),
         },
         now,
     );
@@ -72,7 +74,8 @@ fn start(m: &mut Lifecycle, n: usize, now: Now) -> Vec<Action> {
             client: ADMIN,
             camera: "front".into(),
             start: BASE,
-            end: BASE + 10.0 * n as f64
+            end: BASE + 10.0 * n as f64,
+            options: Default::default(),
         }]
     );
     let out = m.handle(
@@ -223,6 +226,7 @@ fn start_refuses_what_needs_no_io_before_asking_the_shell() {
                 camera: camera.into(),
                 start_time: s,
                 end_time: e,
+                options: Default::default(),
             },
             at(1.0),
         );
@@ -300,6 +304,7 @@ fn one_session_at_a_time_including_during_a_stop_and_an_export_check() {
             camera: "back".into(),
             start_time: BASE,
             end_time: BASE + 5.0,
+            options: Default::default(),
         },
         at(2.0),
     );
@@ -312,6 +317,7 @@ fn one_session_at_a_time_including_during_a_stop_and_an_export_check() {
         Input::StartFromExport {
             client: 8,
             export_id: "e".into(),
+            options: Default::default(),
         },
         at(2.0),
     );
@@ -324,6 +330,7 @@ fn one_session_at_a_time_including_during_a_stop_and_an_export_check() {
         Input::StartFromExport {
             client: 8,
             export_id: "e".into(),
+            options: Default::default(),
         },
         at(1.0),
     );
@@ -333,6 +340,7 @@ fn one_session_at_a_time_including_during_a_stop_and_an_export_check() {
             camera: "front".into(),
             start_time: BASE,
             end_time: BASE + 5.0,
+            options: Default::default(),
         },
         at(1.0),
     );
@@ -500,6 +508,7 @@ fn a_finished_clip_is_measured_then_published_then_ready() {
         source: "front".into(),
         replay: "_replay_front".into(),
         detect_size: Some((1280, 720)),
+        tuning: Default::default(),
     }));
     assert_eq!(
         persisted(&out),
@@ -646,6 +655,7 @@ fn stop_with_nothing_active_is_not_active() {
         Input::StartFromExport {
             client: 8,
             export_id: "e".into(),
+            options: Default::default(),
         },
         at(1.0),
     );
@@ -847,6 +857,7 @@ fn new_limits_apply_after_a_reload() {
             camera: "front".into(),
             start_time: BASE,
             end_time: BASE + 11.0,
+            options: Default::default(),
         },
         at(1.0),
     );
@@ -872,13 +883,15 @@ fn an_export_is_measured_before_the_reply_then_accepted_whole() {
         Input::StartFromExport {
             client: ADMIN,
             export_id: "front_1-ab".into(),
+            options: Default::default(),
         },
         at(1.0),
     );
     assert_eq!(
         out,
         vec![Action::CheckExport {
-            export_id: "front_1-ab".into()
+            export_id: "front_1-ab".into(),
+            options: Default::default(),
         }]
     );
     m.handle(Input::ExportProbeStarted { export: export() }, at(1.0));
@@ -923,6 +936,7 @@ fn an_export_that_cannot_be_replayed_is_refused_and_nothing_is_left() {
             Input::StartFromExport {
                 client: ADMIN,
                 export_id: "x".into(),
+                options: Default::default(),
             },
             at(1.0),
         );
@@ -952,6 +966,7 @@ fn an_export_that_cannot_be_replayed_is_refused_and_nothing_is_left() {
         Input::StartFromExport {
             client: ADMIN,
             export_id: "x".into(),
+            options: Default::default(),
         },
         at(1.0),
     );
@@ -972,6 +987,7 @@ fn a_hung_export_probe_is_ended_and_the_start_refused() {
         Input::StartFromExport {
             client: ADMIN,
             export_id: "x".into(),
+            options: Default::default(),
         },
         at(1.0),
     );
@@ -1038,7 +1054,8 @@ fn a_ready_session_is_resumed_with_the_same_deadline() {
     })));
     assert!(out.contains(&Action::Republish {
         source: "front".into(),
-        replay: "_replay_front".into()
+        replay: "_replay_front".into(),
+        tuning: Default::default(),
     }));
     // Boot cleanup spares it at once, before the NVR answered.
     assert!(out.contains(&Action::BootCleanup {
@@ -1269,6 +1286,7 @@ fn an_nvr_refusal_or_outage_before_the_reply_writes_nothing() {
                 camera: "back".into(),
                 start_time: BASE,
                 end_time: BASE + 1.0,
+                options: Default::default(),
             },
             at(1.0),
         );
@@ -1375,6 +1393,7 @@ fn a_new_start_of_that_camera_first_completes_its_removal() {
             camera: "front".into(),
             start_time: BASE,
             end_time: BASE + 10.0,
+            options: Default::default(),
         },
         at(100.5),
     );

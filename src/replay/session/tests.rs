@@ -17,6 +17,8 @@ fn session() -> Session {
         ffmpeg: None,
         detect_size: None,
         warnings: Vec::new(),
+        speed: 1.0,
+        overrides: None,
     }
 }
 
