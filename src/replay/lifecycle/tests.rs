@@ -1563,3 +1563,5 @@ fn absent_is_not_final_while_an_add_that_timed_out_may_still_land() {
     assert!(t >= 36.0, "absent taken as final at {t}");
     assert!(m.pending_removals().is_empty());
 }
+
+mod tuning;
