@@ -61,6 +61,7 @@ pub fn check(loaded: &Loaded) -> CheckReport {
     }
     for (key, dir) in [
         ("session.replay_dir", &config.session.replay_dir),
+        ("session.import_dir", &config.session.import_dir),
         ("runtime.state_dir", &config.runtime.state_dir),
     ] {
         match ensure_writable_dir(dir) {

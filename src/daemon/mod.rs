@@ -163,6 +163,7 @@ impl Daemon {
                 (listener, Some(path))
             }
         };
+        ensure_import_dir(&loaded.config.session.import_dir, admin_gid);
         let settings = loaded.settings();
         let (ledger_store, ledger) = load_ledger(&loaded)?;
         let nvr = match loaded.config.publish.to {
@@ -740,6 +741,33 @@ fn load_ledger(loaded: &Loaded) -> io::Result<(LedgerStore, Ledger)> {
         store.save(&ledger)?;
     }
     Ok((store, ledger))
+}
+
+/// The import dir (SPEC §1): made when missing, group `control.admin_group`
+/// and setgid so that what operators drop in stays readable to replayd. A
+/// failure only costs `start_from_file`, so it is a warning, not an exit.
+fn ensure_import_dir(dir: &std::path::Path, admin_gid: Option<Gid>) {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if dir.is_dir() {
+        return;
+    }
+    let made = std::fs::DirBuilder::new()
+        .mode(0o770)
+        .create(dir)
+        .and_then(|()| {
+            if let Some(gid) = admin_gid {
+                nix::unistd::chown(dir, None, Some(gid)).map_err(io::Error::from)?;
+            }
+            // mkdir's mode leaves the setgid bit to chmod.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o2770))
+        });
+    match made {
+        Ok(()) => log::info!("import dir {} created", dir.display()),
+        Err(e) => log::warn!(
+            "cannot create the import dir {} (session.import_dir): {e}; start_from_file will fail",
+            dir.display()
+        ),
+    }
 }
 
 /// How many descriptors the daemon keeps for its own work: a database, a
