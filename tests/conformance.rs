@@ -123,11 +123,20 @@ impl World {
     /// until the job succeeded; prints the time from the request to
     /// `ready`. Returns the status then.
     fn start_to_ready(&self) -> Value {
+        self.start_to_ready_with(json!({}))
+    }
+
+    /// [`World::start_to_ready`] with more fields in the start request
+    /// (speed, overrides, clip_mode).
+    fn start_to_ready_with(&self, options: Value) -> Value {
         let mut events = Client::subscribe(self.daemon().socket());
         let mut client = self.client();
         let (t0, t1) = self.layout.front_range();
-        let req = json!({"cmd": "start", "camera": SOURCE,
+        let mut req = json!({"cmd": "start", "camera": SOURCE,
                              "start_time": t0 + 1.0, "end_time": t1 - 3.0});
+        for (key, value) in options.as_object().into_iter().flatten() {
+            req[key] = value.clone();
+        }
         let started = Instant::now();
         let reply = client.request(&req);
         assert_eq!(reply["ok"], true, "start {req} refused: {reply}");
@@ -840,4 +849,165 @@ fn foreign_replay_camera_017() {
 #[test]
 fn foreign_replay_camera_018() {
     foreign_replay_camera(FrigateVersion::V018);
+}
+
+// ---- (8) the tuning loop: speed, overrides, a live update, apply, stop ----
+
+/// A YAML mapping's value at a dotted path.
+fn yaml_at<'a>(value: &'a serde_yaml::Value, path: &str) -> Option<&'a serde_yaml::Value> {
+    path.split('.').try_fold(value, |v, key| v.get(key))
+}
+
+fn tuning_loop(version: FrigateVersion) {
+    let mut w = World::new(version, |b| b);
+    let label = w.label();
+    let config_before = w.layout.nvr_config_yaml();
+    assert_eq!(
+        yaml_at(&config_before, "cameras.front.motion.threshold"),
+        Some(&serde_yaml::Value::from(35)),
+        "the example config changed: front's motion.threshold"
+    );
+    w.spawn_daemon();
+
+    // Start at speed 4 with an override.
+    let status = w.start_to_ready_with(json!({
+        "speed": 4, "overrides": {"motion": {"threshold": 25}}
+    }));
+    assert_eq!(status["session"]["speed"], 4.0, "{status}");
+    let config = w.frigate.api_config();
+    let replay = &config["cameras"][REPLAY];
+    let args = replay["ffmpeg"]["inputs"][0]["input_args"].to_string();
+    assert!(args.contains("-readrate 4"), "[{label}] input_args {args}");
+    assert!(!args.contains("-re "), "[{label}] input_args {args}");
+    assert_eq!(replay["motion"]["threshold"], 25, "[{label}] override");
+    assert_eq!(config["cameras"][SOURCE]["motion"]["threshold"], 35);
+
+    // A zone's inertia, live: Frigate hears the zones topic (both versions
+    // have one) and its config holds the new value.
+    let mark = w.bus.mark();
+    let reply = w.client().request(&json!({
+        "cmd": "update", "overrides": {"zones": {"porch": {"inertia": 7}}}
+    }));
+    assert_eq!(reply["ok"], true, "[{label}] update: {reply}");
+    assert_eq!(reply["changed"], json!(["zones"]), "{reply}");
+    assert_eq!(
+        reply["overrides"],
+        json!({"motion": {"threshold": 25}, "zones": {"porch": {"inertia": 7}}})
+    );
+    let config = w.frigate.api_config();
+    assert_eq!(config["cameras"][REPLAY]["zones"]["porch"]["inertia"], 7);
+    assert_eq!(config["cameras"][REPLAY]["motion"]["threshold"], 25);
+    assert!(
+        w.bus
+            .wait_for(mark, BUS_TIMEOUT, |e| is_bus_message(e, REPLAY, "zones"))
+            .is_some(),
+        "[{label}] no bus message config/cameras/{REPLAY}/zones; since the mark:\n{}",
+        w.bus.digest(mark)
+    );
+
+    // A section 0.17 has no topic for goes out as remove + add there.
+    let mark = w.bus.mark();
+    let reply = w.client().request(&json!({
+        "cmd": "update", "overrides": {"face_recognition": {"min_area": 600}}
+    }));
+    assert_eq!(reply["ok"], true, "[{label}] update: {reply}");
+    assert_eq!(
+        w.frigate.api_config()["cameras"][REPLAY]["face_recognition"]["min_area"],
+        600
+    );
+    let heard = |what: &'static str| {
+        w.bus
+            .wait_for(mark, BUS_TIMEOUT, |e| is_bus_message(e, REPLAY, what))
+            .is_some()
+    };
+    match version {
+        FrigateVersion::V017 => assert!(
+            heard("remove") && heard("add"),
+            "[{label}] no remove + add for face_recognition; since the mark:\n{}",
+            w.bus.digest(mark)
+        ),
+        FrigateVersion::V018 => assert!(
+            heard("face_recognition"),
+            "[{label}] no face_recognition topic; since the mark:\n{}",
+            w.bus.digest(mark)
+        ),
+    }
+    // An update Frigate's model refuses changes nothing.
+    let before = w.frigate.api_config()["cameras"][REPLAY].clone();
+    let reply = w.client().request(&json!({
+        "cmd": "update", "overrides": {"motion": {"threshold": "high"}}
+    }));
+    assert_eq!(reply["ok"], false, "{reply}");
+    assert_eq!(reply["error"]["code"], "invalid_params", "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("overrides.motion.threshold")),
+        "{reply}"
+    );
+    assert_eq!(w.frigate.api_config()["cameras"][REPLAY], before);
+
+    // Apply the zones: exactly that key changes in Frigate's config.yml.
+    let yaml_before = w.layout.nvr_config_yaml();
+    let reply = w
+        .client()
+        .request(&json!({"cmd": "apply", "sections": ["zones"]}));
+    assert_eq!(reply["ok"], true, "[{label}] apply: {reply}");
+    assert_eq!(
+        reply["applied"],
+        json!({"zones": {"porch.inertia": {"before": null, "after": 7}}}),
+        "{reply}"
+    );
+    assert_eq!(reply["restart_needed"], json!([]), "{reply}");
+    assert_eq!(
+        w.frigate.api_config()["cameras"][SOURCE]["zones"]["porch"]["inertia"],
+        7
+    );
+    let mut expected = yaml_before.clone();
+    if let Some(serde_yaml::Value::Mapping(porch)) = expected
+        .get_mut("cameras")
+        .and_then(|c| c.get_mut(SOURCE))
+        .and_then(|c| c.get_mut("zones"))
+        .and_then(|z| z.get_mut("porch"))
+    {
+        porch.insert("inertia".into(), 7.into());
+    }
+    assert_eq!(
+        w.layout.nvr_config_yaml(),
+        expected,
+        "[{label}] config.yml differs from before by more than zones.porch.inertia"
+    );
+
+    // Stop: the replay camera goes, the applied key stays; nothing else
+    // differs from the config before the session.
+    let mark = w.bus.mark();
+    let reply = w.client().cmd("stop");
+    assert_eq!(reply["ok"], true, "stop: {reply}");
+    assert_eq!(
+        reply["summary"]["overrides"],
+        json!({"motion": {"threshold": 25}, "zones": {"porch": {"inertia": 7}},
+               "face_recognition": {"min_area": 600}}),
+        "{reply}"
+    );
+    w.assert_removed(mark, false);
+    let mut expected = config_before;
+    if let Some(serde_yaml::Value::Mapping(porch)) = expected
+        .get_mut("cameras")
+        .and_then(|c| c.get_mut(SOURCE))
+        .and_then(|c| c.get_mut("zones"))
+        .and_then(|z| z.get_mut("porch"))
+    {
+        porch.insert("inertia".into(), 7.into());
+    }
+    assert_eq!(w.layout.nvr_config_yaml(), expected, "[{label}] after stop");
+}
+
+#[test]
+fn tuning_loop_017() {
+    tuning_loop(FrigateVersion::V017);
+}
+
+#[test]
+fn tuning_loop_018() {
+    tuning_loop(FrigateVersion::V018);
 }
