@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod commands;
 pub mod conn;
+pub mod overrides;
 pub mod render;
 pub mod time;
 pub mod tty;
