@@ -35,7 +35,12 @@ pub const MAX_FILE: usize = crate::protocol::MAX_LINE;
 
 /// A dotted KEY split into its parts; the first must be a section.
 pub fn parse_key(key: &str) -> Result<Vec<String>, OverrideError> {
-    let bad = |why: &str| err(format!("bad key '{}': {why}", crate::protocol::printable(key)));
+    let bad = |why: &str| {
+        err(format!(
+            "bad key '{}': {why}",
+            crate::protocol::printable(key)
+        ))
+    };
     if key.is_empty() {
         return Err(bad("empty"));
     }
@@ -136,7 +141,9 @@ fn convert(yaml: serde_yaml::Value) -> Result<Value, OverrideError> {
             }
         }
         Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(convert).collect::<Result<_, _>>()?),
+        Y::Sequence(items) => {
+            Value::Array(items.into_iter().map(convert).collect::<Result<_, _>>()?)
+        }
         Y::Mapping(map) => {
             let mut out = Map::new();
             for (k, v) in map {

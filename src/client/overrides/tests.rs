@@ -13,7 +13,11 @@ fn path(p: &[&str]) -> Vec<String> {
 fn assignments_parse_their_value_as_yaml() {
     let cases: &[(&str, &[&str], Value)] = &[
         ("motion.threshold=25", &["motion", "threshold"], json!(25)),
-        ("motion.contour_area=10.5", &["motion", "contour_area"], json!(10.5)),
+        (
+            "motion.contour_area=10.5",
+            &["motion", "contour_area"],
+            json!(10.5),
+        ),
         ("detect.enabled=true", &["detect", "enabled"], json!(true)),
         ("motion.mask=null", &["motion", "mask"], Value::Null),
         // Nothing after '=' is YAML's null: the key is removed.
@@ -34,7 +38,11 @@ fn assignments_parse_their_value_as_yaml() {
             &["objects", "track"],
             json!(["person", "car"]),
         ),
-        ("zones.yard.objects=person", &["zones", "yard", "objects"], json!("person")),
+        (
+            "zones.yard.objects=person",
+            &["zones", "yard", "objects"],
+            json!("person"),
+        ),
         ("lpr.min_area='25'", &["lpr", "min_area"], json!("25")),
         // The first '=' splits; the rest is the value.
         ("motion.mask=a=b", &["motion", "mask"], json!("a=b")),
@@ -43,7 +51,11 @@ fn assignments_parse_their_value_as_yaml() {
             &["objects", "filters", "person"],
             json!({"min_area": 5000, "threshold": 0.7}),
         ),
-        ("motion={threshold: 30}", &["motion"], json!({"threshold": 30})),
+        (
+            "motion={threshold: 30}",
+            &["motion"],
+            json!({"threshold": 30}),
+        ),
         ("face_recognition=null", &["face_recognition"], Value::Null),
     ];
     for (text, want_path, want_value) in cases {
@@ -63,7 +75,10 @@ fn bad_assignments_name_the_problem() {
         ("motion.=1", "empty part"),
         ("motion thresh=1", "space"),
         ("record.enabled=true", "'record' is not a section"),
-        ("cameras.front.motion.threshold=1", "'cameras' is not a section"),
+        (
+            "cameras.front.motion.threshold=1",
+            "'cameras' is not a section",
+        ),
         ("motion.threshold=[1, 2", "bad value for motion.threshold"),
         ("motion.threshold=.nan", "not a number JSON can carry"),
         ("motion.threshold=!secret x", "tags"),
@@ -195,7 +210,10 @@ fn shown_for_a_person() {
     );
     // Strings that would read back as something else stay strings.
     let yaml = to_yaml(&json!({"lpr": {"min_area": "25", "x": "true"}}));
-    assert_eq!(parse_file(&yaml).unwrap(), json!({"lpr": {"min_area": "25", "x": "true"}}));
+    assert_eq!(
+        parse_file(&yaml).unwrap(),
+        json!({"lpr": {"min_area": "25", "x": "true"}})
+    );
     assert_eq!(
         select(&o, &["motion".to_string()]),
         json!({"motion": {"threshold": 25, "mask": null}})
