@@ -26,6 +26,36 @@ fn replayctl(root: &TestRoot, args: &[&str]) -> Output {
     out
 }
 
+/// Runs `replayctl --socket S ARGS` on a pseudo-terminal (util-linux's
+/// `script`), typing `input`; the output is the terminal's (`\r\n` lines,
+/// stdout and stderr together).
+fn on_a_terminal(root: &TestRoot, args: &str, input: &str) -> Output {
+    use std::io::Write as _;
+    let command = format!(
+        "{} --socket {} {args}",
+        replayctl_bin().display(),
+        root.socket().display()
+    );
+    let mut child = Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env_remove("REPLAYD_SOCKET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run script (util-linux)");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).expect("type the answer");
+    drop(stdin);
+    let out = child.wait_with_output().expect("script");
+    eprintln!(
+        "replayctl {args} on a terminal -> {}\n  {}",
+        out.status,
+        text(&out.stdout).trim()
+    );
+    out
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -129,6 +159,38 @@ fn a_session_started_with_overrides_shows_them() {
     assert_eq!(
         text(&out.stdout),
         "cameras:\n  front:\n    motion:\n      improve_contrast: false\n      threshold: 25\n"
+    );
+
+    // On a terminal apply shows what it would write and asks; "n" writes
+    // nothing and exits 1 without a request.
+    let out = on_a_terminal(&root, "apply motion", "n\n");
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("cameras:\r\n  front:\r\n    motion:\r\n      improve_contrast: false"),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains("Apply these to camera front? [y/N]"),
+        "{shown}"
+    );
+    assert!(shown.contains("not applied"), "{shown}");
+    // Nothing to show in a section the overrides do not touch: not asked.
+    let out = on_a_terminal(&root, "apply zones", "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("no overrides in zones"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // The file publisher never writes the NVR's config: apply is refused.
+    let out = replayctl(&root, &["apply", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("unsupported"),
+        "{}",
+        text(&out.stderr)
     );
 
     let out = replayctl(&root, &["stop"]);
