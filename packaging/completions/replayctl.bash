@@ -6,13 +6,32 @@ _replayctl()
     local cur prev words cword
     _init_completion || return
 
-    local commands="status start stop watch ping help"
+    local commands="status start set diff apply stop watch ping help"
     local global_opts="--socket --json --help --version"
-    local start_opts="--from --to --last --export --no-wait"
+    local start_opts="--from --to --last --export --file --speed --set --overrides --clip-mode --no-wait"
+    # The sections an override may touch (KEY=VALUE starts with one of them).
+    local sections="detect objects zones motion lpr face_recognition"
 
     case $prev in
-        --socket)
+        --socket | --overrides)
             _filedir
+            return
+            ;;
+        --file)
+            # Relative to the daemon's import dir, which replayctl cannot see.
+            return
+            ;;
+        --speed)
+            COMPREPLY=($(compgen -W "0.25 0.5 1 2 4 8 16" -- "$cur"))
+            return
+            ;;
+        --clip-mode)
+            COMPREPLY=($(compgen -W "auto link copy" -- "$cur"))
+            return
+            ;;
+        --set | --reset)
+            compopt -o nospace 2>/dev/null
+            COMPREPLY=($(compgen -W "$sections" -S . -- "$cur"))
             return
             ;;
         --from | --to)
@@ -54,6 +73,21 @@ _replayctl()
                 COMPREPLY=($(compgen -W "$start_opts --socket --json --help" -- "$cur"))
             fi
             # Camera names live in the NVR config, which replayctl cannot read.
+            ;;
+        set)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "--overrides --reset --socket --json --help" -- "$cur"))
+            else
+                compopt -o nospace 2>/dev/null
+                COMPREPLY=($(compgen -W "$sections" -S . -- "$cur"))
+            fi
+            ;;
+        apply)
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "--yes --socket --json --help" -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W "$sections" -- "$cur"))
+            fi
             ;;
         help)
             COMPREPLY=($(compgen -W "$commands" -- "$cur"))

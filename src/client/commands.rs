@@ -3,13 +3,15 @@
 
 use super::cli::{Action, Invocation};
 use super::conn::{Answer, Conn, ConnError};
+use super::overrides;
 use super::render::{self, StepLog};
 use super::time::Zone;
 use super::tty::terminal_width;
 use super::wait::{StartWait, Verdict};
 use super::{now, EXIT_REFUSED, EXIT_UNREACHABLE};
 use crate::protocol::{
-    ErrorBody, Event, Job, JobStatus, Pong, Request, StartReply, StatusReply, StopReply,
+    ApplyReply, ErrorBody, ErrorCode, Event, Job, JobStatus, Pong, Request, StartReply,
+    StatusReply, StopReply, UpdateReply,
 };
 use serde::de::DeserializeOwned;
 use std::io::{self, Write};
@@ -24,6 +26,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// the replay camera's rows and files to be deleted; an NVR's SQLite
 /// database may be busy for a while.
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// update and apply wait for the publisher: with the frigate publisher, one
+/// request to Frigate per changed section, each up to its own timeout.
+const TUNING_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why a command did not finish with status 0.
 #[derive(Debug)]
@@ -38,6 +43,8 @@ pub enum Failure {
     Lost { job_id: String, source: ConnError },
     /// Our own output could not be written.
     Output(io::Error),
+    /// Nothing to do, or the operator declined (exit 1, with the reason).
+    NotDone(String),
 }
 
 impl From<ConnError> for Failure {
@@ -55,7 +62,7 @@ impl From<io::Error> for Failure {
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Refused(_) | Failure::Job(_) => EXIT_REFUSED,
+            Failure::Refused(_) | Failure::Job(_) | Failure::NotDone(_) => EXIT_REFUSED,
             Failure::Unreachable(_) | Failure::Lost { .. } => EXIT_UNREACHABLE,
             // The reader of our output went away (`replayctl watch | head`):
             // nothing failed that the caller asked about.
@@ -68,7 +75,7 @@ impl Failure {
     pub fn message(&self) -> Option<String> {
         Some(match self {
             Failure::Refused(e) => format!("{}: {}", e.code, render::clean(&e.message, true)),
-            Failure::Job(msg) => render::clean(msg, true),
+            Failure::Job(msg) | Failure::NotDone(msg) => render::clean(msg, true),
             Failure::Unreachable(e) => e.to_string(),
             Failure::Lost { job_id, source } => format!(
                 "{source} while waiting for job {}; the replay may still be starting \
@@ -87,6 +94,9 @@ pub fn execute(inv: &Invocation, zone: &dyn Zone) -> Result<(), Failure> {
         Action::Status => status(inv, zone),
         Action::Stop => stop(inv),
         Action::Watch => watch(inv, zone),
+        Action::Set { request } => set(inv, request),
+        Action::Diff => diff(inv),
+        Action::Apply { sections, ask } => apply(inv, sections, *ask),
         Action::Start { request, wait } => {
             if *wait {
                 start_and_wait(inv, request)
@@ -155,6 +165,124 @@ fn stop(inv: &Invocation) -> Result<(), Failure> {
         for warning in &reply.warnings {
             print_line(&format!("warning: {}", render::clean(warning, false)))?;
         }
+    }
+    Ok(())
+}
+
+/// `set`: an update of the running replay camera.
+fn set(inv: &Invocation, request: &Request) -> Result<(), Failure> {
+    let value = body(call(inv, request, TUNING_TIMEOUT)?, inv.json)?;
+    if !inv.json {
+        let reply: UpdateReply = decode(value)?;
+        print_line(render::update_text(&reply).trim_end())?;
+    }
+    Ok(())
+}
+
+/// The session now, refused as `not_active` when there is none.
+fn active_session(inv: &Invocation) -> Result<crate::protocol::SessionView, Failure> {
+    let answer = call(inv, &Request::Status, REQUEST_TIMEOUT)?;
+    let reply: StatusReply = decode(answer.result.map_err(Failure::Refused)?)?;
+    if !reply.session.active {
+        return Err(Failure::Refused(ErrorBody::new(
+            ErrorCode::NotActive,
+            "no replay session is active",
+        )));
+    }
+    Ok(reply.session)
+}
+
+/// The camera the overrides would be pasted under.
+fn source_of(session: &crate::protocol::SessionView) -> String {
+    session
+        .source_camera
+        .clone()
+        .unwrap_or_else(|| "SOURCE_CAMERA".into())
+}
+
+/// `diff`: the overrides as the YAML to paste under the source camera
+/// (`--json`: the same object as JSON).
+fn diff(inv: &Invocation) -> Result<(), Failure> {
+    let session = active_session(inv)?;
+    let source = source_of(&session);
+    let Some(overrides) = session
+        .overrides
+        .as_ref()
+        .filter(|o| !overrides::is_empty(Some(o)))
+    else {
+        // stdout stays empty: `replayctl diff > tuned.yml` holds no prose.
+        eprintln_best_effort(&format!(
+            "replayctl: the session has no overrides: {} runs {}'s own settings",
+            render::clean(
+                session
+                    .replay_camera
+                    .as_deref()
+                    .unwrap_or("the replay camera"),
+                false
+            ),
+            render::clean(&source, false)
+        ));
+        return Ok(());
+    };
+    if inv.json {
+        let pasted = serde_json::json!({ "cameras": { source: overrides } });
+        print_line(&pasted.to_string())?;
+    } else {
+        print_line(render::apply_preview(&source, overrides).trim_end())?;
+    }
+    Ok(())
+}
+
+/// Asks on the terminal; true for `y` or `yes`.
+fn confirm(question: &str) -> Result<bool, Failure> {
+    let mut err = io::stderr().lock();
+    write!(err, "{question} [y/N] ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    io::stdin().read_line(&mut answer)?;
+    let answer = answer.trim().to_ascii_lowercase();
+    Ok(answer == "y" || answer == "yes")
+}
+
+/// `apply`: on a terminal first shows what would be written and asks.
+fn apply(inv: &Invocation, sections: &[String], ask: bool) -> Result<(), Failure> {
+    if ask {
+        let session = active_session(inv)?;
+        let source = source_of(&session);
+        let chosen = session
+            .overrides
+            .as_ref()
+            .map(|o| overrides::select(o, sections));
+        let Some(chosen) = chosen.filter(|o| !overrides::is_empty(Some(o))) else {
+            return Err(Failure::NotDone(if sections.is_empty() {
+                "nothing to apply: the session has no overrides".into()
+            } else {
+                format!(
+                    "nothing to apply: the session has no overrides in {}",
+                    sections.join(", ")
+                )
+            }));
+        };
+        {
+            let mut err = io::stderr().lock();
+            writeln!(
+                err,
+                "{}",
+                render::apply_preview(&source, &chosen).trim_end()
+            )?;
+        }
+        let question = format!("Apply these to camera {}?", render::clean(&source, false));
+        if !confirm(&question)? {
+            return Err(Failure::NotDone("not applied".into()));
+        }
+    }
+    let request = Request::Apply {
+        sections: sections.to_vec(),
+    };
+    let value = body(call(inv, &request, TUNING_TIMEOUT)?, inv.json)?;
+    if !inv.json {
+        let reply: ApplyReply = decode(value)?;
+        print_line(render::apply_text(&reply).trim_end())?;
     }
     Ok(())
 }
@@ -288,6 +416,9 @@ fn start_and_wait(inv: &Invocation, request: &Request) -> Result<(), Failure> {
                         render::clean(&reply.replay_camera, false),
                         render::clean(&reply.job_id, false)
                     ))?;
+                    if let Some(url) = view_url(inv, &reply.replay_camera) {
+                        print_line(&format!("watch it at {}", render::clean(&url, false)))?;
+                    }
                 }
                 return Ok(());
             }
@@ -297,6 +428,18 @@ fn start_and_wait(inv: &Invocation, request: &Request) -> Result<(), Failure> {
             }
         }
     }
+}
+
+/// Where to watch the replay camera, from `status` (best effort: the start
+/// succeeded whatever this says).
+fn view_url(inv: &Invocation, replay_camera: &str) -> Option<String> {
+    let answer = call(inv, &Request::Status, REQUEST_TIMEOUT).ok()?;
+    let reply: StatusReply = serde_json::from_value(answer.result.ok()?).ok()?;
+    let session = reply.session;
+    if session.replay_camera.as_deref() != Some(replay_camera) {
+        return None;
+    }
+    session.view_url
 }
 
 fn watch(inv: &Invocation, zone: &dyn Zone) -> Result<(), Failure> {

@@ -2,7 +2,7 @@
 //! start, and what is printed for a person.
 //!
 //! The pure parts — [`time`] (parsing and formatting with an injected clock
-//! and zone), [`render`], [`wait`] and [`cli`] — are unit-tested; [`conn`],
+//! and zone), [`overrides`], [`render`], [`wait`] and [`cli`] — are unit-tested; [`conn`],
 //! [`zone`], [`tty`] and [`commands`] do the IO.
 //!
 //! Exit status (SPEC §6), also in `replayctl --help`:
@@ -10,13 +10,14 @@
 //! | status | meaning |
 //! |---|---|
 //! | 0 | done (also when the reader of our output went away, e.g. `| head`) |
-//! | 1 | the daemon refused (its error code and message on stderr), or the started job failed or was cancelled |
-//! | 2 | usage error: bad arguments, a time or duration that does not parse, an empty range |
+//! | 1 | the daemon refused (its error code and message on stderr), the started job failed or was cancelled, `diff` found no session, or `apply` was declined |
+//! | 2 | usage error: bad arguments, a time or duration that does not parse, an empty range, a bad `--set` or overrides file, `apply` without a terminal and without `--yes` |
 //! | 3 | cannot reach the daemon: connect failed, no answer in time, connection lost or a malformed answer |
 
 pub mod cli;
 pub mod commands;
 pub mod conn;
+pub mod overrides;
 pub mod render;
 pub mod time;
 pub mod tty;
@@ -36,10 +37,29 @@ pub fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Reads a file, at most one byte more than an overrides file may hold (so
+/// that a larger one is told apart without reading all of it).
+fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(overrides::MAX_FILE as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Runs one parsed command line; returns the exit status.
 pub fn run(cli: cli::Cli) -> u8 {
+    use std::io::IsTerminal as _;
     let zone = zone::SystemZone;
-    let invocation = match cli::resolve(cli, std::env::var_os(cli::SOCKET_ENV), now(), &zone) {
+    let env = cli::Env {
+        socket: std::env::var_os(cli::SOCKET_ENV),
+        now: now(),
+        zone: &zone,
+        terminal: std::io::stdin().is_terminal(),
+        read_file: &read_capped,
+    };
+    let invocation = match cli::resolve(cli, &env) {
         Ok(invocation) => invocation,
         Err(usage) => {
             // Best effort: the exit status says it all if stderr is gone.

@@ -2,11 +2,13 @@
 //! events and the progress bar. Pure: the clock, the zone and the terminal
 //! width are passed in.
 
+use super::overrides;
 use super::time::{format_duration, format_local, format_relative, Zone};
 use crate::protocol::{
-    CameraAction, Event, Job, JobStatus, Pong, SessionState, StatusReply, Summary,
-    PROTOCOL_VERSION, STOPPED_JOB_ID,
+    ApplyReply, CameraAction, Event, Job, JobStatus, Pong, SessionState, SessionView, StatusReply,
+    Summary, UpdateReply, PROTOCOL_VERSION, STOPPED_JOB_ID,
 };
+use serde_json::Value;
 use std::fmt::Write as _;
 
 /// Width of the label column of `status`.
@@ -158,6 +160,63 @@ fn state_words(state: SessionState) -> &'static str {
     }
 }
 
+/// `1.2 GiB`: binary units, one decimal below 10.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
+/// `4x`, `0.25x`.
+fn speed_text(speed: f64) -> String {
+    if speed == 1.0 {
+        "1x (real time)".into()
+    } else {
+        format!("{speed}x (detection sees {speed} times the camera's frames per second)")
+    }
+}
+
+/// Where the footage comes from: `recordings`, `export ID`, `file NAME`.
+fn source_text(s: &SessionView) -> Option<String> {
+    let source = s.source.as_ref()?;
+    Some(match source.kind.as_str() {
+        "export" => match &source.export_id {
+            Some(id) => format!("export {}", clean(id, false)),
+            None => "export".into(),
+        },
+        "file" => match &source.path {
+            Some(path) => format!("file {}", clean(path, false)),
+            None => "file".into(),
+        },
+        other => clean(other, false),
+    })
+}
+
+fn is_file_source(s: &SessionView) -> bool {
+    s.source.as_ref().is_some_and(|src| src.kind == "file")
+}
+
+/// Overrides one per line (`motion.threshold: 30`), or `None` for none.
+fn overrides_lines(value: Option<&Value>) -> Option<String> {
+    let lines = overrides::leaf_lines(value?);
+    if lines.is_empty() {
+        return None;
+    }
+    Some(clean(&lines.join("\n"), true))
+}
+
 /// `status` for a person; `now` (Unix seconds) makes "3m ago" / "in 11h".
 pub fn status_text(reply: &StatusReply, now: f64, zone: &dyn Zone) -> String {
     let mut out = String::new();
@@ -174,14 +233,30 @@ pub fn status_text(reply: &StatusReply, now: f64, zone: &dyn Zone) -> String {
             };
             field(&mut out, "camera:", &camera);
         }
+        if let Some(source) = source_text(s) {
+            field(&mut out, "source:", &source);
+        }
         if let (Some(from), Some(to)) = (s.start_time, s.end_time) {
-            let range = format!(
-                "{} to {} ({})",
-                format_local(from, zone),
-                format_local(to, zone),
-                format_duration(to - from)
-            );
+            // A file's range is seconds within it, not wall-clock times.
+            let range = if is_file_source(s) {
+                format!(
+                    "{} to {} of the file ({})",
+                    format_duration(from),
+                    format_duration(to),
+                    format_duration(to - from)
+                )
+            } else {
+                format!(
+                    "{} to {} ({})",
+                    format_local(from, zone),
+                    format_local(to, zone),
+                    format_duration(to - from)
+                )
+            };
             field(&mut out, "range:", &range);
+        }
+        if let Some(speed) = s.speed {
+            field(&mut out, "speed:", &speed_text(speed));
         }
         if let Some(t) = s.started_at {
             field(&mut out, "started:", &at(t));
@@ -191,6 +266,23 @@ pub fn status_text(reply: &StatusReply, now: f64, zone: &dyn Zone) -> String {
         }
         if let Some(clip) = &s.clip_path {
             field(&mut out, "clip:", &clean(clip, false));
+        }
+        if let Some(mode) = &s.clip_mode {
+            let mut text = clean(mode, false);
+            if let Some(reason) = s.clip_mode_reason.as_deref().filter(|r| !r.is_empty()) {
+                let _ = write!(text, " ({})", clean(reason, false));
+            }
+            field(&mut out, "clip mode:", &text);
+        }
+        if let Some(bytes) = s.linked_bytes {
+            field(
+                &mut out,
+                "linked:",
+                &format!("{} of footage held by links", human_bytes(bytes)),
+            );
+        }
+        if let Some(lines) = overrides_lines(s.overrides.as_ref()) {
+            field(&mut out, "overrides:", &lines);
         }
         if let Some(url) = &s.view_url {
             field(&mut out, "watch:", &clean(url, false));
@@ -281,6 +373,9 @@ pub fn summary_text(summary: &Summary) -> String {
         plural(summary.rows_removed, "row", "rows")
     );
     field(&mut out, "removed:", &removed);
+    if let Some(lines) = overrides_lines(summary.overrides.as_ref()) {
+        field(&mut out, "overrides:", &lines);
+    }
     out
 }
 
@@ -294,16 +389,102 @@ pub fn event_line(event: &Event) -> String {
             }
             line
         }
-        Event::Camera { action, camera, .. } => {
+        Event::Camera {
+            action,
+            camera,
+            sections,
+            ..
+        } => {
             let what = match action {
                 CameraAction::Add => "published",
                 CameraAction::Update => "updated",
                 CameraAction::Remove => "removed",
             };
-            format!("camera {} {what}", clean(camera, false))
+            let mut line = format!("camera {} {what}", clean(camera, false));
+            if let Some(sections) = sections.as_ref().filter(|s| !s.is_empty()) {
+                let _ = write!(line, " (sections {})", clean(&sections.join(", "), false));
+            }
+            line
         }
         Event::Summary { summary } => format!("summary {}", summary_line(summary)),
     }
+}
+
+/// Block YAML indented by `by` spaces, made safe for a terminal.
+fn yaml_block(value: &Value, by: usize) -> String {
+    let pad = " ".repeat(by);
+    overrides::to_yaml(value)
+        .lines()
+        .map(|line| format!("{pad}{}", clean(line, false)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What `set` prints: the sections that changed, and the session's
+/// overrides now.
+pub fn update_text(reply: &UpdateReply) -> String {
+    let mut out = String::new();
+    if reply.changed.is_empty() {
+        out.push_str("changed: nothing (the replay camera already ran these settings)\n");
+    } else {
+        let _ = writeln!(out, "changed: {}", clean(&reply.changed.join(", "), false));
+    }
+    if overrides::is_empty(Some(&reply.overrides)) {
+        out.push_str("overrides now: none (the source camera's own settings)\n");
+    } else {
+        let _ = writeln!(out, "overrides now:\n{}", yaml_block(&reply.overrides, 2));
+    }
+    out
+}
+
+/// A value before or after `apply`: compact JSON, `(unset)` for null.
+fn applied_value(value: &Value) -> String {
+    match value {
+        Value::Null => "(unset)".into(),
+        other => clean(&overrides::compact(other), false),
+    }
+}
+
+/// What `apply` prints: per section, per key, `before → after`, then what
+/// the NVR only takes at its next restart.
+pub fn apply_text(reply: &ApplyReply) -> String {
+    let mut out = String::new();
+    let mut any = false;
+    for (section, keys) in &reply.applied {
+        if keys.is_empty() {
+            continue;
+        }
+        any = true;
+        let _ = writeln!(out, "{}:", clean(section, false));
+        for (key, change) in keys {
+            let _ = writeln!(
+                out,
+                "  {}: {} \u{2192} {}",
+                clean(key, false),
+                applied_value(&change.before),
+                applied_value(&change.after)
+            );
+        }
+    }
+    if !any {
+        out.push_str("nothing applied (no overrides in those sections)\n");
+    }
+    if reply.restart_needed.is_empty() {
+        out.push_str("restart needed: no (the NVR took the changes live)\n");
+    } else {
+        let _ = writeln!(
+            out,
+            "restart needed: {} (the NVR takes them at its next restart)",
+            clean(&reply.restart_needed.join(", "), false)
+        );
+    }
+    out
+}
+
+/// What `apply` shows before it asks: the YAML it would write, under the
+/// source camera.
+pub fn apply_preview(source_camera: &str, overrides: &Value) -> String {
+    clean(&overrides::paste_yaml(source_camera, overrides), true)
 }
 
 /// `ping` for a person.

@@ -1,6 +1,7 @@
 use super::*;
 use crate::client::time::FixedOffset;
-use crate::protocol::{JobResults, ReviewCounts, SessionView};
+use crate::protocol::{BeforeAfter, JobResults, ReviewCounts, SessionView, SourceView};
+use serde_json::json;
 
 const UTC: FixedOffset = FixedOffset(0);
 // 2026-11-24T10:00:00Z
@@ -254,6 +255,24 @@ fn event_lines() {
         ),
         (
             Event::Camera {
+                action: CameraAction::Update,
+                camera: "_replay_front".into(),
+                config: None,
+                sections: Some(vec!["motion".into(), "zones".into()]),
+            },
+            "camera _replay_front updated (sections motion, zones)",
+        ),
+        (
+            Event::Camera {
+                action: CameraAction::Update,
+                camera: "_replay_front".into(),
+                config: None,
+                sections: None,
+            },
+            "camera _replay_front updated",
+        ),
+        (
+            Event::Camera {
                 action: CameraAction::Remove,
                 camera: "_replay_front".into(),
                 config: None,
@@ -289,4 +308,234 @@ fn pong() {
         publisher: None,
     };
     assert!(pong_text(&newer).ends_with("(this replayctl speaks protocol 2)"));
+}
+
+fn ready_session() -> SessionView {
+    SessionView {
+        active: true,
+        state: SessionState::Ready,
+        replay_camera: Some("_replay_front".into()),
+        source_camera: Some("front".into()),
+        start_time: Some(T0 - 600.0),
+        end_time: Some(T0 - 300.0),
+        started_at: Some(T0 - 30.0),
+        auto_stop_at: Some(T0 - 30.0 + 43_200.0),
+        clip_path: Some("/srv/frigate/replayd/_replay_front/playlist.ffconcat".into()),
+        clip_mode: Some("link".into()),
+        clip_mode_reason: Some("segments and replay dir on one file system".into()),
+        linked_bytes: Some(1_288_490_189),
+        speed: Some(4.0),
+        overrides: Some(json!({
+            "motion": {"threshold": 30, "mask": null},
+            "zones": {"yard": {"inertia": 5}},
+        })),
+        view_url: Some(
+            "http://127.0.0.1:5000/api/_replay_front?bbox=1&zones=1&mask=1&motion=1".into(),
+        ),
+        source: Some(SourceView {
+            kind: "recordings".into(),
+            export_id: None,
+            path: None,
+        }),
+        warnings: vec!["detect size taken from the clip (1280x720)".into()],
+    }
+}
+
+#[test]
+fn status_of_a_tuned_session() {
+    let reply = StatusReply {
+        session: ready_session(),
+        job: None,
+        last_summary: None,
+        pending_removals: Vec::new(),
+    };
+    let want = "\
+session:     ready
+camera:      _replay_front (replaying front)
+source:      recordings
+range:       2026-11-24 09:50:00 +00:00 to 2026-11-24 09:55:00 +00:00 (5m)
+speed:       4x (detection sees 4 times the camera's frames per second)
+started:     2026-11-24 09:59:30 +00:00 (30s ago)
+auto-stop:   2026-11-24 21:59:30 +00:00 (in 11h 59m)
+clip:        /srv/frigate/replayd/_replay_front/playlist.ffconcat
+clip mode:   link (segments and replay dir on one file system)
+linked:      1.2 GiB of footage held by links
+overrides:   motion.mask: null
+             motion.threshold: 30
+             zones.yard.inertia: 5
+watch:       http://127.0.0.1:5000/api/_replay_front?bbox=1&zones=1&mask=1&motion=1
+warning:     detect size taken from the clip (1280x720)
+";
+    assert_eq!(status_text(&reply, T0, &UTC), want);
+}
+
+#[test]
+fn status_of_other_sources() {
+    let mut s = ready_session();
+    s.source = Some(SourceView {
+        kind: "file".into(),
+        export_id: None,
+        path: Some("bugs/1234.mp4".into()),
+    });
+    s.start_time = Some(0.0);
+    s.end_time = Some(150.0);
+    s.speed = Some(1.0);
+    s.clip_mode = Some("copy".into());
+    s.clip_mode_reason = Some("cross-device".into());
+    s.linked_bytes = None;
+    s.overrides = Some(json!({}));
+    s.warnings.clear();
+    s.view_url = None;
+    let reply = StatusReply {
+        session: s,
+        job: None,
+        last_summary: None,
+        pending_removals: Vec::new(),
+    };
+    let text = status_text(&reply, T0, &UTC);
+    assert!(
+        text.contains("\nsource:      file bugs/1234.mp4\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nrange:       0s to 2m 30s of the file (2m 30s)\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nspeed:       1x (real time)\n"), "{text}");
+    assert!(
+        text.contains("\nclip mode:   copy (cross-device)\n"),
+        "{text}"
+    );
+    for absent in ["linked:", "overrides:", "watch:", "warning:"] {
+        assert!(!text.contains(absent), "{absent} in {text}");
+    }
+
+    let mut s = ready_session();
+    s.source = Some(SourceView {
+        kind: "export".into(),
+        export_id: Some("front_1795-ab".into()),
+        path: Some("/srv/frigate/exports/front_1795-ab.mp4".into()),
+    });
+    let reply = StatusReply {
+        session: s,
+        job: None,
+        last_summary: None,
+        pending_removals: Vec::new(),
+    };
+    let text = status_text(&reply, T0, &UTC);
+    assert!(
+        text.contains("\nsource:      export front_1795-ab\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bytes_in_binary_units() {
+    let cases = [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.0 KiB"),
+        (1536, "1.5 KiB"),
+        (10 * 1024 * 1024, "10 MiB"),
+        (1_288_490_189, "1.2 GiB"),
+        (u64::MAX, "16 EiB"),
+    ];
+    for (n, want) in cases {
+        assert_eq!(human_bytes(n), want, "{n}");
+    }
+}
+
+#[test]
+fn the_stop_summary_shows_the_overrides() {
+    let mut s = summary();
+    s.overrides = Some(json!({"motion": {"threshold": 30}}));
+    let text = summary_text(&s);
+    assert!(
+        text.ends_with("overrides:   motion.threshold: 30\n"),
+        "{text}"
+    );
+    s.overrides = Some(json!({}));
+    assert!(!summary_text(&s).contains("overrides"));
+}
+
+#[test]
+fn update_replies() {
+    let reply = UpdateReply {
+        overrides: json!({"motion": {"threshold": 30}, "zones": {"yard": {"coordinates": "0,0,1.0,0,1.0,1.0"}}}),
+        changed: vec!["motion".into()],
+    };
+    assert_eq!(
+        update_text(&reply),
+        "\
+changed: motion
+overrides now:
+  motion:
+    threshold: 30
+  zones:
+    yard:
+      coordinates: 0,0,1.0,0,1.0,1.0
+"
+    );
+    let reply = UpdateReply {
+        overrides: json!({}),
+        changed: vec![],
+    };
+    assert_eq!(
+        update_text(&reply),
+        "\
+changed: nothing (the replay camera already ran these settings)
+overrides now: none (the source camera's own settings)
+"
+    );
+}
+
+#[test]
+fn apply_replies() {
+    let change = |before, after| BeforeAfter { before, after };
+    let mut reply = ApplyReply::default();
+    reply.applied.insert(
+        "motion".into(),
+        [
+            ("threshold".to_string(), change(json!(20), json!(30))),
+            (
+                "mask".to_string(),
+                change(json!("0,0,1,0,1,1"), json!(null)),
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    reply.applied.insert(
+        "lpr".into(),
+        [("min_area".to_string(), change(json!(null), json!(1500)))]
+            .into_iter()
+            .collect(),
+    );
+    reply.restart_needed = vec!["lpr".into()];
+    assert_eq!(
+        apply_text(&reply),
+        "\
+lpr:
+  min_area: (unset) \u{2192} 1500
+motion:
+  mask: \"0,0,1,0,1,1\" \u{2192} (unset)
+  threshold: 20 \u{2192} 30
+restart needed: lpr (the NVR takes them at its next restart)
+"
+    );
+    assert_eq!(
+        apply_text(&ApplyReply::default()),
+        "\
+nothing applied (no overrides in those sections)
+restart needed: no (the NVR took the changes live)
+"
+    );
+}
+
+#[test]
+fn apply_preview_is_the_yaml_to_paste() {
+    assert_eq!(
+        apply_preview("front", &json!({"motion": {"threshold": 30}})),
+        "cameras:\n  front:\n    motion:\n      threshold: 30\n"
+    );
 }
