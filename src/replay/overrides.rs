@@ -408,9 +408,15 @@ pub fn changed_sections(old: &Mapping, new: &Mapping) -> Vec<String> {
 
 /// The overridden field a validation error on `field` (a path inside the
 /// camera, `zones.yard.coordinates`, `objects.filters.car.mask[1]`) is
-/// about, as `overrides.<path>`; `None` when no override is at, above or
-/// below it (the source's own settings are at fault).
-pub fn blame(overrides: Option<&Value>, field: &str) -> Option<String> {
+/// about, as `overrides.<path>`; `None` when the source's own settings are
+/// at fault: no override is at, above or below the field, and none created
+/// the mapping it is missing from (`in_source` says whether a path exists
+/// in the source camera's effective settings).
+pub fn blame(
+    overrides: Option<&Value>,
+    field: &str,
+    in_source: impl Fn(&[String]) -> bool,
+) -> Option<String> {
     let overrides = overrides?;
     let path: Vec<String> = field
         .split('.')
@@ -424,6 +430,10 @@ pub fn blame(overrides: Option<&Value>, field: &str) -> Option<String> {
         match node {
             Value::Object(map) => match map.get(name) {
                 Some(child) => node = child,
+                // A mapping the overrides brought in (a new zone) lacks it.
+                None if depth > 0 && !in_source(&path[..depth]) => {
+                    return Some(format!("overrides.{field}"))
+                }
                 None => return None,
             },
             // A value replaced here as a whole: the override is at fault.

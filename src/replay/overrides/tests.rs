@@ -354,26 +354,27 @@ fn changed_sections_in_order() {
 
 #[test]
 fn blame_names_the_override() {
-    let overrides = json!({"zones": {"yard": {"objects": ["cat"]}, "street": {"coordinates": "x"}}, "motion": {"mask": ["a"]}});
+    let overrides = json!({"zones": {"yard": {"objects": ["cat"]}, "street": {"inertia": 3}}, "motion": {"mask": ["a"]}});
     let o = Some(&overrides);
+    let source = |path: &[String]| path.len() < 2 || path[1] != "street";
     assert_eq!(
-        blame(o, "zones.yard.objects").as_deref(),
+        blame(o, "zones.yard.objects", source).as_deref(),
         Some("overrides.zones.yard.objects")
     );
     assert_eq!(
-        blame(o, "zones.street.coordinates").as_deref(),
+        blame(o, "zones.street.coordinates", source).as_deref(),
         Some("overrides.zones.street.coordinates")
     );
     assert_eq!(
-        blame(o, "motion.mask[0]").as_deref(),
+        blame(o, "motion.mask[0]", source).as_deref(),
         Some("overrides.motion.mask[0]")
     );
-    assert_eq!(blame(o, "zones.yard.coordinates"), None);
-    assert_eq!(blame(o, "name"), None);
-    assert_eq!(blame(None, "zones.yard.objects"), None);
+    assert_eq!(blame(o, "zones.yard.coordinates", source), None);
+    assert_eq!(blame(o, "name", source), None);
+    assert_eq!(blame(None, "zones.yard.objects", source), None);
     let whole = json!({"motion": {"mask": "0,0"}});
     assert_eq!(
-        blame(Some(&whole), "motion.mask.x.coordinates").as_deref(),
+        blame(Some(&whole), "motion.mask.x.coordinates", source).as_deref(),
         Some("overrides.motion.mask")
     );
 }
