@@ -192,6 +192,7 @@ impl Daemon {
             if let LedgerNote::Gone(replay) = note {
                 self.ledger_drop_camera(&replay);
             }
+            self.after_nvr_job(&input);
             self.inbox.push(input);
         }
     }

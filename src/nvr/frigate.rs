@@ -512,11 +512,12 @@ pub fn apply_requests(
     source: &str,
     patches: &[(String, Value)],
 ) -> ApplyRequests {
-    let (announced, silent): (Vec<&(String, Value)>, Vec<&(String, Value)>) = patches
+    type Patch = (String, Value);
+    let (announced, silent): (Vec<&Patch>, Vec<&Patch>) = patches
         .iter()
         .partition(|(section, _)| has_section_topic(version, section));
     let restart_needed: Vec<String> = silent.iter().map(|(s, _)| s.clone()).collect();
-    let set = |pairs: &[&(String, Value)], topic_of: Option<&str>| ConfigSet {
+    let set = |pairs: &[&Patch], topic_of: Option<&str>| ConfigSet {
         camera: source.to_string(),
         data: Value::Object(
             pairs
@@ -548,7 +549,7 @@ pub fn apply_requests(
         .first()
         .copied()
         .or_else(|| announced.first().map(|(s, _)| s.as_str()));
-    let all: Vec<&(String, Value)> = patches.iter().collect();
+    let all: Vec<&Patch> = patches.iter().collect();
     let mut sets = vec![set(&all, first_topic)];
     for (section, patch) in &announced {
         if Some(section.as_str()) == first_topic {
