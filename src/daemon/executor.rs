@@ -116,8 +116,14 @@ impl Daemon {
                 replay,
                 remove_first,
             } => self.check_nvr(client, source, replay, remove_first),
-            Action::CheckExport { export_id, .. } => Some(self.check_export(&export_id)),
-            Action::CheckFile { camera, path, .. } => Some(self.check_file(&camera, &path)),
+            Action::CheckExport { export_id, options } => {
+                Some(self.check_export(&export_id, &options))
+            }
+            Action::CheckFile {
+                camera,
+                path,
+                options,
+            } => Some(self.check_file(&camera, &path, &options)),
             Action::SpawnClip { replay, plan } => Some(self.spawn_clip(&replay, &plan)),
             Action::MeasureClip { replay } => Some(self.measure_clip(&replay)),
             Action::Terminate => {

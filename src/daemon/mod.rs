@@ -132,6 +132,9 @@ pub struct Daemon {
     /// Rows the ledger says are still owed (a stop under a locked database):
     /// the next try and the wait after it, 1 s doubling to 60 s.
     rows_retry: Option<(f64, f64)>,
+    /// An update Frigate is being told about: its camera file and `camera
+    /// update` event go out once Frigate took it.
+    pending_update: Option<tuning::PendingUpdate>,
     terminating: bool,
 }
 
@@ -194,6 +197,7 @@ impl Daemon {
             refused_uids: Vec::new(),
             idle_deadline: None,
             rows_retry: None,
+            pending_update: None,
             reserve: take_reserve(),
             terminating: false,
         };

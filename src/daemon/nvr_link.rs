@@ -4,7 +4,7 @@
 //! needs (check before a start, add, remove, re-add after a crash); when it
 //! ends it becomes the lifecycle input that action is waiting for.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,10 +13,13 @@ use nix::poll::PollFlags;
 use serde_json::Value;
 
 use crate::config::FrigateSettings;
-use crate::nvr::frigate::{self, FrigateError, Op, Outcome, RunningConfig, Version};
+use crate::nvr::frigate::{
+    self, ConfigSet, FrigateError, Op, Outcome, RunningConfig, UpdatePlan, Version,
+};
 use crate::nvr::http::{Endpoint, Exchange, HttpError, Request, Response};
+use crate::protocol::{ApplyReply, BeforeAfter};
 use crate::replay::errors::RequestError;
-use crate::replay::lifecycle::{ClientId, Input, JobFailure, NvrFacts, Removal};
+use crate::replay::lifecycle::{ClientId, Input, JobFailure, NvrFacts, Removal, UpdateDone};
 
 /// What one lifecycle action asks of Frigate.
 #[derive(Debug)]
@@ -45,6 +48,31 @@ pub(super) enum Job {
     Remove { replay: String },
     /// A resumed session: add it again if Frigate lost it.
     Ensure { replay: String, config: Value },
+    /// A live update of the running replay camera from `old` to `new`
+    /// (JSON, as published), whose `sections` changed
+    /// ([`frigate::update_plan`]).
+    Update {
+        client: ClientId,
+        replay: String,
+        old: Value,
+        new: Value,
+        sections: Vec<String>,
+        /// The reply once Frigate took it.
+        done: UpdateDone,
+        /// Frigate refused the re-add of `new` (its message): `old` is being
+        /// added back.
+        refusal: Option<String>,
+    },
+    /// The session's overrides into the source camera
+    /// ([`frigate::apply_requests`]).
+    Apply {
+        client: ClientId,
+        source: String,
+        /// Per section, what to merge under `cameras.<source>.<section>`.
+        patches: Vec<(String, Value)>,
+        /// The reply's before/after per key.
+        applied: BTreeMap<String, BTreeMap<String, BeforeAfter>>,
+    },
 }
 
 /// How far a job got.
@@ -59,6 +87,13 @@ enum Step {
     RemoveStale,
     Add,
     Remove,
+    /// Request `n` of an update's or an apply's config/set plan.
+    Set(usize),
+    /// An update by remove + add: the removal, the add of the new config,
+    /// and the add of the old one after a refusal.
+    ReaddRemove,
+    ReaddAdd,
+    Restore,
 }
 
 struct Running {
@@ -179,6 +214,9 @@ impl NvrLink {
                 (Job::Add { .. }, Some(_)) => Step::Add,
                 (Job::Remove { .. }, Some(_)) => self.removal_step(&job),
                 (Job::Ensure { .. }, Some(_)) => Step::Config,
+                (Job::Update { .. } | Job::Apply { .. }, Some(version)) => {
+                    first_tuning_step(&job, version)
+                }
             };
             if let Some(result) = self.send(job, first, None, now) {
                 done.push(result);
@@ -246,12 +284,7 @@ impl NvrLink {
 
     fn request(&self, job: &Job, step: Step) -> Result<(Request, Op), FrigateError> {
         let version = self.version.clone();
-        let name = match job {
-            Job::Check { replay, .. }
-            | Job::Add { replay, .. }
-            | Job::Remove { replay }
-            | Job::Ensure { replay, .. } => replay.as_str(),
-        };
+        let name = job_name(job);
         Ok(match step {
             Step::Version => (frigate::version(), Op::Version),
             Step::Config | Step::RemoveLook => (frigate::config(), Op::Config),
@@ -265,6 +298,32 @@ impl NvrLink {
                     Job::Add { config, .. } | Job::Ensure { config, .. } => config,
                     _ => return Err(no_version()),
                 };
+                let version = version.ok_or_else(no_version)?;
+                if let Some(why) = frigate::key_refusal(&version, config) {
+                    return Err(FrigateError::Refused { message: why });
+                }
+                (frigate::add(name, config), Op::Add)
+            }
+            Step::Set(n) => {
+                let version = version.ok_or_else(no_version)?;
+                let set = tuning_sets(job, &version)
+                    .into_iter()
+                    .nth(n)
+                    .ok_or_else(no_version)?;
+                if let Some(why) = frigate::key_refusal(&version, &set.data) {
+                    return Err(FrigateError::Refused { message: why });
+                }
+                (set.request(), Op::UpdateSection)
+            }
+            Step::ReaddRemove => {
+                let version = version.ok_or_else(no_version)?;
+                (frigate::remove(&version, name), Op::Remove)
+            }
+            Step::ReaddAdd | Step::Restore => {
+                let Job::Update { old, new, .. } = job else {
+                    return Err(no_version());
+                };
+                let config = if step == Step::Restore { old } else { new };
                 let version = version.ok_or_else(no_version)?;
                 if let Some(why) = frigate::key_refusal(&version, config) {
                     return Err(FrigateError::Refused { message: why });
@@ -332,10 +391,28 @@ impl NvrLink {
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(error) => {
+                let version = self.version.clone();
                 // A version learnt once may have changed with a restart.
                 if matches!(error, FrigateError::Unavailable { .. }) {
                     self.version = None;
                 }
+                // The new config refused: the old one goes back.
+                if let (
+                    Step::ReaddAdd,
+                    FrigateError::Refused { message },
+                    Job::Update { refusal, .. },
+                ) = (step, &error, &mut job)
+                {
+                    *refusal = Some(message.clone());
+                    return Next::Send(job, Step::Restore, None);
+                }
+                let error = match (step, &job) {
+                    (Step::Set(n), _) if n > 0 => match &version {
+                        Some(version) => partly_done(&job, version, n, error),
+                        None => error,
+                    },
+                    _ => error,
+                };
                 return finish(finish_err(job, error));
             }
         };
@@ -348,9 +425,55 @@ impl NvrLink {
                     Job::Check { .. } | Job::Ensure { .. } => Step::Config,
                     Job::Add { .. } => Step::Add,
                     Job::Remove { .. } => self.removal_step(&job),
+                    Job::Update { .. } | Job::Apply { .. } => {
+                        let version = self.version.as_ref().expect("set above");
+                        first_tuning_step(&job, version)
+                    }
                 };
                 Next::Send(job, next, running)
             }
+            (Step::Set(n), Outcome::Done) => {
+                let version = self
+                    .version
+                    .clone()
+                    .unwrap_or(Version::Other(String::new()));
+                if n + 1 < tuning_sets(&job, &version).len() {
+                    Next::Send(job, Step::Set(n + 1), None)
+                } else {
+                    tuned(job, &version)
+                }
+            }
+            (Step::ReaddRemove, Outcome::Removed | Outcome::AlreadyRemoved) => {
+                Next::Send(job, Step::ReaddAdd, None)
+            }
+            (Step::ReaddAdd, Outcome::Done) => {
+                let version = self
+                    .version
+                    .clone()
+                    .unwrap_or(Version::Other(String::new()));
+                tuned(job, &version)
+            }
+            (Step::Restore, Outcome::Done) => match job {
+                Job::Update {
+                    client, refusal, ..
+                } => Next::Done(
+                    Input::UpdatePublished {
+                        client,
+                        result: Err(RequestError::NvrRefused(format!(
+                            "{}; the replay camera runs with its previous settings",
+                            refusal.unwrap_or_default()
+                        ))),
+                    },
+                    LedgerNote::None,
+                ),
+                other => finish(finish_err(
+                    other,
+                    FrigateError::Unavailable {
+                        message: "unexpected step".into(),
+                        retry: false,
+                    },
+                )),
+            },
             (Step::RemoveLook, Outcome::Config(config)) => {
                 let name = job_name(&job).to_string();
                 if config.has_camera(&name) {
@@ -565,7 +688,103 @@ fn job_name(job: &Job) -> &str {
         Job::Check { replay, .. }
         | Job::Add { replay, .. }
         | Job::Remove { replay }
-        | Job::Ensure { replay, .. } => replay,
+        | Job::Ensure { replay, .. }
+        | Job::Update { replay, .. } => replay,
+        Job::Apply { source, .. } => source,
+    }
+}
+
+/// The first request of an update or an apply, once the version is known.
+fn first_tuning_step(job: &Job, version: &Version) -> Step {
+    match job {
+        Job::Update {
+            replay,
+            old,
+            new,
+            sections,
+            ..
+        } => match frigate::update_plan(version, replay, old, new, sections) {
+            UpdatePlan::Sections(_) => Step::Set(0),
+            UpdatePlan::Readd { .. } => Step::ReaddRemove,
+        },
+        _ => Step::Set(0),
+    }
+}
+
+/// The config/set requests of an update or an apply for this version.
+fn tuning_sets(job: &Job, version: &Version) -> Vec<ConfigSet> {
+    match job {
+        Job::Update {
+            replay,
+            old,
+            new,
+            sections,
+            ..
+        } => match frigate::update_plan(version, replay, old, new, sections) {
+            UpdatePlan::Sections(sets) => sets,
+            UpdatePlan::Readd { .. } => Vec::new(),
+        },
+        Job::Apply {
+            source, patches, ..
+        } => frigate::apply_requests(version, source, patches).sets,
+        _ => Vec::new(),
+    }
+}
+
+/// An update or an apply that Frigate took.
+fn tuned(job: Job, version: &Version) -> Next {
+    match job {
+        Job::Update { client, done, .. } => Next::Done(
+            Input::UpdatePublished {
+                client,
+                result: Ok(done),
+            },
+            LedgerNote::None,
+        ),
+        Job::Apply {
+            client,
+            source,
+            patches,
+            applied,
+        } => Next::Done(
+            Input::Applied {
+                client,
+                result: Ok(ApplyReply {
+                    applied,
+                    restart_needed: frigate::apply_requests(version, &source, &patches)
+                        .restart_needed,
+                }),
+            },
+            LedgerNote::None,
+        ),
+        other => finish(finish_err(
+            other,
+            FrigateError::Unavailable {
+                message: "unexpected step".into(),
+                retry: false,
+            },
+        )),
+    }
+}
+
+/// A later request of a plan failed: Frigate already stored the change
+/// (the first request carried all of it) but did not announce every
+/// section to the running camera.
+fn partly_done(job: &Job, version: &Version, n: usize, error: FrigateError) -> FrigateError {
+    let section = tuning_sets(job, version)
+        .get(n)
+        .and_then(|set| set.topic.clone())
+        .and_then(|t| t.rsplit('/').next().map(str::to_string))
+        .unwrap_or_default();
+    let message = format!(
+        "Frigate stored the change in its config but was not told to apply {section} to the running camera ({error}); it takes effect at Frigate's next restart"
+    );
+    match error {
+        FrigateError::Refused { .. } => FrigateError::Refused { message },
+        _ => FrigateError::Unavailable {
+            message,
+            retry: false,
+        },
     }
 }
 
@@ -616,6 +835,37 @@ fn finish_err(job: Job, error: FrigateError) -> (Input, LedgerNote) {
             },
             LedgerNote::None,
         ),
+        Job::Update {
+            client, refusal, ..
+        } => {
+            let error = match (refusal, error) {
+                (Some(first), e) => RequestError::NvrRefused(format!(
+                    "{first}; adding the previous camera back failed too ({e}): stop the session"
+                )),
+                (None, FrigateError::Refused { message }) => RequestError::NvrRefused(message),
+                (None, other) => RequestError::NvrUnavailable(other.to_string()),
+            };
+            (
+                Input::UpdatePublished {
+                    client,
+                    result: Err(error),
+                },
+                LedgerNote::None,
+            )
+        }
+        Job::Apply { client, .. } => {
+            let error = match error {
+                FrigateError::Refused { message } => RequestError::NvrRefused(message),
+                other => RequestError::NvrUnavailable(other.to_string()),
+            };
+            (
+                Input::Applied {
+                    client,
+                    result: Err(error),
+                },
+                LedgerNote::None,
+            )
+        }
         Job::Ensure { replay, .. } => match error {
             FrigateError::Refused { message } => (
                 Input::Republished {

@@ -192,6 +192,7 @@ impl Daemon {
             if let LedgerNote::Gone(replay) = note {
                 self.ledger_drop_camera(&replay);
             }
+            self.after_nvr_job(&input);
             self.inbox.push(input);
         }
     }
@@ -207,8 +208,6 @@ impl Daemon {
         tuning: &Tuning,
         warnings: &mut Vec<String>,
     ) -> Result<Mapping, JobFailure> {
-        // Speed and overrides are built in by camera::build (issue 12).
-        let _ = tuning;
         let replay = names::replay_name(source);
         let owned;
         let nvr = if self.owns(&replay) {
@@ -218,7 +217,7 @@ impl Daemon {
             &self.loaded.nvr
         };
         let nvr_clip = self.nvr_path(clip).map_err(JobFailure::InvalidCamera)?;
-        let mut config = camera::build(nvr, source, &nvr_clip)
+        let mut config = camera::build(nvr, source, &nvr_clip, tuning)
             .map_err(|e| JobFailure::InvalidCamera(e.to_string()))?;
         if !has_detect_size(&config) {
             let size = detect_size.or_else(|| {
@@ -242,7 +241,7 @@ impl Daemon {
                 set_detect_size(&mut config, width, height);
             }
         }
-        camera::validate(nvr, &replay, &config)
+        camera::validate_tuned(nvr, source, &replay, &config, tuning)
             .map_err(|e| JobFailure::InvalidCamera(e.to_string()))?;
         Ok(config)
     }

@@ -12,7 +12,7 @@ use crate::replay::errors::{error_body, RequestError};
 use crate::replay::lifecycle::{ImportedFile, Input, StartPlan};
 use crate::replay::mp4;
 use crate::replay::names;
-use crate::replay::session::{ClipSource, Session};
+use crate::replay::session::{ClipSource, Session, Tuning};
 
 use super::child::{Child, Priority};
 use super::clip_job::Running;
@@ -119,9 +119,14 @@ impl Daemon {
         }
     }
 
-    /// The camera is in the NVR config and its replay camera would be
-    /// accepted: refused now what would be refused after the whole clip was cut.
-    fn check_source_camera(&self, camera: &str) -> Result<(), RequestError> {
+    /// The camera is in the NVR config and its replay camera, with the
+    /// start's speed and overrides, would be accepted: refused now what
+    /// would be refused after the whole clip was cut.
+    fn check_source_camera(
+        &self,
+        camera: &str,
+        options: &StartOptions,
+    ) -> Result<(), RequestError> {
         if !self.loaded.nvr.has_camera(camera) {
             return Err(RequestError::NotFound(format!(
                 "camera '{}' is not in the NVR config {}",
@@ -150,11 +155,30 @@ impl Daemon {
                 self.loaded.nvr.path().display()
             )));
         };
-        camera::build(nvr, camera, &nvr_clip)
-            .and_then(|config| camera::validate(nvr, &names::replay_name(camera), &config))
+        let tuning = Tuning {
+            speed: options.speed.unwrap_or(1.0),
+            overrides: options.overrides.clone(),
+        };
+        let config = camera::build(nvr, camera, &nvr_clip, &tuning)
+            .and_then(|config| {
+                camera::validate_tuned(nvr, camera, &names::replay_name(camera), &config, &tuning)
+                    .map(|()| config)
+            })
             .map_err(|e| {
                 RequestError::InvalidParams(format!("camera '{camera}' cannot be replayed: {e}"))
-            })
+            })?;
+        // With the Frigate publisher, what its config API cannot store
+        // (a mapping key that looks like an integer) is refused here too.
+        if self.nvr.is_some() {
+            crate::nvr::frigate::yaml_to_json(&serde_yaml::Value::Mapping(config)).map_err(
+                |e| {
+                    RequestError::InvalidParams(format!(
+                        "camera '{camera}' cannot be replayed: {e}"
+                    ))
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// start's checks that need the NVR config, the database and the disk.
@@ -165,7 +189,7 @@ impl Daemon {
         end: f64,
         options: StartOptions,
     ) -> Result<StartPlan, RequestError> {
-        self.check_source_camera(camera)?;
+        self.check_source_camera(camera, &options)?;
         let recordings = self.open_db()?.recordings(camera, start, end)?;
         if recordings.is_empty() {
             return Err(RequestError::NoRecordings {
@@ -194,14 +218,18 @@ impl Daemon {
     /// start_from_export: the export exists, is finished, its camera can be
     /// replayed and its file is there; then ffprobe measures it (the reply
     /// waits for it, the loop keeps serving everyone else).
-    pub(super) fn check_export(&mut self, export_id: &str) -> Input {
-        match self.probe_export(export_id) {
+    pub(super) fn check_export(&mut self, export_id: &str, options: &StartOptions) -> Input {
+        match self.probe_export(export_id, options) {
             Ok(export) => Input::ExportProbeStarted { export },
             Err(error) => Input::ExportRefused { error },
         }
     }
 
-    fn probe_export(&mut self, export_id: &str) -> Result<Export, RequestError> {
+    fn probe_export(
+        &mut self,
+        export_id: &str,
+        options: &StartOptions,
+    ) -> Result<Export, RequestError> {
         let mut export = self.open_db()?.export(export_id)?.ok_or_else(|| {
             RequestError::NotFound(format!(
                 "export '{}' does not exist",
@@ -225,7 +253,7 @@ impl Daemon {
             })?;
         names::CameraName::parse(&export.camera)
             .map_err(|e| RequestError::InvalidParams(e.to_string()))?;
-        self.check_source_camera(&export.camera)
+        self.check_source_camera(&export.camera, options)
             .map_err(|e| match e {
                 RequestError::NotFound(_) => RequestError::NotFound(format!(
                     "the camera of export '{}' ({}) is not in the NVR config",
@@ -266,14 +294,19 @@ impl Daemon {
     /// symlink may point around inside it, never out), must be a non-empty
     /// regular file, and its camera must be replayable; then ffprobe
     /// measures it through the descriptor that was checked.
-    pub(super) fn check_file(&mut self, camera: &str, name: &str) -> Input {
-        match self.probe_file(camera, name) {
+    pub(super) fn check_file(&mut self, camera: &str, name: &str, options: &StartOptions) -> Input {
+        match self.probe_file(camera, name, options) {
             Ok(file) => Input::FileProbeStarted { file },
             Err(error) => Input::ExportRefused { error },
         }
     }
 
-    fn probe_file(&mut self, camera: &str, name: &str) -> Result<ImportedFile, RequestError> {
+    fn probe_file(
+        &mut self,
+        camera: &str,
+        name: &str,
+        options: &StartOptions,
+    ) -> Result<ImportedFile, RequestError> {
         use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
         let import_dir = self.loaded.config.session.import_dir.clone();
         let shown = protocol::printable(name);
@@ -289,7 +322,7 @@ impl Daemon {
                 import_dir.display()
             )));
         }
-        self.check_source_camera(camera)?;
+        self.check_source_camera(camera, options)?;
         let dir = fs::File::open(&import_dir).map_err(|e| {
             RequestError::io(
                 format!(

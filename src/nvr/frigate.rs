@@ -410,6 +410,181 @@ pub fn section_patch(old: &Value, new: &Value) -> Value {
     }
 }
 
+/// One `PUT /api/config/set` of a plan: `data` goes under
+/// `cameras.<camera>` (merged by Frigate), announced on `topic` if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigSet {
+    pub camera: String,
+    pub data: Value,
+    pub topic: Option<String>,
+}
+
+impl ConfigSet {
+    pub fn request(&self) -> Request {
+        config_set(&self.camera, self.data.clone(), self.topic.clone())
+    }
+}
+
+/// How a running replay camera takes an update (SPEC §7 "Update").
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpdatePlan {
+    /// Every changed section has a topic: these requests, in order. The
+    /// first carries all the sections' patches, so Frigate validates them
+    /// together (refused: nothing changed), and announces the first
+    /// section; each further one re-sends its section's new values (no
+    /// `""`: the deletions are done) to announce it.
+    Sections(Vec<ConfigSet>),
+    /// A changed section has no topic in this version (0.17: `lpr`,
+    /// `face_recognition`): remove the camera and add the new config; if
+    /// Frigate refuses it, add the old one back.
+    Readd { without_topic: Vec<String> },
+}
+
+/// The update of replay camera `name` from `old` to `new` (both JSON
+/// cameras as published), whose `sections` changed.
+pub fn update_plan(
+    version: &Version,
+    name: &str,
+    old: &Value,
+    new: &Value,
+    sections: &[String],
+) -> UpdatePlan {
+    let without_topic: Vec<String> = sections
+        .iter()
+        .filter(|s| !has_section_topic(version, s))
+        .cloned()
+        .collect();
+    if !without_topic.is_empty() {
+        return UpdatePlan::Readd { without_topic };
+    }
+    let mut all = Map::new();
+    for section in sections {
+        let patch = match (old.get(section), new.get(section)) {
+            (_, Some(Value::Null)) | (Some(_), None) => Value::String(String::new()),
+            (Some(before), Some(after)) => section_patch(before, after),
+            (None, Some(after)) => section_patch(&Value::Object(Map::new()), after),
+            (None, None) => continue,
+        };
+        all.insert(section.clone(), patch);
+    }
+    let Some(first) = sections.first() else {
+        return UpdatePlan::Sections(Vec::new());
+    };
+    let mut sets = vec![ConfigSet {
+        camera: name.to_string(),
+        data: Value::Object(all),
+        topic: Some(topic(name, first)),
+    }];
+    for section in &sections[1..] {
+        // The replay camera is always `enabled: true`: setting it again is
+        // a harmless body for a section left with nothing to send.
+        let data = match new.get(section).and_then(without_deletions) {
+            Some(values) => json!({ section.as_str(): values }),
+            None => json!({"enabled": true}),
+        };
+        sets.push(ConfigSet {
+            camera: name.to_string(),
+            data,
+            topic: Some(topic(name, section)),
+        });
+    }
+    UpdatePlan::Sections(sets)
+}
+
+/// What an apply sends to the source camera, and the sections it only
+/// takes at Frigate's next restart.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ApplyRequests {
+    pub sets: Vec<ConfigSet>,
+    pub restart_needed: Vec<String>,
+}
+
+/// The apply of `patches` (per section, what to merge under
+/// `cameras.<source>.<section>`) to Frigate's source camera: written with
+/// `requires_restart: 0`, each section announced on its topic where this
+/// version has one (else listed in `restart_needed`). As for an update,
+/// one request carries every patch (validated together), then one per
+/// further announced section re-sends its values; when two announced
+/// sections only delete keys (nothing to re-send), each section goes in a
+/// request of its own instead.
+pub fn apply_requests(
+    version: &Version,
+    source: &str,
+    patches: &[(String, Value)],
+) -> ApplyRequests {
+    type Patch = (String, Value);
+    let (announced, silent): (Vec<&Patch>, Vec<&Patch>) = patches
+        .iter()
+        .partition(|(section, _)| has_section_topic(version, section));
+    let restart_needed: Vec<String> = silent.iter().map(|(s, _)| s.clone()).collect();
+    let set = |pairs: &[&Patch], topic_of: Option<&str>| ConfigSet {
+        camera: source.to_string(),
+        data: Value::Object(
+            pairs
+                .iter()
+                .map(|(section, patch)| (section.clone(), patch.clone()))
+                .collect(),
+        ),
+        topic: topic_of.map(|s| topic(source, s)),
+    };
+    let deletes_only: Vec<&str> = announced
+        .iter()
+        .filter(|(_, patch)| without_deletions(patch).is_none())
+        .map(|(section, _)| section.as_str())
+        .collect();
+    if deletes_only.len() > 1 {
+        let mut sets = Vec::new();
+        if !silent.is_empty() {
+            sets.push(set(&silent, None));
+        }
+        for pair in &announced {
+            sets.push(set(&[pair], Some(&pair.0)));
+        }
+        return ApplyRequests {
+            sets,
+            restart_needed,
+        };
+    }
+    let first_topic = deletes_only
+        .first()
+        .copied()
+        .or_else(|| announced.first().map(|(s, _)| s.as_str()));
+    let all: Vec<&Patch> = patches.iter().collect();
+    let mut sets = vec![set(&all, first_topic)];
+    for (section, patch) in &announced {
+        if Some(section.as_str()) == first_topic {
+            continue;
+        }
+        let values = without_deletions(patch).unwrap_or_default();
+        sets.push(ConfigSet {
+            camera: source.to_string(),
+            data: json!({ section.as_str(): values }),
+            topic: Some(topic(source, section)),
+        });
+    }
+    ApplyRequests {
+        sets,
+        restart_needed,
+    }
+}
+
+/// A patch without its deletions (`""`) and `null`s: what re-sending sets
+/// again; `None` when nothing is left.
+fn without_deletions(patch: &Value) -> Option<Value> {
+    match patch {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::Object(map) => {
+            let kept: Map<String, Value> = map
+                .iter()
+                .filter_map(|(k, v)| without_deletions(v).map(|v| (k.clone(), v)))
+                .collect();
+            (!kept.is_empty()).then_some(Value::Object(kept))
+        }
+        other => Some(other.clone()),
+    }
+}
+
 /// A camera name as a URL path segment. Names are validated long before
 /// (`^[a-zA-Z0-9_-]+$`), so this escapes nothing in practice; it only makes
 /// sure that no name can ever change the request line.

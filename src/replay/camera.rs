@@ -9,10 +9,26 @@ use serde_yaml::{Mapping, Value};
 use std::path::Path;
 
 use super::names;
+use super::overrides;
+use super::session::Tuning;
 
-/// ffmpeg input arguments of the replay camera: real-time pace, endless
-/// loop, and timestamps regenerated at each loop so the NVR sees a live feed.
+/// ffmpeg input arguments of the replay camera at speed 1: real-time pace,
+/// endless loop, and timestamps regenerated at each loop so the NVR sees a
+/// live feed.
 pub const REPLAY_INPUT_ARGS: &str = "-re -stream_loop -1 -fflags +genpts";
+
+/// The input arguments at `speed` (SPEC §2 "speed"): `-re` at 1, else
+/// `-readrate <speed>` (`4`, `0.25`: the shortest form).
+pub fn input_args(speed: f64) -> String {
+    if speed == 1.0 {
+        REPLAY_INPUT_ARGS.to_string()
+    } else {
+        format!(
+            "-readrate {} -stream_loop -1 -fflags +genpts",
+            overrides::format_speed(speed)
+        )
+    }
+}
 
 /// The NVR's tracked objects when `objects.track` is not written anywhere.
 pub const DEFAULT_TRACKED_OBJECTS: [&str; 1] = ["person"];
@@ -64,12 +80,23 @@ impl CameraError {
     }
 }
 
-/// The replay camera's body (the value under `cameras.<replay name>`).
+/// The replay camera's body (the value under `cameras.<replay name>`): the
+/// source's effective settings with the tuning's overrides merged over them
+/// (their values checked first, errors naming `overrides.<field>`), read at
+/// the tuning's speed.
 pub fn build(
     nvr: &NvrConfig,
     source: &str,
     clip: &Path,
+    tuning: &Tuning,
 ) -> Result<serde_yaml::Mapping, CameraError> {
+    overrides::check_speed(tuning.speed).map_err(|m| CameraError::new("speed", m))?;
+    if let Some(value) = &tuning.overrides {
+        overrides::check_shape(value).map_err(|e| CameraError {
+            field: e.field,
+            message: e.message,
+        })?;
+    }
     if !names::is_valid(source) {
         return Err(CameraError::new(
             "camera",
@@ -85,7 +112,7 @@ pub fn build(
             ),
         ));
     }
-    let effective = nvr.effective_camera(source).ok_or_else(|| {
+    let mut effective = nvr.effective_camera(source).ok_or_else(|| {
         CameraError::new(
             "camera",
             format!(
@@ -94,6 +121,9 @@ pub fn build(
             ),
         )
     })?;
+    if let Some(value) = &tuning.overrides {
+        overrides::merge(&mut effective, value);
+    }
     let clip = clip.to_str().ok_or_else(|| {
         CameraError::new(
             "ffmpeg.inputs[0].path",
@@ -103,7 +133,7 @@ pub fn build(
 
     let mut camera = Mapping::new();
     camera.insert("enabled".into(), true.into());
-    camera.insert("ffmpeg".into(), replay_ffmpeg(clip));
+    camera.insert("ffmpeg".into(), replay_ffmpeg(clip, tuning.speed));
     for section in COPIED_SECTIONS {
         let Some(value) = effective.get(section) else {
             continue;
@@ -145,11 +175,11 @@ pub fn build(
     Ok(camera)
 }
 
-fn replay_ffmpeg(clip: &str) -> Value {
+fn replay_ffmpeg(clip: &str, speed: f64) -> Value {
     let mut input = Mapping::new();
     input.insert("path".into(), clip.into());
     input.insert("roles".into(), Value::Sequence(vec!["detect".into()]));
-    input.insert("input_args".into(), REPLAY_INPUT_ARGS.into());
+    input.insert("input_args".into(), input_args(speed).into());
     let mut ffmpeg = Mapping::new();
     ffmpeg.insert(
         "inputs".into(),
@@ -194,6 +224,34 @@ fn strip_runtime_fields(value: &mut Value) {
         Value::Tagged(tagged) => strip_runtime_fields(&mut tagged.value),
         _ => {}
     }
+}
+
+/// [`validate`], with an error on a field the overrides set named as
+/// `overrides.<field>` (SPEC §2 "overrides").
+pub fn validate_tuned(
+    nvr: &NvrConfig,
+    source: &str,
+    name: &str,
+    camera: &serde_yaml::Mapping,
+    tuning: &Tuning,
+) -> Result<(), CameraError> {
+    validate(nvr, name, camera).map_err(|e| {
+        let effective = nvr.effective_camera(source).unwrap_or_default();
+        let in_source = |path: &[String]| {
+            let mut node = effective.get(path[0].as_str());
+            for name in &path[1..] {
+                node = node.and_then(|n| n.get(name.as_str()));
+            }
+            node.is_some()
+        };
+        match overrides::blame(tuning.overrides.as_ref(), &e.field, in_source) {
+            Some(field) => CameraError {
+                field,
+                message: e.message,
+            },
+            None => e,
+        }
+    })
 }
 
 /// Refuses what the NVR would refuse, merged into `nvr`.

@@ -757,3 +757,235 @@ fn yaml_to_json_refusals() {
         assert!(err.starts_with(why), "{yaml:?}: {err}");
     }
 }
+
+// ---- update and apply plans (issue 12) ----
+
+fn sections(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn replay_camera(motion_threshold: u64, zones: Value) -> Value {
+    json!({
+        "enabled": true,
+        "ffmpeg": {"inputs": [{"path": "/media/frigate/replayd/_replay_front/clip.mp4", "roles": ["detect"]}]},
+        "detect": {"enabled": true, "width": 1280, "height": 720},
+        "motion": {"threshold": motion_threshold, "mask": "0,0,1,0,1,1"},
+        "zones": zones,
+    })
+}
+
+#[test]
+fn update_plan_one_section() {
+    let old = replay_camera(
+        30,
+        json!({"yard": {"coordinates": "0,0,1,0,1,1", "inertia": 3}}),
+    );
+    let mut new = replay_camera(
+        25,
+        json!({"yard": {"coordinates": "0,0,1,0,1,1", "inertia": 3}}),
+    );
+    new["motion"].as_object_mut().unwrap().remove("mask");
+    for version in [v17(), v18()] {
+        let plan = update_plan(
+            &version,
+            "_replay_front",
+            &old,
+            &new,
+            &sections(&["motion"]),
+        );
+        let UpdatePlan::Sections(sets) = plan else {
+            panic!("{version}: {plan:?}")
+        };
+        assert_eq!(sets.len(), 1);
+        assert_eq!(
+            sets[0].topic.as_deref(),
+            Some("config/cameras/_replay_front/motion")
+        );
+        assert_eq!(
+            sets[0].data,
+            json!({"motion": {"threshold": 25, "mask": ""}})
+        );
+        let body = body_json(&sets[0].request());
+        assert_eq!(body["requires_restart"], 0);
+        assert_eq!(
+            body["config_data"],
+            json!({"cameras": {"_replay_front": {"motion": {"threshold": 25, "mask": ""}}}})
+        );
+    }
+}
+
+#[test]
+fn update_plan_several_sections_validated_together_then_announced() {
+    let old = replay_camera(
+        30,
+        json!({"yard": {"coordinates": "0,0,1,0,1,1"}, "porch": {"coordinates": "0,0,1,0,1,1"}}),
+    );
+    let mut new = replay_camera(
+        25,
+        json!({"yard": {"coordinates": "0,0,1,0,1,1", "inertia": 5}}),
+    );
+    new["objects"] = json!({"track": ["person"]});
+    let plan = update_plan(
+        &v18(),
+        "_replay_front",
+        &old,
+        &new,
+        &sections(&["motion", "zones", "objects"]),
+    );
+    let UpdatePlan::Sections(sets) = plan else {
+        panic!("{plan:?}")
+    };
+    let topics: Vec<&str> = sets.iter().filter_map(|s| s.topic.as_deref()).collect();
+    assert_eq!(
+        topics,
+        [
+            "config/cameras/_replay_front/motion",
+            "config/cameras/_replay_front/zones",
+            "config/cameras/_replay_front/objects"
+        ]
+    );
+    // The first carries every patch, deletions included.
+    assert_eq!(
+        sets[0].data,
+        json!({
+            "motion": {"threshold": 25, "mask": "0,0,1,0,1,1"},
+            "zones": {"yard": {"coordinates": "0,0,1,0,1,1", "inertia": 5}, "porch": ""},
+            "objects": {"track": ["person"]}
+        })
+    );
+    // The others re-send their new values, never a deletion again.
+    assert_eq!(
+        sets[1].data,
+        json!({"zones": {"yard": {"coordinates": "0,0,1,0,1,1", "inertia": 5}}})
+    );
+    assert_eq!(sets[2].data, json!({"objects": {"track": ["person"]}}));
+    // A further section left empty sends a harmless body.
+    let mut gone = new.clone();
+    gone.as_object_mut().unwrap().remove("zones");
+    let UpdatePlan::Sections(sets) = update_plan(
+        &v18(),
+        "_replay_front",
+        &old,
+        &gone,
+        &sections(&["motion", "zones"]),
+    ) else {
+        panic!()
+    };
+    assert_eq!(sets[0].data["zones"], json!(""));
+    assert_eq!(sets[1].data, json!({"enabled": true}));
+    assert_eq!(
+        sets[1].topic.as_deref(),
+        Some("config/cameras/_replay_front/zones")
+    );
+}
+
+#[test]
+fn update_plan_without_a_topic_removes_and_adds() {
+    let old = replay_camera(30, json!({}));
+    let mut new = old.clone();
+    new["lpr"] = json!({"enabled": true, "min_area": 500});
+    assert_eq!(
+        update_plan(
+            &v17(),
+            "_replay_front",
+            &old,
+            &new,
+            &sections(&["motion", "lpr"])
+        ),
+        UpdatePlan::Readd {
+            without_topic: sections(&["lpr"])
+        }
+    );
+    assert_eq!(
+        update_plan(
+            &v17(),
+            "_replay_front",
+            &old,
+            &new,
+            &sections(&["face_recognition"])
+        ),
+        UpdatePlan::Readd {
+            without_topic: sections(&["face_recognition"])
+        }
+    );
+    // 0.18 has topics for every section an override can touch.
+    for section in crate::replay::overrides::SECTIONS {
+        assert!(has_section_topic(&v18(), section), "{section}");
+    }
+    assert!(matches!(
+        update_plan(&v18(), "_replay_front", &old, &new, &sections(&["lpr"])),
+        UpdatePlan::Sections(_)
+    ));
+}
+
+#[test]
+fn apply_requests_per_version() {
+    let patches = vec![
+        ("zones".to_string(), json!({"yard": {"inertia": 5}})),
+        ("motion".to_string(), json!({"threshold": 30, "mask": ""})),
+        ("lpr".to_string(), json!({"min_area": 500})),
+    ];
+    let plan = apply_requests(&v17(), "front", &patches);
+    assert_eq!(plan.restart_needed, sections(&["lpr"]));
+    assert_eq!(plan.sets.len(), 2);
+    assert_eq!(
+        plan.sets[0].topic.as_deref(),
+        Some("config/cameras/front/zones")
+    );
+    assert_eq!(
+        plan.sets[0].data,
+        json!({"zones": {"yard": {"inertia": 5}}, "motion": {"threshold": 30, "mask": ""}, "lpr": {"min_area": 500}})
+    );
+    assert_eq!(
+        plan.sets[1].topic.as_deref(),
+        Some("config/cameras/front/motion")
+    );
+    assert_eq!(plan.sets[1].data, json!({"motion": {"threshold": 30}}));
+    let body = body_json(&plan.sets[0].request());
+    assert_eq!(body["requires_restart"], 0);
+    assert!(body["config_data"]["cameras"]["front"].is_object());
+
+    let plan = apply_requests(&v18(), "front", &patches);
+    assert!(plan.restart_needed.is_empty());
+    let topics: Vec<&str> = plan
+        .sets
+        .iter()
+        .filter_map(|s| s.topic.as_deref())
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            "config/cameras/front/zones",
+            "config/cameras/front/motion",
+            "config/cameras/front/lpr"
+        ]
+    );
+
+    // Only lpr on 0.17: written, announced nowhere.
+    let plan = apply_requests(&v17(), "front", &patches[2..]);
+    assert_eq!(plan.sets.len(), 1);
+    assert_eq!(plan.sets[0].topic, None);
+    assert_eq!(plan.restart_needed, sections(&["lpr"]));
+
+    // A section that only deletes is announced by the first request.
+    let deletes = vec![
+        ("motion".to_string(), json!({"threshold": 30})),
+        ("zones".to_string(), json!({"porch": ""})),
+    ];
+    let plan = apply_requests(&v18(), "front", &deletes);
+    assert_eq!(plan.sets.len(), 2);
+    assert_eq!(
+        plan.sets[0].topic.as_deref(),
+        Some("config/cameras/front/zones")
+    );
+    assert_eq!(plan.sets[1].data, json!({"motion": {"threshold": 30}}));
+    // Two of them: one request per section.
+    let deletes = vec![
+        ("motion".to_string(), json!({"mask": ""})),
+        ("zones".to_string(), json!({"porch": ""})),
+    ];
+    let plan = apply_requests(&v18(), "front", &deletes);
+    assert_eq!(plan.sets.len(), 2);
+    assert_eq!(plan.sets[0].data, json!({"motion": {"mask": ""}}));
+    assert_eq!(plan.sets[1].data, json!({"zones": {"porch": ""}}));
+}

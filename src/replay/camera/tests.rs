@@ -163,7 +163,7 @@ fn clip(source: &str) -> std::path::PathBuf {
 }
 
 fn build_ok(config: &NvrConfig, source: &str) -> Mapping {
-    match build(config, source, &clip(source)) {
+    match build(config, source, &clip(source), &Tuning::default()) {
         Ok(camera) => camera,
         Err(e) => panic!("build {source}: {e}"),
     }
@@ -467,13 +467,19 @@ fn source_camera_refusals() {
         ("../front_door", "not a valid camera name"),
         ("_replay_front_door", "is a replay camera"),
     ] {
-        let err = build(&config, source, &clip("x")).expect_err(source);
+        let err = build(&config, source, &clip("x"), &Tuning::default()).expect_err(source);
         assert_eq!(err.field, "camera", "{source:?}");
         assert!(err.to_string().contains(needle), "{source:?}: {err}");
     }
     let named_like_replay =
         nvr("cameras:\n  _replay_x:\n    ffmpeg: {inputs: [{path: a, roles: [detect]}]}\n");
-    assert!(build(&named_like_replay, "_replay_x", &clip("x")).is_err());
+    assert!(build(
+        &named_like_replay,
+        "_replay_x",
+        &clip("x"),
+        &Tuning::default()
+    )
+    .is_err());
 }
 
 #[cfg(unix)]
@@ -482,7 +488,7 @@ fn non_utf8_clip_path_is_refused() {
     use std::os::unix::ffi::OsStrExt;
     let config = nvr(FRIGATE);
     let path = Path::new(std::ffi::OsStr::from_bytes(b"/media/\xff.mp4"));
-    let err = build(&config, "garage", path).expect_err("non-UTF-8");
+    let err = build(&config, "garage", path, &Tuning::default()).expect_err("non-UTF-8");
     assert_eq!(err.field, "ffmpeg.inputs[0].path");
 }
 
@@ -778,4 +784,157 @@ fn python_number_rules() {
     }
     assert!(parse_python_float("nan").is_some_and(f64::is_nan));
     assert_eq!(parse_python_float("-inf"), Some(f64::NEG_INFINITY));
+}
+
+// ---- tuning (issue 12) ----
+
+fn tuned(speed: f64, overrides: serde_json::Value) -> Tuning {
+    Tuning {
+        speed,
+        overrides: Some(overrides),
+    }
+}
+
+#[test]
+fn speed_sets_the_input_args() {
+    assert_eq!(input_args(1.0), REPLAY_INPUT_ARGS);
+    assert_eq!(
+        input_args(4.0),
+        "-readrate 4 -stream_loop -1 -fflags +genpts"
+    );
+    assert_eq!(
+        input_args(0.25),
+        "-readrate 0.25 -stream_loop -1 -fflags +genpts"
+    );
+    let config = nvr(FRIGATE);
+    let camera = Value::Mapping(
+        build(
+            &config,
+            "front_door",
+            &clip("front_door"),
+            &Tuning {
+                speed: 4.0,
+                overrides: None,
+            },
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        camera["ffmpeg"]["inputs"][0]["input_args"],
+        Value::from("-readrate 4 -stream_loop -1 -fflags +genpts")
+    );
+    let err = build(
+        &config,
+        "front_door",
+        &clip("front_door"),
+        &Tuning {
+            speed: 32.0,
+            overrides: None,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.field, "speed");
+}
+
+#[test]
+fn overrides_merge_over_the_effective_settings() {
+    let config = nvr(FRIGATE);
+    let tuning = tuned(
+        1.0,
+        serde_json::json!({
+            "motion": {"threshold": 25, "mask": null, "contour_area": 12},
+            "zones": {"driveway": {"inertia": 7}, "porch": null},
+            "objects": {"filters": {"car": {"min_score": 0.7}}},
+            "detect": {"enabled": false, "fps": 7}
+        }),
+    );
+    let camera =
+        Value::Mapping(build(&config, "front_door", &clip("front_door"), &tuning).unwrap());
+    assert_eq!(camera["motion"]["threshold"], Value::from(25));
+    assert_eq!(camera["motion"]["contour_area"], Value::from(12));
+    // improve_contrast still comes from the global section.
+    assert_eq!(camera["motion"]["improve_contrast"], Value::from(true));
+    assert!(camera["motion"].get("mask").is_none());
+    assert_eq!(camera["zones"]["driveway"]["inertia"], Value::from(7));
+    assert_eq!(
+        camera["zones"]["driveway"]["coordinates"],
+        Value::from("0.0,0.5,0.6,0.4,0.7,1.0,0.0,1.0")
+    );
+    assert!(camera["zones"].get("porch").is_none());
+    assert_eq!(
+        camera["objects"]["filters"]["car"]["min_score"],
+        Value::from(0.7)
+    );
+    assert_eq!(
+        camera["objects"]["filters"]["car"]["min_area"],
+        Value::from(3000)
+    );
+    // A replay camera runs detection whatever the overrides say.
+    assert_eq!(camera["detect"]["enabled"], Value::from(true));
+    assert_eq!(camera["detect"]["fps"], Value::from(7));
+    validate_tuned(
+        &config,
+        "front_door",
+        "_replay_front_door",
+        camera.as_mapping().unwrap(),
+        &tuning,
+    )
+    .unwrap();
+}
+
+#[test]
+fn override_errors_name_the_override() {
+    let config = nvr(FRIGATE);
+    // A type the NVR would refuse, caught by the table.
+    let err = build(
+        &config,
+        "front_door",
+        &clip("front_door"),
+        &tuned(1.0, serde_json::json!({"motion": {"threshold": "high"}})),
+    )
+    .unwrap_err();
+    assert_eq!(err.field, "overrides.motion.threshold", "{err}");
+    let err = build(
+        &config,
+        "front_door",
+        &clip("front_door"),
+        &tuned(1.0, serde_json::json!({"record": {"enabled": true}})),
+    )
+    .unwrap_err();
+    assert_eq!(err.field, "overrides.record", "{err}");
+    // Found by validation of the merged camera.
+    for (overrides, field) in [
+        (
+            serde_json::json!({"zones": {"driveway": {"objects": ["bicycle"]}}}),
+            "overrides.zones.driveway.objects",
+        ),
+        (
+            serde_json::json!({"zones": {"driveway": {"coordinates": "0.5,0.5,1280,0.5,1,1"}}}),
+            "overrides.zones.driveway.coordinates",
+        ),
+        (
+            serde_json::json!({"zones": {"street": {"inertia": 3}}}),
+            "overrides.zones.street.coordinates",
+        ),
+        (
+            serde_json::json!({"motion": {"enabled": false}}),
+            "overrides.motion.enabled",
+        ),
+        (
+            serde_json::json!({"objects": {"track": ["person"]}}),
+            "zones.driveway.objects",
+        ),
+    ] {
+        let tuning = tuned(1.0, overrides.clone());
+        let camera = build(&config, "front_door", &clip("front_door"), &tuning).unwrap();
+        let err = validate_tuned(
+            &config,
+            "front_door",
+            "_replay_front_door",
+            &camera,
+            &tuning,
+        )
+        .expect_err(&overrides.to_string());
+        assert_eq!(err.field, field, "{overrides}: {err}");
+    }
 }

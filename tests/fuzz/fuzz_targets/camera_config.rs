@@ -58,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
             "effective settings of {source:?} lost or changed its own:\nown: {own:?}\neffective: {effective:?}"
         );
 
-        let built = match camera::build(&nvr, &source, clip) {
+        let built = match camera::build(&nvr, &source, clip, &replayd::replay::session::Tuning::default()) {
             Ok(built) => built,
             Err(e) => {
                 assert!(!e.field.is_empty() && !e.message.is_empty(), "{e:?}");
