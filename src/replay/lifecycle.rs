@@ -2404,7 +2404,6 @@ pub fn judge_clip(plan: &ClipPlan, duration: f64, rebuilds: u32) -> ClipVerdict 
 /// Rebuilds without a bad segment, at most.
 pub const MAX_REBUILDS: u32 = 3;
 
-/// start's range rule: finite, `end > start`, at most `max_range` seconds.
 /// A start's speed and overrides, as far as they can be judged without the
 /// NVR config (the shell builds and validates the camera with them).
 pub fn check_options(options: &StartOptions) -> Result<(), String> {
@@ -2417,6 +2416,7 @@ pub fn check_options(options: &StartOptions) -> Result<(), String> {
     Ok(())
 }
 
+/// start's range rule: finite, `end > start`, at most `max_range` seconds.
 pub fn check_range(start: f64, end: f64, max_range: f64) -> Result<(), String> {
     if !start.is_finite() || !end.is_finite() {
         return Err("start_time and end_time must be finite numbers".into());
