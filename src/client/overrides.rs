@@ -10,7 +10,7 @@
 //! replay camera. The daemon judges the values; this module only builds
 //! the object it is sent.
 
-use crate::replay::overrides::SECTIONS;
+use crate::replay::overrides::{self, SECTIONS};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -115,52 +115,11 @@ fn parse_yaml(text: &str) -> Result<Value, OverrideError> {
     yaml_to_json(yaml)
 }
 
-/// YAML to JSON: merge keys applied; scalar mapping keys become strings;
-/// what JSON cannot carry (`.nan`, `.inf`, tags) is refused.
+/// YAML to JSON (merge keys applied), by the daemon's own rule.
 fn yaml_to_json(mut yaml: serde_yaml::Value) -> Result<Value, OverrideError> {
     yaml.apply_merge()
         .map_err(|e| err(format!("bad merge key: {e}")))?;
-    convert(yaml)
-}
-
-fn convert(yaml: serde_yaml::Value) -> Result<Value, OverrideError> {
-    use serde_yaml::Value as Y;
-    Ok(match yaml {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f)
-                    .map(Value::Number)
-                    .ok_or_else(|| err(format!("{n} is not a number JSON can carry")))?
-            }
-        }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => {
-            Value::Array(items.into_iter().map(convert).collect::<Result<_, _>>()?)
-        }
-        Y::Mapping(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                let key = match k {
-                    Y::String(s) => s,
-                    Y::Number(n) => n.to_string(),
-                    Y::Bool(b) => b.to_string(),
-                    _ => return Err(err("a mapping key must be a scalar")),
-                };
-                out.insert(key, convert(v)?);
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(tagged) => {
-            return Err(err(format!("YAML tags ({}) are not supported", tagged.tag)))
-        }
-    })
+    overrides::yaml_to_json(&yaml).map_err(err)
 }
 
 /// The text of an overrides file: a mapping of sections (`motion:`,
@@ -249,15 +208,7 @@ pub fn is_empty(overrides: Option<&Value>) -> bool {
 
 /// Only the named sections (all when `sections` is empty).
 pub fn select(overrides: &Value, sections: &[String]) -> Value {
-    match overrides {
-        Value::Object(map) if !sections.is_empty() => Value::Object(
-            map.iter()
-                .filter(|(k, _)| sections.contains(k))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+    overrides::restrict(overrides, sections)
 }
 
 /// A value on one line: strings quoted, collections in JSON's flow form.
@@ -301,13 +252,10 @@ pub fn to_yaml(value: &Value) -> String {
 }
 
 /// What `replayctl diff` prints: the overrides under the source camera, as
-/// they would be pasted into the NVR's config.
+/// they would be pasted into the NVR's config (the daemon's own rendering,
+/// which `apply` with the file publisher sends back too).
 pub fn paste_yaml(source_camera: &str, overrides: &Value) -> String {
-    let mut camera = Map::new();
-    camera.insert(source_camera.to_string(), overrides.clone());
-    let mut top = Map::new();
-    top.insert("cameras".into(), Value::Object(camera));
-    to_yaml(&Value::Object(top))
+    overrides::paste_yaml(source_camera, overrides)
 }
 
 #[cfg(test)]

@@ -80,8 +80,8 @@ fn bad_assignments_name_the_problem() {
             "'cameras' is not a section",
         ),
         ("motion.threshold=[1, 2", "bad value for motion.threshold"),
-        ("motion.threshold=.nan", "not a number JSON can carry"),
-        ("motion.threshold=!secret x", "tags"),
+        ("motion.threshold=.nan", "is not a finite number"),
+        ("motion.threshold=!secret x", "YAML tag !secret"),
         ("motion=30", "motion is a section"),
     ];
     for (text, want) in cases {
