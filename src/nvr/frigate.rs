@@ -945,20 +945,8 @@ pub fn yaml_to_json(value: &serde_yaml::Value) -> Result<Value, String> {
         Ok(match value {
             serde_yaml::Value::Null => Value::Null,
             serde_yaml::Value::Bool(b) => Value::Bool(*b),
-            serde_yaml::Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    Value::from(i)
-                } else if let Some(u) = n.as_u64() {
-                    Value::from(u)
-                } else {
-                    let f = n.as_f64().unwrap_or(f64::NAN);
-                    serde_json::Number::from_f64(f)
-                        .map(Value::Number)
-                        .ok_or_else(|| {
-                            format!("{}: {n} is not a number JSON can hold", here(path))
-                        })?
-                }
-            }
+            serde_yaml::Value::Number(n) => crate::replay::overrides::number_to_json(n)
+                .ok_or_else(|| format!("{}: {n} is not a number JSON can hold", here(path)))?,
             serde_yaml::Value::String(s) => Value::String(s.clone()),
             serde_yaml::Value::Sequence(items) => {
                 let mut out = Vec::with_capacity(items.len());

@@ -34,15 +34,8 @@ pub fn input_args(speed: f64) -> String {
 pub const DEFAULT_TRACKED_OBJECTS: [&str; 1] = ["person"];
 
 /// Sections copied from the source camera's effective settings, in the
-/// order they appear in the published file.
-const COPIED_SECTIONS: [&str; 6] = [
-    "detect",
-    "objects",
-    "zones",
-    "motion",
-    "lpr",
-    "face_recognition",
-];
+/// order they appear in the published file: the ones overrides may touch.
+const COPIED_SECTIONS: [&str; 6] = super::overrides::SECTIONS;
 
 /// The parts of `objects` that tune detection. The rest (`genai`) would send
 /// replayed frames to a GenAI provider, which is not what a replay is for;

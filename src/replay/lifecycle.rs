@@ -1068,11 +1068,21 @@ impl Lifecycle {
     }
 
     fn start_from_export(&mut self, client: ClientId, export_id: String, options: StartOptions) {
-        if let Some(doing) = self.busy() {
-            return self.refuse(client, RequestErrorKind::AlreadyActive(doing));
+        if self.begin_probe(client, &options) {
+            self.act(Action::CheckExport { export_id, options });
         }
-        if let Err(message) = check_options(&options) {
-            return self.refuse(client, RequestErrorKind::InvalidParams(message));
+    }
+
+    /// A start whose source ffprobe measures first: refused at once, or the
+    /// machine waits for the source's checks (`true`).
+    fn begin_probe(&mut self, client: ClientId, options: &StartOptions) -> bool {
+        if let Some(doing) = self.busy() {
+            self.refuse(client, RequestErrorKind::AlreadyActive(doing));
+            return false;
+        }
+        if let Err(message) = check_options(options) {
+            self.refuse(client, RequestErrorKind::InvalidParams(message));
+            return false;
         }
         self.phase = Phase::CheckingExport {
             client,
@@ -1080,7 +1090,7 @@ impl Lifecycle {
             probe: None,
             options: options.clone(),
         };
-        self.act(Action::CheckExport { export_id, options });
+        true
     }
 
     /// start_from_file: the camera's name and the options are judged here,
@@ -1092,21 +1102,14 @@ impl Lifecycle {
         path: String,
         options: StartOptions,
     ) {
-        if let Some(doing) = self.busy() {
-            return self.refuse(client, RequestErrorKind::AlreadyActive(doing));
+        if self.busy().is_none() {
+            if let Err(e) = names::CameraName::parse(&camera) {
+                return self.refuse(client, RequestErrorKind::InvalidParams(e.to_string()));
+            }
         }
-        if let Err(e) = names::CameraName::parse(&camera) {
-            return self.refuse(client, RequestErrorKind::InvalidParams(e.to_string()));
+        if !self.begin_probe(client, &options) {
+            return;
         }
-        if let Err(message) = check_options(&options) {
-            return self.refuse(client, RequestErrorKind::InvalidParams(message));
-        }
-        self.phase = Phase::CheckingExport {
-            client,
-            export: None,
-            probe: None,
-            options: options.clone(),
-        };
         self.act(Action::CheckFile {
             camera,
             path,

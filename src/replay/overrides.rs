@@ -203,22 +203,27 @@ where
     Ok(root)
 }
 
+/// A YAML number as JSON: integers stay integers; `None` for what JSON
+/// cannot hold (`.nan`, `.inf`).
+pub fn number_to_json(n: &serde_yaml::Number) -> Option<Value> {
+    if let Some(i) = n.as_i64() {
+        Some(Value::from(i))
+    } else if let Some(u) = n.as_u64() {
+        Some(Value::from(u))
+    } else {
+        n.as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+    }
+}
+
 /// A YAML value as JSON: string keys only, no tags, finite numbers.
 pub fn yaml_to_json(value: &serde_yaml::Value) -> Result<Value, String> {
     Ok(match value {
         serde_yaml::Value::Null => Value::Null,
         serde_yaml::Value::Bool(b) => Value::Bool(*b),
         serde_yaml::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                n.as_f64()
-                    .and_then(serde_json::Number::from_f64)
-                    .map(Value::Number)
-                    .ok_or_else(|| format!("{n} is not a finite number"))?
-            }
+            number_to_json(n).ok_or_else(|| format!("{n} is not a finite number"))?
         }
         serde_yaml::Value::String(s) => Value::String(s.clone()),
         serde_yaml::Value::Sequence(items) => Value::Array(
