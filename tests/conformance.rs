@@ -1000,6 +1000,15 @@ fn tuning_loop(version: FrigateVersion) {
         porch.insert("inertia".into(), 7.into());
     }
     assert_eq!(w.layout.nvr_config_yaml(), expected, "[{label}] after stop");
+
+    // replayd re-read config.yml after the apply, when it still held the
+    // replay camera: a new session of the same camera is not refused as
+    // someone else's.
+    let status = w.start_to_ready();
+    assert_eq!(status["session"]["state"], "ready", "{status}");
+    let reply = w.client().cmd("stop");
+    assert_eq!(reply["ok"], true, "stop: {reply}");
+    assert_eq!(w.replay_cameras_in_config_yml(), Vec::<String>::new());
 }
 
 #[test]

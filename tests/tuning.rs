@@ -442,3 +442,41 @@ fn frigate_apply_changes_only_the_source_cameras_keys() {
         w.daemon.client().cmd("stop");
     }
 }
+
+// ---- the NVR config re-read mid-session ----
+
+/// Frigate writes the replay camera into its config.yml, and replayd
+/// re-reads that file after an apply (or a SIGHUP): the replay camera is
+/// then "a camera the NVR config defines". Its stop must still clean its
+/// media files (found in a walk-through of docs/tuning.md: the stop logged
+/// "refusing to clean _replay_front: it is to be spared" and left them).
+#[test]
+fn a_replay_camera_in_the_re_read_nvr_config_is_still_cleaned_at_stop() {
+    let root = TestRoot::new();
+    let mut daemon = Daemon::spawn(&root);
+    start_ready(&root, &daemon, json!({}));
+    let artifacts = root.add_replay_artifacts(REPLAY);
+    assert!(!artifacts.remaining_paths().is_empty());
+    let mut nvr = common::root::NVR_CONFIG.to_string();
+    nvr.push_str(
+        "  _replay_front:\n    ffmpeg:\n      inputs:\n        - path: /media/frigate/replayd/_replay_front/clip.mp4\n          roles: [detect]\n",
+    );
+    root.write_nvr_config(&nvr);
+    let n = daemon.notifications().len();
+    daemon.sighup();
+    let ready = daemon.wait_notification_after(n, secs(5), |m| m == "READY=1");
+    assert!(ready.is_some(), "{}", daemon.log_report());
+    let stopped = daemon.client().cmd("stop");
+    assert_eq!(stopped["ok"], true, "{stopped}");
+    assert_eq!(
+        artifacts.remaining_paths(),
+        Vec::<std::path::PathBuf>::new(),
+        "{}",
+        daemon.log_report()
+    );
+    assert!(
+        !daemon.log().contains("to be spared"),
+        "{}",
+        daemon.log_report()
+    );
+}

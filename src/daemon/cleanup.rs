@@ -74,8 +74,12 @@ impl Daemon {
         };
         // Sparing the NVR's own cameras and the live session keeps
         // `_replay_front-2`'s snapshots when `_replay_front` is cleaned
-        // (both match `_replay_front-<digit>…`).
+        // (both match `_replay_front-<digit>…`). The camera itself was
+        // proven replayd's above: the NVR config lists it too once Frigate
+        // wrote it into config.yml and replayd re-read that file (after an
+        // apply, a SIGHUP).
         let mut spare = self.loaded.nvr.camera_names();
+        spare.retain(|name| name != replay);
         spare.extend(
             self.lifecycle
                 .replay_camera()

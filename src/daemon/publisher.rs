@@ -191,6 +191,12 @@ impl Daemon {
         for (input, note) in results {
             if let LedgerNote::Gone(replay) = note {
                 self.ledger_drop_camera(&replay);
+                // Frigate took it out of its config.yml too; a copy of that
+                // file re-read meanwhile (after an apply) must not keep it,
+                // or the next start would take it for someone else's.
+                if self.loaded.nvr.has_camera(&replay) {
+                    self.loaded.nvr = self.loaded.nvr.without_camera(&replay);
+                }
             }
             self.after_nvr_job(&input);
             self.inbox.push(input);
