@@ -1833,12 +1833,16 @@ impl Lifecycle {
                 let source = self
                     .session()
                     .map_or_else(String::new, |s| s.source_camera.clone());
-                let keys: usize = reply.applied.values().map(|k| k.len()).sum();
+                let keys: Vec<String> = reply
+                    .applied
+                    .iter()
+                    .flat_map(|(section, keys)| keys.keys().map(move |k| format!("{section}.{k}")))
+                    .collect();
                 self.log(
                     log::Level::Info,
                     format!(
-                        "overrides applied to camera {source}: {keys} keys in {}{}",
-                        reply.applied.keys().cloned().collect::<Vec<_>>().join(", "),
+                        "overrides applied to camera {source}: {}{}",
+                        keys.join(", "),
                         if reply.restart_needed.is_empty() {
                             String::new()
                         } else {
