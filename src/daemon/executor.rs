@@ -51,6 +51,8 @@ impl Daemon {
                 | Action::CheckExport { .. }
                 | Action::CheckFile { .. }
                 | Action::SpawnClip { .. }
+                | Action::LinkSegments { .. }
+                | Action::WritePlaylist { .. }
                 | Action::MeasureClip { .. }
                 | Action::Publish { .. }
                 | Action::Republish { .. }
@@ -116,9 +118,23 @@ impl Daemon {
                 replay,
                 remove_first,
             } => self.check_nvr(client, source, replay, remove_first),
-            Action::CheckExport { export_id, .. } => Some(self.check_export(&export_id)),
-            Action::CheckFile { camera, path, .. } => Some(self.check_file(&camera, &path)),
+            Action::CheckExport { export_id, options } => {
+                Some(self.check_export(&export_id, &options))
+            }
+            Action::CheckFile {
+                camera,
+                path,
+                options,
+            } => Some(self.check_file(&camera, &path, &options)),
             Action::SpawnClip { replay, plan } => Some(self.spawn_clip(&replay, &plan)),
+            Action::LinkSegments { replay, plan, from } => {
+                // Fed on the loop's next turn: a stop between two batches
+                // is served at once.
+                let input = self.link_segments(&replay, &plan, from);
+                self.later.push(input);
+                None
+            }
+            Action::WritePlaylist { replay, plan } => Some(self.write_playlist(&replay, &plan)),
             Action::MeasureClip { replay } => Some(self.measure_clip(&replay)),
             Action::Terminate => {
                 if let Some(running) = self.child.as_mut() {
@@ -160,14 +176,16 @@ impl Daemon {
             Action::Publish {
                 source,
                 replay,
+                mode,
                 detect_size,
                 tuning,
-            } => self.publish(&source, &replay, detect_size, &tuning),
+            } => self.publish(&source, &replay, mode, detect_size, &tuning),
             Action::Republish {
                 source,
                 replay,
+                mode,
                 tuning,
-            } => self.republish(&source, &replay, &tuning),
+            } => self.republish(&source, &replay, mode, &tuning),
             Action::PublishUpdate {
                 client,
                 source,
