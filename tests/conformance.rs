@@ -123,11 +123,19 @@ impl World {
     /// until the job succeeded; prints the time from the request to
     /// `ready`. Returns the status then.
     fn start_to_ready(&self) -> Value {
+        self.start_to_ready_in(None)
+    }
+
+    /// [`Self::start_to_ready`] in a clip mode of the request's own.
+    fn start_to_ready_in(&self, clip_mode: Option<&str>) -> Value {
         let mut events = Client::subscribe(self.daemon().socket());
         let mut client = self.client();
         let (t0, t1) = self.layout.front_range();
-        let req = json!({"cmd": "start", "camera": SOURCE,
+        let mut req = json!({"cmd": "start", "camera": SOURCE,
                              "start_time": t0 + 1.0, "end_time": t1 - 3.0});
+        if let Some(mode) = clip_mode {
+            req["clip_mode"] = json!(mode);
+        }
         let started = Instant::now();
         let reply = client.request(&req);
         assert_eq!(reply["ok"], true, "start {req} refused: {reply}");
@@ -510,27 +518,28 @@ fn start_then_stop(version: FrigateVersion) {
     assert_eq!(ping["protocol"], 2, "{ping}");
     assert_eq!(ping["publisher"], "frigate", "{ping}");
 
-    // The clip mode is replayd's choice (SPEC §2, `auto`): copy publishes
-    // the clip, link the playlist beside the linked segments.
-    let status = w.start_to_ready();
-    let input = w.assert_published(&status, mark);
-    let file = match status["session"]["clip_mode"].as_str() {
-        Some("copy") => "clip.mp4",
-        Some("link") => "playlist.ffconcat",
-        other => panic!("clip_mode {other:?} in {status}"),
-    };
-    assert_eq!(input, format!("/media/frigate/replayd/{REPLAY}/{file}"));
+    // Both clip modes (SPEC §2): link publishes the playlist beside the
+    // linked segments, copy the clip; Frigate's config model takes either
+    // path as the camera's input.
+    let mut mark = mark;
+    for (mode, file) in [("link", "playlist.ffconcat"), ("copy", "clip.mp4")] {
+        let status = w.start_to_ready_in(Some(mode));
+        assert_eq!(status["session"]["clip_mode"], mode, "{status}");
+        let input = w.assert_published(&status, mark);
+        assert_eq!(input, format!("/media/frigate/replayd/{REPLAY}/{file}"));
 
-    let mark = w.bus.mark();
-    let reply = w.client().cmd("stop");
-    assert_eq!(reply["ok"], true, "stop: {reply}");
-    assert_eq!(
-        reply["warnings"].as_array().map_or(0, Vec::len),
-        0,
-        "stop with Frigate up warned: {reply}"
-    );
-    w.assert_removed(mark, false);
-    w.assert_idle();
+        mark = w.bus.mark();
+        let reply = w.client().cmd("stop");
+        assert_eq!(reply["ok"], true, "stop: {reply}");
+        assert_eq!(
+            reply["warnings"].as_array().map_or(0, Vec::len),
+            0,
+            "stop with Frigate up warned: {reply}"
+        );
+        w.assert_removed(mark, false);
+        w.assert_idle();
+        mark = w.bus.mark();
+    }
 
     // Frigate's config is as it was (ruamel may re-format, the content is
     // the same) and its recordings untouched.
