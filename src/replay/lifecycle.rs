@@ -157,7 +157,8 @@ pub enum Recovered {
     Corrupt(String),
     Session {
         saved: Box<PersistedSession>,
-        /// Whether the session's clip is still a file.
+        /// Whether the session's clip is still a file (copy mode), or its
+        /// playlist and every link it names (link mode).
         clip_exists: bool,
     },
 }
@@ -2432,7 +2433,9 @@ impl Lifecycle {
                 if !clip_exists {
                     self.log(
                         log::Level::Warn,
-                        format!("session of {replay} was ready but its clip is gone: cleaning up"),
+                        format!(
+                            "session of {replay} was ready but its clip or links are gone: cleaning up"
+                        ),
                     );
                     return self.boot_cleanup(None, Some(replay));
                 }
