@@ -519,27 +519,28 @@ fn start_then_stop(version: FrigateVersion) {
     assert_eq!(ping["protocol"], 2, "{ping}");
     assert_eq!(ping["publisher"], "frigate", "{ping}");
 
-    // The clip mode is replayd's choice (SPEC §2, `auto`): copy publishes
-    // the clip, link the playlist beside the linked segments.
-    let status = w.start_to_ready();
-    let input = w.assert_published(&status, mark);
-    let file = match status["session"]["clip_mode"].as_str() {
-        Some("copy") => "clip.mp4",
-        Some("link") => "playlist.ffconcat",
-        other => panic!("clip_mode {other:?} in {status}"),
-    };
-    assert_eq!(input, format!("/media/frigate/replayd/{REPLAY}/{file}"));
+    // Both clip modes (SPEC §2): link publishes the playlist beside the
+    // linked segments, copy the clip; Frigate's config model takes either
+    // path as the camera's input.
+    let mut mark = mark;
+    for (mode, file) in [("link", "playlist.ffconcat"), ("copy", "clip.mp4")] {
+        let status = w.start_to_ready_with(json!({ "clip_mode": mode }));
+        assert_eq!(status["session"]["clip_mode"], mode, "{status}");
+        let input = w.assert_published(&status, mark);
+        assert_eq!(input, format!("/media/frigate/replayd/{REPLAY}/{file}"));
 
-    let mark = w.bus.mark();
-    let reply = w.client().cmd("stop");
-    assert_eq!(reply["ok"], true, "stop: {reply}");
-    assert_eq!(
-        reply["warnings"].as_array().map_or(0, Vec::len),
-        0,
-        "stop with Frigate up warned: {reply}"
-    );
-    w.assert_removed(mark, false);
-    w.assert_idle();
+        mark = w.bus.mark();
+        let reply = w.client().cmd("stop");
+        assert_eq!(reply["ok"], true, "stop: {reply}");
+        assert_eq!(
+            reply["warnings"].as_array().map_or(0, Vec::len),
+            0,
+            "stop with Frigate up warned: {reply}"
+        );
+        w.assert_removed(mark, false);
+        w.assert_idle();
+        mark = w.bus.mark();
+    }
 
     // Frigate's config is as it was (ruamel may re-format, the content is
     // the same) and its recordings untouched.

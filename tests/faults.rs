@@ -157,7 +157,9 @@ fn a_resolution_change_gives_a_clean_clip_or_a_clear_failure() {
     assert_eq!(start(&mut client, "front", base, base + 10.0)["ok"], true);
     let done = wait_job_end(&mut events, &daemon);
     if is_job(&done, "success") {
-        let clip = root.clip_path("_replay_front");
+        // The clip, or in link mode the playlist of the links.
+        let status = client.cmd("status");
+        let clip = PathBuf::from(status["session"]["clip_path"].as_str().unwrap());
         let out = Command::new(real_ffmpeg())
             .args(["-hide_banner", "-nostdin", "-v", "error", "-i"])
             .arg(&clip)
@@ -444,7 +446,7 @@ fn five_hundred_connections_some_stuck_some_garbage_are_all_handled() {
 
 #[test]
 fn a_symlink_planted_at_the_partial_clip_is_never_written_through() {
-    let root = TestRoot::new();
+    let root = TestRoot::builder().clip_mode("copy").build();
     let victim = root.path().join("precious.db");
     fs::write(&victim, b"the NVR's database").unwrap();
     let folder = root.replay_dir().join("_replay_front");

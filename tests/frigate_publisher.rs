@@ -1089,7 +1089,12 @@ fn docker_layout_publishes_container_paths() {
     let end = wait_job_end(&mut events, w.daemon());
     assert!(is_job(&end, "success"), "{end}\n{}", w.report());
     let status = w.status();
-    let clip = w.root.clip_path(REPLAY);
+    // The clip (copy mode) or the playlist of the links (link mode).
+    let name = match status["session"]["clip_mode"].as_str() {
+        Some("link") => "playlist.ffconcat",
+        _ => "clip.mp4",
+    };
+    let clip = w.root.replay_dir().join(REPLAY).join(name);
     assert_eq!(
         status["session"]["clip_path"],
         clip.to_string_lossy().as_ref()
@@ -1098,11 +1103,11 @@ fn docker_layout_publishes_container_paths() {
     let running = w.fake.running_camera(REPLAY).expect("published");
     assert_eq!(
         input_path(&running),
-        format!("/media/frigate/replayd/{REPLAY}/clip.mp4")
+        format!("/media/frigate/replayd/{REPLAY}/{name}")
     );
     let camera_file = fs::read_to_string(w.root.camera_file(REPLAY)).expect("camera file");
     assert!(
-        camera_file.contains(&format!("/media/frigate/replayd/{REPLAY}/clip.mp4")),
+        camera_file.contains(&format!("/media/frigate/replayd/{REPLAY}/{name}")),
         "{camera_file}"
     );
     let mark = w.fake.requests().len();

@@ -142,7 +142,16 @@ fn session_json_records_boot_id_deadline_and_the_running_ffmpeg() {
 
 #[test]
 fn a_ready_session_survives_a_kill_and_is_resumed() {
-    let root = TestRoot::new();
+    ready_session_survives_a_kill_and_is_resumed("copy");
+}
+
+#[test]
+fn a_ready_link_mode_session_survives_a_kill_and_is_resumed() {
+    ready_session_survives_a_kill_and_is_resumed("link");
+}
+
+fn ready_session_survives_a_kill_and_is_resumed(mode: &str) {
+    let root = TestRoot::builder().clip_mode(mode).build();
     let mut daemon = Daemon::spawn(&root);
     let mut events = Client::subscribe(root.socket());
     let mut client = daemon.client();
@@ -154,6 +163,8 @@ fn a_ready_session_survives_a_kill_and_is_resumed() {
     assert!(is_job(&done, "success"), "{done}");
     let before = client.cmd("status")["session"].clone();
     assert_eq!(before["state"], "ready");
+    assert_eq!(before["clip_mode"], mode, "{before}");
+    let input = PathBuf::from(before["clip_path"].as_str().unwrap());
     let published = fs::read(root.camera_file("_replay_front")).unwrap();
     let deadline = state_session(&root)["deadline"].as_f64().unwrap();
     drop((events, client));
@@ -177,7 +188,9 @@ fn a_ready_session_survives_a_kill_and_is_resumed() {
         published,
         "the camera file is re-published identical"
     );
-    assert!(root.clip_path("_replay_front").is_file());
+    assert!(input.is_file());
+    assert_eq!(after["clip_mode"], mode);
+    assert_eq!(after["linked_bytes"], before["linked_bytes"]);
     assert!(daemon.log().contains("resumed session of _replay_front"));
     // SPEC: `job` in status is the last job; for a resumed session that is
     // its successful clip job.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn full_session_cuts_publishes_and_cleans_up() {
-    let root = TestRoot::new();
+    let root = TestRoot::builder().clip_mode("copy").build();
     let daemon = Daemon::spawn(&root);
     let mut events = Client::subscribe(root.socket());
     let mut client = daemon.client();
@@ -155,6 +155,7 @@ fn second_start_is_refused_and_stop_when_idle_is_not_active() {
 #[test]
 fn ffmpeg_failure_fails_the_job_with_its_stderr_and_allows_a_new_start() {
     let root = TestRoot::builder()
+        .clip_mode("copy")
         .fake_ffmpeg("echo 'concat: Impossible to open segment: boom' >&2\nexit 1\n")
         .build();
     let daemon = Daemon::spawn(&root);
@@ -197,6 +198,7 @@ fn ffmpeg_failure_fails_the_job_with_its_stderr_and_allows_a_new_start() {
 #[test]
 fn missing_ffmpeg_fails_the_job_clearly() {
     let root = TestRoot::builder()
+        .clip_mode("copy")
         .ffmpeg_path("/nonexistent/bin/ffmpeg")
         .build();
     let daemon = Daemon::spawn(&root);
@@ -218,7 +220,10 @@ const HANGING_FFMPEG: &str = "echo out_time_us=1000000\necho progress=continue\n
 
 #[test]
 fn stop_during_preparation_cancels_the_job_and_publishes_nothing() {
-    let root = TestRoot::builder().fake_ffmpeg(HANGING_FFMPEG).build();
+    let root = TestRoot::builder()
+        .clip_mode("copy")
+        .fake_ffmpeg(HANGING_FFMPEG)
+        .build();
     let daemon = Daemon::spawn(&root);
     let mut events = Client::subscribe(root.socket());
     let mut client = daemon.client();
@@ -260,6 +265,7 @@ fn stop_during_preparation_cancels_the_job_and_publishes_nothing() {
 #[test]
 fn ffmpeg_ignoring_sigterm_is_killed_after_kill_grace() {
     let root = TestRoot::builder()
+        .clip_mode("copy")
         .fake_ffmpeg(
             "trap '' TERM\necho out_time_us=1000000\necho progress=continue\nexec sleep 30\n",
         )
@@ -288,6 +294,7 @@ fn ffmpeg_ignoring_sigterm_is_killed_after_kill_grace() {
 #[test]
 fn ffmpeg_without_progress_is_stopped_by_the_stall_timeout() {
     let root = TestRoot::builder()
+        .clip_mode("copy")
         .fake_ffmpeg("exec sleep 30\n")
         .stall_timeout("1s")
         .build();
@@ -324,7 +331,8 @@ fn missing_and_empty_segments_are_skipped_with_a_warning() {
         let name = root.segments()[i].path.display().to_string();
         assert!(log.contains(&name), "warning names {name}\n{log}");
     }
-    let duration = probe_duration(&root.clip_path("_replay_front")).unwrap();
+    // Whatever the mode: the clip, or the playlist of the links.
+    let duration = probe_duration(&session_input(&mut client)).unwrap();
     assert!(
         (duration - 6.0).abs() < 1.1,
         "three segments of five left: {duration}"
@@ -352,7 +360,7 @@ fn all_segments_missing_fails_the_job() {
 
 #[test]
 fn a_truncated_segment_is_dropped_and_the_clip_rebuilt() {
-    let root = TestRoot::new();
+    let root = TestRoot::builder().clip_mode("copy").build();
     root.fault_segment(2, Fault::Truncated);
     let daemon = Daemon::spawn(&root);
     let mut events = Client::subscribe(root.socket());
@@ -541,7 +549,7 @@ fn a_segment_with_another_resolution_is_left_out_of_the_clip() {
         log.contains(&bad) && log.contains("640x480"),
         "warning names {bad}\n{log}"
     );
-    let clip = root.clip_path("_replay_front");
+    let clip = session_input(&mut client);
     let p = probe(&clip).unwrap();
     assert_eq!((p.width, p.height), (320, 240));
     assert!(
@@ -577,7 +585,13 @@ fn another_camera_prefix_names_every_replay_camera() {
     let done = wait_job_end(&mut events, &daemon);
     assert!(is_job(&done, "success"), "{done}\n{}", daemon.log_report());
     assert!(root.camera_file("rp-front").is_file());
-    assert!(root.replay_dir().join("rp-front/clip.mp4").is_file());
+    let input = session_input(&mut client);
+    assert!(
+        input.starts_with(root.replay_dir().join("rp-front")),
+        "{}",
+        input.display()
+    );
+    assert!(input.is_file());
     let ledger = std::fs::read_to_string(root.ledger_path()).unwrap();
     assert!(ledger.contains("\"rp-front\""), "{ledger}");
     let stop = client.cmd("stop");
@@ -587,4 +601,13 @@ fn another_camera_prefix_names_every_replay_camera() {
     // A source named like a replay camera of this prefix is refused.
     let refused = start(&mut client, "rp-front", base, base + 6.0);
     assert_eq!(error_code(&refused), "invalid_params", "{refused}");
+}
+
+/// What the ready session plays: its clip (copy mode) or its playlist (link mode).
+fn session_input(client: &mut Client) -> std::path::PathBuf {
+    let status = client.cmd("status");
+    status["session"]["clip_path"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no clip_path: {status}"))
+        .into()
 }

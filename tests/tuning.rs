@@ -90,7 +90,9 @@ fn update_changes_the_camera_file_and_event_only() {
     let before = camera_file(&root);
     assert_eq!(before["motion"]["contour_area"], 12);
     assert_eq!(before["motion"]["threshold"], 25);
-    let clip = root.clip_path(REPLAY);
+    // What the camera plays: the playlist in link mode, the clip in copy.
+    let status = daemon.client().cmd("status");
+    let clip = std::path::PathBuf::from(status["session"]["clip_path"].as_str().unwrap());
     let clip_meta = fs::metadata(&clip).unwrap();
     let seen = events.seen_events().len();
 

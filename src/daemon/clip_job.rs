@@ -72,11 +72,13 @@ impl Running {
     }
 }
 
-/// The concat list, clip and partial clip of a replay camera.
+/// The concat list, clip and partial clip of a replay camera, and its
+/// playlist in link mode.
 pub(crate) struct ClipPaths {
     pub clip: PathBuf,
     pub part: PathBuf,
     pub list: PathBuf,
+    pub playlist: PathBuf,
 }
 
 impl ClipPaths {
@@ -88,6 +90,7 @@ impl ClipPaths {
         ClipPaths {
             clip: dir.join("clip.mp4"),
             part: dir.join("clip.mp4.part"),
+            playlist: dir.join(crate::replay::link::PLAYLIST),
             list: runtime_dir.join(format!("{replay_camera}.ffconcat")),
         }
     }
@@ -102,7 +105,8 @@ impl Daemon {
         )
     }
 
-    /// Removes the replay camera's folder (clip, partial clip) and its
+    /// Removes the replay camera's folder (clip, partial clip, or links and
+    /// playlist) and its
     /// concat list; the ledger forgets the folder once it is gone. Returns
     /// how many files went.
     pub(super) fn remove_replay_folder(&mut self, replay: &str) -> u64 {
@@ -133,15 +137,8 @@ impl Daemon {
             }
         };
         // Write-ahead: the ledger names the folder before it exists.
-        if !self.ledger.folders().iter().any(|f| f.camera == replay) {
-            if let Err(e) = self.ledger.record_folder(replay) {
-                return Input::StepFailed(JobFailure::Io(format!(
-                    "cannot record {replay} in the ledger: {e}"
-                )));
-            }
-            if let Err(e) = self.save_ledger() {
-                return Input::StepFailed(JobFailure::Io(e));
-            }
+        if let Err(e) = self.record_folder(replay) {
+            return Input::StepFailed(JobFailure::Io(e));
         }
         let prepared = ReplayFolder::create(&self.loaded.config.session.replay_dir, replay)
             .and_then(|folder| folder.clear_part().map(|()| folder))

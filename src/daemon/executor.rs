@@ -51,6 +51,8 @@ impl Daemon {
                 | Action::CheckExport { .. }
                 | Action::CheckFile { .. }
                 | Action::SpawnClip { .. }
+                | Action::LinkSegments { .. }
+                | Action::WritePlaylist { .. }
                 | Action::MeasureClip { .. }
                 | Action::Publish { .. }
                 | Action::Republish { .. }
@@ -125,6 +127,14 @@ impl Daemon {
                 options,
             } => Some(self.check_file(&camera, &path, &options)),
             Action::SpawnClip { replay, plan } => Some(self.spawn_clip(&replay, &plan)),
+            Action::LinkSegments { replay, plan, from } => {
+                // Fed on the loop's next turn: a stop between two batches
+                // is served at once.
+                let input = self.link_segments(&replay, &plan, from);
+                self.later.push(input);
+                None
+            }
+            Action::WritePlaylist { replay, plan } => Some(self.write_playlist(&replay, &plan)),
             Action::MeasureClip { replay } => Some(self.measure_clip(&replay)),
             Action::Terminate => {
                 if let Some(running) = self.child.as_mut() {
@@ -166,18 +176,21 @@ impl Daemon {
             Action::Publish {
                 source,
                 replay,
+                mode,
                 detect_size,
                 tuning,
-            } => self.publish(&source, &replay, detect_size, &tuning),
+            } => self.publish(&source, &replay, mode, detect_size, &tuning),
             Action::Republish {
                 source,
                 replay,
+                mode,
                 tuning,
-            } => self.republish(&source, &replay, &tuning),
+            } => self.republish(&source, &replay, mode, &tuning),
             Action::PublishUpdate {
                 client,
                 source,
                 replay,
+                mode,
                 detect_size,
                 tuning,
                 overrides,
@@ -186,6 +199,7 @@ impl Daemon {
                 client,
                 &source,
                 &replay,
+                mode,
                 detect_size,
                 &tuning,
                 overrides,

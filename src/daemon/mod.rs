@@ -14,6 +14,7 @@ mod configs;
 pub mod control;
 mod executor;
 pub mod ledger_store;
+mod link_job;
 pub(crate) mod media_cleanup;
 pub(crate) mod notify;
 mod nvr_link;
@@ -117,6 +118,9 @@ pub struct Daemon {
     nvr: Option<NvrLink>,
     /// Inputs that arrived while the executor ran (an NVR job that ended at once).
     inbox: Vec<Input>,
+    /// Inputs fed on the next turn of the loop, once the clients had their
+    /// turn: a batch of links is done, the next one can wait for a stop.
+    later: Vec<Input>,
     watchdog: Option<(Duration, f64)>,
     /// accept() ran out of fds: stop polling the listener until a client leaves.
     accept_paused: bool,
@@ -192,6 +196,7 @@ impl Daemon {
             ledger_store,
             nvr,
             inbox: Vec::new(),
+            later: Vec::new(),
             watchdog: notify::watchdog_interval().map(|every| (every, clock::boottime())),
             accept_paused: false,
             refused_uids: Vec::new(),
@@ -277,6 +282,9 @@ impl Daemon {
             for id in std::mem::take(&mut self.replied) {
                 self.process_lines(id);
             }
+            for input in std::mem::take(&mut self.later) {
+                self.feed(input);
+            }
             self.idle_deadline = self.close_idle_clients(clock::boottime());
             self.reap_clients();
             self.notifier.status(&self.status_text());
@@ -324,7 +332,13 @@ impl Daemon {
             .iter()
             .map(|(_, fd, events)| PollFd::new(*fd, *events))
             .collect();
-        match poll(&mut fds, PollTimeout::NONE) {
+        // Work left for this turn: look at the fds, do not wait for them.
+        let timeout = if self.later.is_empty() {
+            PollTimeout::NONE
+        } else {
+            PollTimeout::ZERO
+        };
+        match poll(&mut fds, timeout) {
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),

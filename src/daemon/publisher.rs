@@ -5,7 +5,7 @@
 //! removal.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
@@ -14,6 +14,7 @@ use crate::protocol::{CameraAction, Event};
 use crate::replay::camera;
 use crate::replay::ledger::CameraEntry;
 use crate::replay::lifecycle::{ClientId, Input, JobFailure, NvrFacts, Removal};
+use crate::replay::link::{self, Mode};
 use crate::replay::mp4;
 use crate::replay::names;
 use crate::replay::session::Tuning;
@@ -58,35 +59,39 @@ impl Daemon {
         None
     }
 
-    /// starting_camera: the clip moves into place, the camera is built for
-    /// the NVR's paths and published.
+    /// starting_camera: the clip moves into place (copy mode; in link mode
+    /// the playlist is the input, in place already), the camera is built
+    /// for the NVR's paths and published.
     pub(super) fn publish(
         &mut self,
         source: &str,
         replay: &str,
+        mode: Mode,
         detect_size: Option<(u32, u32)>,
         tuning: &Tuning,
     ) -> Option<Input> {
-        let paths = self.clip_paths(replay);
-        let clip_path = paths.clip.clone();
+        let clip_path = self.input_path(replay, mode);
         let failed = |failure: JobFailure| {
             Some(Input::Published {
                 replay: replay.to_string(),
                 result: Err(failure),
-                clip_path: paths.clip.clone(),
+                clip_path: clip_path.clone(),
                 warnings: Vec::new(),
             })
         };
-        let moved = ReplayFolder::open_existing(&self.loaded.config.session.replay_dir, replay)
-            .and_then(|folder| folder.rename(replay_folder::PART, replay_folder::CLIP));
-        if let Err(e) = moved {
-            return failed(JobFailure::Io(format!(
-                "cannot move the clip into place: {e}"
-            )));
+        if mode == Mode::Copy {
+            let moved = ReplayFolder::open_existing(&self.loaded.config.session.replay_dir, replay)
+                .and_then(|folder| folder.rename(replay_folder::PART, replay_folder::CLIP));
+            if let Err(e) = moved {
+                return failed(JobFailure::Io(format!(
+                    "cannot move the clip into place: {e}"
+                )));
+            }
         }
         let mut warnings = Vec::new();
         let config =
-            match self.camera_config(source, &paths.clip, detect_size, tuning, &mut warnings) {
+            match self.mode_camera_config(source, replay, mode, detect_size, tuning, &mut warnings)
+            {
                 Ok(config) => config,
                 Err(failure) => return failed(failure),
             };
@@ -100,6 +105,7 @@ impl Daemon {
         if let Err(e) = self.ledger_record_camera(replay) {
             return failed(JobFailure::Io(e));
         }
+        let clip_path = clip_path.clone();
         let Some(link) = self.nvr.as_mut() else {
             return Some(Input::Published {
                 replay: replay.to_string(),
@@ -127,12 +133,12 @@ impl Daemon {
         &mut self,
         source: &str,
         replay: &str,
+        mode: Mode,
         tuning: &Tuning,
     ) -> Option<Input> {
-        let clip = self.clip_paths(replay).clip;
         let mut warnings = Vec::new();
         let built = self
-            .camera_config(source, &clip, None, tuning, &mut warnings)
+            .mode_camera_config(source, replay, mode, None, tuning, &mut warnings)
             .and_then(|config| self.write_camera_file(replay, &config).map(|()| config));
         let config = match built {
             Ok(config) => config,
@@ -249,6 +255,55 @@ impl Daemon {
         }
         camera::validate_tuned(nvr, source, &replay, &config, tuning)
             .map_err(|e| JobFailure::InvalidCamera(e.to_string()))?;
+        Ok(config)
+    }
+
+    /// The replay camera's input on this host: the clip, or the playlist.
+    pub(super) fn input_path(&self, replay: &str, mode: Mode) -> PathBuf {
+        let paths = self.clip_paths(replay);
+        match mode {
+            Mode::Copy => paths.clip,
+            Mode::Link => paths.playlist,
+        }
+    }
+
+    /// [`Self::camera_config`] on the input of `mode`. A playlist has no MP4
+    /// header to take a detect size from: when the NVR did not say and the
+    /// source sets none, the first link's header gives it.
+    pub(super) fn mode_camera_config(
+        &self,
+        source: &str,
+        replay: &str,
+        mode: Mode,
+        detect_size: Option<(u32, u32)>,
+        tuning: &Tuning,
+        warnings: &mut Vec<String>,
+    ) -> Result<Mapping, JobFailure> {
+        let input = self.input_path(replay, mode);
+        let built = self.camera_config(source, &input, detect_size, tuning, warnings);
+        if mode == Mode::Copy || detect_size.is_some() || built.as_ref().is_ok_and(has_detect_size)
+        {
+            return built;
+        }
+        let params = ReplayFolder::open_existing(&self.loaded.config.session.replay_dir, replay)
+            .and_then(|folder| folder.open_file(&link::link_name(0)))
+            .map_err(mp4::Mp4Error::from)
+            .and_then(mp4::video_params);
+        let Ok(params) = params else {
+            return built;
+        };
+        let size = Some((params.width, params.height));
+        let config = self.camera_config(source, &input, size, tuning, warnings)?;
+        warnings.push(format!(
+            "detect size {}x{} taken from the footage: {source} sets no detect.width/height{}",
+            params.width,
+            params.height,
+            if self.nvr.is_some() {
+                " and the NVR did not say"
+            } else {
+                ""
+            }
+        ));
         Ok(config)
     }
 

@@ -8,6 +8,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use rustix::process::{pidfd_open, pidfd_send_signal, Pid, PidfdFlags, Signal};
 
 use crate::replay::lifecycle::Recovered;
+use crate::replay::link::Mode;
 use crate::replay::session::ChildRecord;
 
 use super::child::process_start_time;
@@ -26,14 +27,18 @@ impl Daemon {
             )),
             Loaded::Current(Some(mut saved)) => {
                 // Paths are derived from the (validated) name, never trusted.
-                let clip = self.clip_paths(&saved.session.replay_camera).clip;
+                let replay = saved.session.replay_camera.clone();
+                let input = self.input_path(&replay, saved.session.clip_mode);
                 if saved.session.clip_path.is_some() {
-                    saved.session.clip_path = Some(clip.clone());
+                    saved.session.clip_path = Some(input.clone());
                 }
-                Recovered::Session {
-                    clip_exists: clip.is_file(),
-                    saved,
-                }
+                // A link-mode session resumes only with its playlist and
+                // every link it names.
+                let clip_exists = match saved.session.clip_mode {
+                    Mode::Copy => input.is_file(),
+                    Mode::Link => self.links_intact(&replay),
+                };
+                Recovered::Session { clip_exists, saved }
             }
         }
     }

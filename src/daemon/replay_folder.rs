@@ -5,13 +5,20 @@
 //! to the folder's descriptor, handed to ffmpeg as an inherited descriptor,
 //! and removed with unlinkat. Whoever else can write the media tree cannot
 //! make replayd (or its ffmpeg) write, rename or delete anything else.
+//!
+//! In link mode the folder holds hard links to the segments, each made from
+//! the descriptor of the segment replayd opened and checked (`linkat` of
+//! `/proc/self/fd/N`), never from a path the NVR's folders could swap, and
+//! the playlist, written under a temporary name and renamed into place.
 
+use std::ffi::OsStr;
 use std::fs::File;
-use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::{self, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{fstat, mkdirat, openat, renameat, unlinkat, AtFlags, Mode, OFlags, CWD};
+use rustix::fs::{fstat, linkat, mkdirat, openat, renameat, unlinkat, AtFlags, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 /// The clip, and ffmpeg's output before it is measured.
@@ -107,6 +114,83 @@ impl ReplayFolder {
         renameat(&self.dir, from, &self.dir, to).map_err(|e| context(e, &self.path.join(from)))
     }
 
+    /// Hard-links the file `file` is open on as `name` in the folder: the
+    /// link is exactly the inode that was opened and checked, whatever its
+    /// path has become since. `linkat` of the descriptor's `/proc/self/fd`
+    /// entry with `AT_SYMLINK_FOLLOW` needs no capability (`AT_EMPTY_PATH`
+    /// would need CAP_DAC_READ_SEARCH). A name already there (a leftover of
+    /// an interrupted run) is replaced. The kernel's refusal comes back as
+    /// it is: EXDEV (another file system) and EPERM
+    /// (`fs.protected_hardlinks`) decide between link and copy.
+    pub fn link_file(&self, file: &File, name: &str) -> Result<(), Errno> {
+        let source = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let link = || {
+            linkat(
+                CWD,
+                source.as_str(),
+                &self.dir,
+                name,
+                AtFlags::SYMLINK_FOLLOW,
+            )
+        };
+        match link() {
+            Err(Errno::EXIST) => {
+                unlinkat(&self.dir, name, AtFlags::empty())?;
+                link()
+            }
+            other => other,
+        }
+    }
+
+    /// Writes `name` whole or not at all: `temp` is created (O_EXCL,
+    /// O_NOFOLLOW) in the folder, filled, and renamed over `name`. No
+    /// fsync: session.json lives on a tmpfs, so after a power loss nothing
+    /// trusts the folder again (boot cleanup); a daemon crash loses no page.
+    pub fn write_replace(&self, temp: &str, name: &str, bytes: &[u8]) -> io::Result<()> {
+        self.remove(temp)?;
+        let fd = openat(
+            &self.dir,
+            temp,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .map_err(|e| context(e, &self.path.join(temp)))?;
+        let written = File::from(fd).write_all(bytes).map_err(|e| {
+            io::Error::new(e.kind(), format!("{}: {e}", self.path.join(temp).display()))
+        });
+        if let Err(e) = written.and_then(|()| self.rename(temp, name)) {
+            let _ = self.remove(temp);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Unlinks every file in the folder (clip, partial clip, links,
+    /// playlist); a folder in it, which replayd never makes, is left for
+    /// the removal of the folder to report. Returns how many went.
+    pub fn remove_files(&self) -> io::Result<u64> {
+        let mut names = Vec::new();
+        let dir = rustix::fs::Dir::read_from(&self.dir).map_err(|e| context(e, &self.path))?;
+        for entry in dir {
+            let entry = entry.map_err(|e| context(e, &self.path))?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." || entry.file_type() == rustix::fs::FileType::Directory
+            {
+                continue;
+            }
+            names.push(OsStr::from_bytes(name).to_os_string());
+        }
+        let mut files = 0;
+        for name in names {
+            match unlinkat(&self.dir, name.as_os_str(), AtFlags::empty()) {
+                Ok(()) => files += 1,
+                Err(Errno::NOENT) => {}
+                Err(e) => return Err(context(e, &self.path.join(&name))),
+            }
+        }
+        Ok(files)
+    }
+
     /// Unlinks `name` (a symlink itself, never what it points to); whether
     /// it was there.
     pub fn remove(&self, name: &str) -> io::Result<bool> {
@@ -118,18 +202,14 @@ impl ReplayFolder {
     }
 }
 
-/// Removes a replay camera's folder: its clip and partial clip, then the
-/// folder itself (which must then be empty). Returns the files removed.
+/// Removes a replay camera's folder: its clip and partial clip, or its
+/// links and playlist, then the folder itself (which must then be empty).
+/// Returns the files removed.
 pub fn remove_folder(replay_dir: &Path, replay: &str) -> io::Result<u64> {
     let Some(folder) = ReplayFolder::open(replay_dir, replay)? else {
         return Ok(0);
     };
-    let mut files = 0;
-    for name in [CLIP, PART] {
-        if folder.remove(name)? {
-            files += 1;
-        }
-    }
+    let files = folder.remove_files()?;
     let root = open_dir(CWD, replay_dir, false, false)?;
     match unlinkat(&root, replay, AtFlags::REMOVEDIR) {
         Ok(()) | Err(Errno::NOENT) => Ok(files),

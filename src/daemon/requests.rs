@@ -2,14 +2,18 @@
 //! the session go to the lifecycle, which asks back for the checks below
 //! (camera, database, segment files, free space) before it accepts.
 
+use std::collections::HashMap;
 use std::fs;
+use std::path::Path;
 
 use crate::nvr::db::Export;
+use crate::nvr::media::open_segment;
 use crate::protocol::{self, Pong, Request, StartOptions, StatusReply, PROTOCOL_VERSION};
 use crate::replay::camera;
 use crate::replay::clip::{self, ClipPlan, SegmentFile, SegmentState};
 use crate::replay::errors::{error_body, RequestError};
 use crate::replay::lifecycle::{ImportedFile, Input, StartPlan};
+use crate::replay::link::{self, FileFacts, Mode, ModeChoice};
 use crate::replay::mp4;
 use crate::replay::names;
 use crate::replay::session::{ClipSource, Session, Tuning};
@@ -17,6 +21,7 @@ use crate::replay::session::{ClipSource, Session, Tuning};
 use super::child::{Child, Priority};
 use super::clip_job::Running;
 use super::control;
+use super::link_job::{euid, file_facts};
 use super::Daemon;
 
 impl Daemon {
@@ -203,15 +208,37 @@ impl Daemon {
         for warning in &usable.warnings {
             log::warn!("{warning}");
         }
-        self.check_space(usable.bytes)?;
+        let plan = clip::plan(&usable.segments, start, end);
+        // The facts of what the plan uses (a segment left out does not
+        // decide the mode).
+        let facts: HashMap<&Path, Option<FileFacts>> = files
+            .iter()
+            .map(|f| match &f.state {
+                SegmentState::Present { facts, .. } => (f.path.as_path(), *facts),
+                _ => (f.path.as_path(), None),
+            })
+            .collect();
+        let clip_mode = self.choose_clip_mode(
+            options.clip_mode,
+            plan.entries.iter().map(|e| {
+                let path = e.path.as_path();
+                (path, facts.get(path).copied().flatten())
+            }),
+        )?;
+        match clip_mode.mode {
+            // Links take no room: only the playlist does.
+            Mode::Link => self.check_space(playlist_size(&plan))?,
+            Mode::Copy => self.check_space(usable.bytes)?,
+        }
         Ok(StartPlan {
             camera: camera.to_string(),
             start,
             end,
             source: ClipSource::Recordings,
-            plan: clip::plan(&usable.segments, start, end),
+            plan,
             warnings: usable.warnings,
             options,
+            clip_mode,
         })
     }
 
@@ -220,7 +247,7 @@ impl Daemon {
     /// waits for it, the loop keeps serving everyone else).
     pub(super) fn check_export(&mut self, export_id: &str, options: &StartOptions) -> Input {
         match self.probe_export(export_id, options) {
-            Ok(export) => Input::ExportProbeStarted { export },
+            Ok((export, clip_mode)) => Input::ExportProbeStarted { export, clip_mode },
             Err(error) => Input::ExportRefused { error },
         }
     }
@@ -229,7 +256,7 @@ impl Daemon {
         &mut self,
         export_id: &str,
         options: &StartOptions,
-    ) -> Result<Export, RequestError> {
+    ) -> Result<(Export, ModeChoice), RequestError> {
         let mut export = self.open_db()?.export(export_id)?.ok_or_else(|| {
             RequestError::NotFound(format!(
                 "export '{}' does not exist",
@@ -267,9 +294,11 @@ impl Daemon {
                 export.id
             )));
         }
-        let size = match fs::metadata(&export.video_path) {
-            Ok(meta) if meta.is_file() => meta.len(),
-            _ => {
+        // Opened once, without following a symlink: its facts decide the
+        // clip mode.
+        let (size, facts) = match open_segment(&export.video_path) {
+            Ok((file, size)) => (size, file_facts(&file, euid()).ok()),
+            Err(_) => {
                 return Err(RequestError::NotFound(format!(
                     "the video of export '{}' ({}) does not exist",
                     export.id,
@@ -277,7 +306,12 @@ impl Daemon {
                 )))
             }
         };
-        self.check_space(size)?;
+        let clip_mode =
+            self.choose_clip_mode(options.clip_mode, [(export.video_path.as_path(), facts)])?;
+        self.check_space(match clip_mode.mode {
+            link::Mode::Link => 0,
+            Mode::Copy => size,
+        })?;
         let program = self.loaded.config.ffmpeg.ffprobe.clone();
         let child = Child::spawn(
             "ffprobe",
@@ -287,7 +321,7 @@ impl Daemon {
         )
         .map_err(|e| RequestError::io(format!("cannot run ffprobe ({})", program.display()), e))?;
         self.child = Some(Running::ffprobe(child));
-        Ok(export)
+        Ok((export, clip_mode))
     }
 
     /// start_from_file: the file is resolved beneath the import dir (a
@@ -296,7 +330,7 @@ impl Daemon {
     /// measures it through the descriptor that was checked.
     pub(super) fn check_file(&mut self, camera: &str, name: &str, options: &StartOptions) -> Input {
         match self.probe_file(camera, name, options) {
-            Ok(file) => Input::FileProbeStarted { file },
+            Ok((file, clip_mode)) => Input::FileProbeStarted { file, clip_mode },
             Err(error) => Input::ExportRefused { error },
         }
     }
@@ -306,7 +340,7 @@ impl Daemon {
         camera: &str,
         name: &str,
         options: &StartOptions,
-    ) -> Result<ImportedFile, RequestError> {
+    ) -> Result<(ImportedFile, ModeChoice), RequestError> {
         use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
         let import_dir = self.loaded.config.session.import_dir.clone();
         let shown = protocol::printable(name);
@@ -378,7 +412,15 @@ impl Daemon {
                 "'{shown}' in the import dir is empty"
             )));
         }
-        self.check_space(meta.len())?;
+        let path = import_dir.join(relative);
+        let clip_mode = self.choose_clip_mode(
+            options.clip_mode,
+            [(path.as_path(), file_facts(&file, euid()).ok())],
+        )?;
+        self.check_space(match clip_mode.mode {
+            link::Mode::Link => 0,
+            link::Mode::Copy => meta.len(),
+        })?;
         let program = self.loaded.config.ffmpeg.ffprobe.clone();
         let through = std::path::PathBuf::from(format!(
             "/proc/self/fd/{}",
@@ -393,16 +435,20 @@ impl Daemon {
         )
         .map_err(|e| RequestError::io(format!("cannot run ffprobe ({})", program.display()), e))?;
         self.child = Some(Running::ffprobe(child));
-        Ok(ImportedFile {
-            camera: camera.to_string(),
-            name: name.to_string(),
-            path: import_dir.join(relative),
-        })
+        Ok((
+            ImportedFile {
+                camera: camera.to_string(),
+                name: name.to_string(),
+                path,
+            },
+            clip_mode,
+        ))
     }
 
     /// The recordings' files on this host (their rows hold the NVR's paths).
     fn segment_files(&self, recordings: &[crate::nvr::db::Recording]) -> Vec<SegmentFile> {
         let mounts = &self.loaded.config.nvr.mounts;
+        let euid = euid();
         recordings
             .iter()
             .map(|r| {
@@ -414,7 +460,7 @@ impl Daemon {
                         ),
                     ),
                     Some(host) => {
-                        let state = inspect_segment(&host);
+                        let state = inspect_segment(&host, euid);
                         (host, state)
                     }
                     None => (
@@ -506,8 +552,8 @@ impl Daemon {
 /// header tells (unreadable headers are left to ffmpeg and the duration
 /// check). Opened once, never stat-then-open: a path swapped for a FIFO
 /// cannot block the loop.
-fn inspect_segment(path: &std::path::Path) -> SegmentState {
-    use crate::nvr::media::{open_segment, SegmentError};
+fn inspect_segment(path: &std::path::Path, euid: u32) -> SegmentState {
+    use crate::nvr::media::SegmentError;
     match open_segment(path) {
         Ok((file, size)) => {
             let (params, duration) = mp4::video_params_and_duration(&file).unwrap_or((None, None));
@@ -515,9 +561,15 @@ fn inspect_segment(path: &std::path::Path) -> SegmentState {
                 size,
                 params,
                 duration,
+                facts: file_facts(&file, euid).ok(),
             }
         }
         Err(SegmentError::Empty { .. }) => SegmentState::Empty,
         Err(e) => SegmentState::Missing(e.to_string()),
     }
+}
+
+/// Room the playlist of `plan` takes, at most (an entry is < 64 bytes).
+fn playlist_size(plan: &ClipPlan) -> u64 {
+    (plan.entries.len() as u64 + 1) * 64
 }

@@ -17,6 +17,7 @@ use crate::nvr::frigate;
 use crate::protocol::{ApplyReply, CameraAction, Event};
 use crate::replay::errors::RequestError;
 use crate::replay::lifecycle::{ClientId, Input, JobFailure, UpdateDone};
+use crate::replay::link::Mode;
 use crate::replay::overrides;
 use crate::replay::session::Tuning;
 
@@ -49,21 +50,29 @@ impl Daemon {
         client: ClientId,
         source: &str,
         replay: &str,
+        mode: Mode,
         detect_size: Option<(u32, u32)>,
         tuning: &Tuning,
         overrides: Option<Value>,
         reset: &[String],
     ) -> Option<Input> {
-        let prepared =
-            match self.prepare_update(source, replay, detect_size, tuning, overrides, reset) {
-                Ok(prepared) => prepared,
-                Err(error) => {
-                    return Some(Input::UpdatePublished {
-                        client,
-                        result: Err(error),
-                    })
-                }
-            };
+        let prepared = match self.prepare_update(
+            source,
+            replay,
+            mode,
+            detect_size,
+            tuning,
+            overrides,
+            reset,
+        ) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                return Some(Input::UpdatePublished {
+                    client,
+                    result: Err(error),
+                })
+            }
+        };
         let Prepared {
             old,
             new,
@@ -118,10 +127,12 @@ impl Daemon {
 
     /// The session's new overrides, the camera rebuilt with them and
     /// validated, and what it was published as before.
+    #[allow(clippy::too_many_arguments)]
     fn prepare_update(
         &self,
         source: &str,
         replay: &str,
+        mode: Mode,
         detect_size: Option<(u32, u32)>,
         tuning: &Tuning,
         new: Option<Value>,
@@ -137,7 +148,6 @@ impl Daemon {
             speed: tuning.speed,
             overrides: session_overrides.clone(),
         };
-        let clip = self.clip_paths(replay).clip;
         let mut warnings = Vec::new();
         let refused = |failure: JobFailure| match failure {
             JobFailure::InvalidCamera(message) => RequestError::InvalidParams(format!(
@@ -146,7 +156,14 @@ impl Daemon {
             other => RequestError::InvalidParams(other.to_string()),
         };
         let config = self
-            .camera_config(source, &clip, detect_size, &new_tuning, &mut warnings)
+            .mode_camera_config(
+                source,
+                replay,
+                mode,
+                detect_size,
+                &new_tuning,
+                &mut warnings,
+            )
             .map_err(refused)?;
         let json =
             frigate::yaml_to_json(&serde_yaml::Value::Mapping(config.clone())).map_err(|e| {
@@ -157,7 +174,7 @@ impl Daemon {
         let old = match self.published_camera(replay) {
             Some(old) => old,
             None => self
-                .camera_config(source, &clip, detect_size, tuning, &mut warnings)
+                .mode_camera_config(source, replay, mode, detect_size, tuning, &mut warnings)
                 .map_err(refused)?,
         };
         let changed = overrides::changed_sections(&old, &config);

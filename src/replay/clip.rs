@@ -81,6 +81,9 @@ pub enum SegmentState {
         params: Option<VideoParams>,
         /// What its own MP4 header says it lasts.
         duration: Option<f64>,
+        /// What link mode needs to know of it (`fstat` of the descriptor
+        /// its header was read through).
+        facts: Option<crate::replay::link::FileFacts>,
     },
 }
 
@@ -113,6 +116,7 @@ pub fn usable_segments(camera: &str, files: &[SegmentFile]) -> Usable {
                 size,
                 params,
                 duration,
+                ..
             } => {
                 if let Err(e) = quote_path(&file.path) {
                     usable.warnings.push(format!(

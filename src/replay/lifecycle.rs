@@ -21,6 +21,7 @@ use crate::protocol::{
 };
 use crate::replay::clip::{self, ClipPlan, ProgressUpdate};
 use crate::replay::errors::RequestError;
+use crate::replay::link::{self, Mode, ModeChoice};
 use crate::replay::names;
 use crate::replay::overrides;
 use crate::replay::session::{
@@ -91,6 +92,9 @@ pub struct StartPlan {
     pub warnings: Vec<String>,
     /// Speed, overrides and clip mode as the request gave them (checked).
     pub options: StartOptions,
+    /// The clip mode the shell chose from the request, the config and
+    /// what the kernel permits (SPEC §2 "clip modes").
+    pub clip_mode: ModeChoice,
 }
 
 /// What the NVR told before a start (nothing, with the file publisher).
@@ -153,7 +157,8 @@ pub enum Recovered {
     Corrupt(String),
     Session {
         saved: Box<PersistedSession>,
-        /// Whether the session's clip is still a file.
+        /// Whether the session's clip is still a file (copy mode), or its
+        /// playlist and every link it names (link mode).
         clip_exists: bool,
     },
 }
@@ -186,6 +191,8 @@ pub enum JobFailure {
         segment: String,
     },
     Replan(String),
+    /// `clip_mode = link` was asked for and a link was refused.
+    Link(String),
     InterruptedTwice,
     /// The NVR refused the camera or could not be reached: its message.
     Nvr(String),
@@ -240,6 +247,7 @@ impl fmt::Display for JobFailure {
                 "the clip ends at {duration:.1}s of {expected:.1}s: segment {segment} is unreadable"
             ),
             JobFailure::Replan(message) => write!(f, "cannot restart the clip job: {message}"),
+            JobFailure::Link(message) => write!(f, "cannot link the footage: {message}"),
             JobFailure::InterruptedTwice => {
                 f.write_str("the daemon was interrupted twice while preparing the clip")
             }
@@ -354,10 +362,14 @@ pub enum Input {
     /// The export passed the shell's checks and ffprobe measures it.
     ExportProbeStarted {
         export: Export,
+        /// The clip mode chosen for it.
+        clip_mode: ModeChoice,
     },
     /// The imported file passed the shell's checks and ffprobe measures it.
     FileProbeStarted {
         file: ImportedFile,
+        /// The clip mode chosen for it.
+        clip_mode: ModeChoice,
     },
     /// The export (or imported file) cannot be replayed
     /// ([`Action::CheckExport`], [`Action::CheckFile`]).
@@ -418,6 +430,18 @@ pub enum Input {
     ClipMeasured {
         duration: f64,
     },
+    /// [`Action::LinkSegments`] done: the plan's entries before `upto` are
+    /// linked; the links made in this step hold `bytes`.
+    Linked {
+        upto: usize,
+        bytes: u64,
+    },
+    /// The kernel refused a link (EXDEV, EPERM): why.
+    LinkRefused {
+        reason: String,
+    },
+    /// [`Action::WritePlaylist`] done.
+    PlaylistWritten,
     /// [`Action::Publish`] done: the config the camera was published with.
     Published {
         replay: String,
@@ -497,6 +521,20 @@ pub enum Action {
         replay: String,
         plan: ClipPlan,
     },
+    /// Link the plan's entries from `from` on (at most [`link::BATCH`]) into
+    /// the replay camera's folder → [`Input::Linked`],
+    /// [`Input::LinkRefused`] or [`Input::StepFailed`].
+    LinkSegments {
+        replay: String,
+        plan: ClipPlan,
+        from: usize,
+    },
+    /// Write the playlist of the links atomically → [`Input::PlaylistWritten`]
+    /// or [`Input::StepFailed`].
+    WritePlaylist {
+        replay: String,
+        plan: ClipPlan,
+    },
     /// Measure the partial clip: its header → [`Input::ClipMeasured`], else
     /// ffprobe → [`Input::MeasureStarted`] (or [`Input::StepFailed`]).
     MeasureClip {
@@ -516,11 +554,12 @@ pub enum Action {
     RemoveClip {
         replay: String,
     },
-    /// Move the clip into place, build the camera and publish it →
-    /// [`Input::Published`].
+    /// Move the clip into place (copy mode), build the camera on the clip or
+    /// the playlist and publish it → [`Input::Published`].
     Publish {
         source: String,
         replay: String,
+        mode: Mode,
         detect_size: Option<(u32, u32)>,
         tuning: Tuning,
     },
@@ -528,6 +567,7 @@ pub enum Action {
     Republish {
         source: String,
         replay: String,
+        mode: Mode,
         tuning: Tuning,
     },
     /// Merge `overrides` into the session's and drop `reset`, rebuild the
@@ -538,6 +578,8 @@ pub enum Action {
         client: ClientId,
         source: String,
         replay: String,
+        /// What the replay camera plays: the clip or the playlist.
+        mode: Mode,
         detect_size: Option<(u32, u32)>,
         /// The session's speed and overrides before this update.
         tuning: Tuning,
@@ -638,6 +680,9 @@ enum Preparing {
         rebuilds: u32,
         probe: Option<ChildWatch>,
     },
+    /// The segments are hard-linked, [`link::BATCH`] at a time, then the
+    /// playlist is written (link mode).
+    Linking { plan: ClipPlan, done: usize },
     /// A restarted session waits for its plan.
     Planning,
 }
@@ -657,6 +702,7 @@ enum Phase {
         export: Option<Probed>,
         probe: Option<ChildWatch>,
         options: StartOptions,
+        clip_mode: ModeChoice,
     },
     PreparingClip {
         session: Session,
@@ -752,10 +798,12 @@ impl Lifecycle {
                 path,
                 options,
             } => self.start_from_file(client, camera, path, options),
-            Input::ExportProbeStarted { export } => {
-                self.export_probe_started(Probed::Export(export), now)
+            Input::ExportProbeStarted { export, clip_mode } => {
+                self.export_probe_started(Probed::Export(export), clip_mode, now)
             }
-            Input::FileProbeStarted { file } => self.export_probe_started(Probed::File(file), now),
+            Input::FileProbeStarted { file, clip_mode } => {
+                self.export_probe_started(Probed::File(file), clip_mode, now)
+            }
             Input::ExportRefused { error } => self.export_refused(&error),
             Input::NvrChecked { client, result } => self.nvr_checked(client, result, now),
             Input::Unpublished { replay, result } => self.unpublished(replay, result, now),
@@ -775,6 +823,9 @@ impl Lifecycle {
             Input::Progress(update) => self.progress(update, now),
             Input::ChildExited(exit) => self.child_exited(exit, now),
             Input::ClipMeasured { duration } => self.clip_measured(duration, now),
+            Input::Linked { upto, bytes } => self.linked(upto, bytes, now),
+            Input::LinkRefused { reason } => self.link_refused(reason, now),
+            Input::PlaylistWritten => self.playlist_written(now),
             Input::Published {
                 replay,
                 result,
@@ -1089,6 +1140,7 @@ impl Lifecycle {
             export: None,
             probe: None,
             options: options.clone(),
+            clip_mode: ModeChoice::default(),
         };
         true
     }
@@ -1117,10 +1169,17 @@ impl Lifecycle {
         });
     }
 
-    fn export_probe_started(&mut self, found: Probed, now: Now) {
-        if let Phase::CheckingExport { export, probe, .. } = &mut self.phase {
+    fn export_probe_started(&mut self, found: Probed, chosen: ModeChoice, now: Now) {
+        if let Phase::CheckingExport {
+            export,
+            probe,
+            clip_mode,
+            ..
+        } = &mut self.phase
+        {
             *export = Some(found);
             *probe = Some(ChildWatch::new("ffprobe", now));
+            *clip_mode = chosen;
         }
     }
 
@@ -1138,6 +1197,7 @@ impl Lifecycle {
         probed: Probed,
         exit: ChildExit,
         options: StartOptions,
+        clip_mode: ModeChoice,
     ) {
         self.phase = Phase::Idle;
         let what = probed.describe();
@@ -1176,6 +1236,7 @@ impl Lifecycle {
                 },
                 warnings: Vec::new(),
                 options,
+                clip_mode,
             },
             // A file has no time of its own: its range is its own timeline.
             Probed::File(file) => StartPlan {
@@ -1189,6 +1250,7 @@ impl Lifecycle {
                 },
                 warnings: Vec::new(),
                 options,
+                clip_mode,
             },
         };
         self.check_nvr(client, plan);
@@ -1253,6 +1315,11 @@ impl Lifecycle {
         let max = self.settings.max_duration;
         let replay = names::replay_name(&start.camera);
         let job_id = new_job_id(now.wall, client, &replay);
+        let mut warnings = start.warnings;
+        let choice = start.clip_mode;
+        if let (Mode::Copy, Some(reason), false) = (choice.mode, &choice.reason, choice.forced) {
+            warnings.push(link::fallback_warning(reason));
+        }
         let session = Session {
             replay_camera: replay,
             source_camera: start.camera,
@@ -1268,19 +1335,29 @@ impl Lifecycle {
             interruptions: 0,
             ffmpeg: None,
             detect_size: facts.detect_size,
-            warnings: start.warnings,
+            warnings,
             speed: start.options.speed.unwrap_or(1.0),
             overrides: start.options.overrides.clone(),
+            clip_mode: choice.mode,
+            clip_mode_reason: choice.reason,
+            link_forced: choice.forced,
+            linked_bytes: None,
         };
         self.log(
             log::Level::Info,
             format!(
-                "session accepted: {} from {} over {} ({:.0}s), job {}",
+                "session accepted: {} from {} over {} ({:.0}s), job {}, clip mode {}{}",
                 session.replay_camera,
                 session.source_camera,
                 session::describe_range(session.start_time, session.end_time),
                 session.range(),
-                session.job_id
+                session.job_id,
+                session.clip_mode,
+                session
+                    .clip_mode_reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
             ),
         );
         let reply = StartReply {
@@ -1295,11 +1372,130 @@ impl Lifecycle {
         self.throttle.reset();
         self.last_summary = None;
         self.emit_job(JobStatus::Running, None, now);
-        self.cut(start.plan, 0, now);
+        self.prepare(start.plan, now);
         self.reply(client, Reply::Started(reply));
     }
 
     // ---- preparing_clip ------------------------------------------------
+
+    /// The footage of `plan` is made ready in the session's clip mode.
+    fn prepare(&mut self, plan: ClipPlan, now: Now) {
+        match self.session().map(|s| s.clip_mode) {
+            Some(Mode::Link) => self.link(plan, now),
+            Some(Mode::Copy) => self.cut(plan, 0, now),
+            None => {}
+        }
+    }
+
+    /// link mode: the segments are linked from the first, in batches.
+    fn link(&mut self, plan: ClipPlan, now: Now) {
+        if plan.entries.is_empty() {
+            return self.fail(JobFailure::NoUsableSegments, now);
+        }
+        let Phase::PreparingClip { session, step } = &mut self.phase else {
+            return;
+        };
+        let replay = session.replay_camera.clone();
+        session.linked_bytes = Some(0);
+        *step = Preparing::Linking {
+            plan: plan.clone(),
+            done: 0,
+        };
+        self.act(Action::LinkSegments {
+            replay,
+            plan,
+            from: 0,
+        });
+    }
+
+    /// A batch is linked: progress counts segments (throttled like
+    /// ffmpeg's); the next batch, or the playlist once all are linked.
+    fn linked(&mut self, upto: usize, bytes: u64, now: Now) {
+        let Phase::PreparingClip {
+            session,
+            step: Preparing::Linking { plan, done },
+        } = &mut self.phase
+        else {
+            return;
+        };
+        let total = plan.entries.len();
+        *done = upto.clamp(*done, total);
+        session.linked_bytes = Some(session.linked_bytes.unwrap_or(0).saturating_add(bytes));
+        let (done, replay) = (*done, session.replay_camera.clone());
+        let next = if done < total {
+            Action::LinkSegments {
+                replay,
+                plan: plan.clone(),
+                from: done,
+            }
+        } else {
+            Action::WritePlaylist {
+                replay,
+                plan: plan.clone(),
+            }
+        };
+        self.progress = done as f64 / total as f64 * 100.0;
+        if self
+            .throttle
+            .should_emit(now.boot, SessionState::PreparingClip)
+        {
+            self.emit_job(JobStatus::Running, None, now);
+        }
+        self.act(next);
+    }
+
+    /// A link was refused at run time (another file system, or
+    /// `fs.protected_hardlinks`, found after the check): `auto` removes
+    /// what was linked and copies instead, saying why; `link` fails.
+    fn link_refused(&mut self, reason: String, now: Now) {
+        let Phase::PreparingClip {
+            session,
+            step: Preparing::Linking { plan, .. },
+        } = &mut self.phase
+        else {
+            return;
+        };
+        if session.link_forced {
+            return self.fail(JobFailure::Link(reason), now);
+        }
+        let plan = plan.clone();
+        let replay = session.replay_camera.clone();
+        session.clip_mode = Mode::Copy;
+        session.linked_bytes = None;
+        session.warnings.push(link::fallback_warning(&reason));
+        session.clip_mode_reason = Some(reason.clone());
+        self.log(
+            log::Level::Warn,
+            format!("{replay}: a link was refused ({reason}): copying the footage instead"),
+        );
+        self.act(Action::RemoveClip { replay });
+        self.progress = 0.0;
+        self.cut(plan, 0, now);
+    }
+
+    /// The playlist is in place: the camera is published on it.
+    fn playlist_written(&mut self, now: Now) {
+        let Phase::PreparingClip {
+            session,
+            step: Preparing::Linking { plan, done },
+        } = &self.phase
+        else {
+            return;
+        };
+        if *done < plan.entries.len() {
+            return;
+        }
+        let message = format!(
+            "links ready: {} segments, {:.2}s, {} bytes linked for {:.2}s requested",
+            plan.entries.len(),
+            plan.expected_duration,
+            session.linked_bytes.unwrap_or(0),
+            session.range()
+        );
+        self.log(log::Level::Info, message);
+        self.progress = 100.0;
+        self.start_camera(now);
+    }
 
     /// Starts (or restarts, after a bad segment) ffmpeg on `plan`.
     fn cut(&mut self, plan: ClipPlan, rebuilds: u32, now: Now) {
@@ -1394,6 +1590,7 @@ impl Lifecycle {
                 export: Some(probed),
                 probe: Some(probe),
                 options,
+                clip_mode,
             } => {
                 if let Some(failure) = probe.failure {
                     self.phase = Phase::Idle;
@@ -1406,7 +1603,7 @@ impl Lifecycle {
                         )),
                     );
                 }
-                self.source_probed(client, probed, exit, options);
+                self.source_probed(client, probed, exit, options, clip_mode);
             }
             Phase::PreparingClip {
                 mut session,
@@ -1570,11 +1767,13 @@ impl Lifecycle {
         let (source, replay) = (session.source_camera.clone(), session.replay_camera.clone());
         let detect_size = session.detect_size;
         let tuning = session.tuning();
+        let mode = session.clip_mode;
         self.phase = Phase::StartingCamera { session };
         self.emit_job(JobStatus::Running, None, now);
         self.act(Action::Publish {
             source,
             replay,
+            mode,
             detect_size,
             tuning,
         });
@@ -1736,6 +1935,7 @@ impl Lifecycle {
             client,
             source: session.source_camera.clone(),
             replay: session.replay_camera.clone(),
+            mode: session.clip_mode,
             detect_size: session.detect_size,
             tuning: session.tuning(),
             overrides,
@@ -1875,7 +2075,7 @@ impl Lifecycle {
                 let (child, cutting) = match step {
                     Preparing::Cutting { child, .. } => (Some(child), true),
                     Preparing::Measuring { probe, .. } => (probe, false),
-                    Preparing::Planning => (None, false),
+                    Preparing::Linking { .. } | Preparing::Planning => (None, false),
                 };
                 (session, child, cutting)
             }
@@ -2242,17 +2442,21 @@ impl Lifecycle {
                 if !clip_exists {
                     self.log(
                         log::Level::Warn,
-                        format!("session of {replay} was ready but its clip is gone: cleaning up"),
+                        format!(
+                            "session of {replay} was ready but its clip or links are gone: cleaning up"
+                        ),
                     );
                     return self.boot_cleanup(None, Some(replay));
                 }
                 let source = session.source_camera.clone();
                 let tuning = session.tuning();
+                let mode = session.clip_mode;
                 self.phase = Phase::Recovering { session };
                 self.boot_cleanup(Some(replay.clone()), None);
                 self.act(Action::Republish {
                     source,
                     replay,
+                    mode,
                     tuning,
                 });
             }
@@ -2274,6 +2478,9 @@ impl Lifecycle {
                 session.interruptions += 1;
                 session.published = false;
                 session.clip_path = None;
+                if session.clip_mode == Mode::Link {
+                    session.linked_bytes = Some(0);
+                }
                 // A camera published just before the crash does not match a
                 // session that starts over.
                 self.act(Action::RemoveCameraFile {
@@ -2309,7 +2516,9 @@ impl Lifecycle {
             return;
         }
         match result {
-            Ok(plan) => self.cut(plan, 0, now),
+            // Link mode starts over from the first link (existing names are
+            // replaced).
+            Ok(plan) => self.prepare(plan, now),
             Err(e) => self.fail(JobFailure::Replan(e), now),
         }
     }

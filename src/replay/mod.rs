@@ -3,6 +3,7 @@ pub mod clip;
 pub mod errors;
 pub mod ledger;
 pub mod lifecycle;
+pub mod link;
 pub mod mp4;
 pub mod names;
 pub mod overrides;

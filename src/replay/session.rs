@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::{
     Job, JobResults, JobStatus, SessionState, SessionView, SourceView, JOB_TYPE, STOPPED_JOB_ID,
 };
+use crate::replay::link::Mode;
 
 /// Where the clip comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +71,20 @@ pub struct Session {
     /// (SPEC §2 "overrides", cumulative through `update`).
     #[serde(default)]
     pub overrides: Option<serde_json::Value>,
+    /// How the footage is prepared (SPEC §2 "clip modes"); a session.json
+    /// from before link mode was copy.
+    #[serde(default)]
+    pub clip_mode: Mode,
+    /// Why link mode is not used (status `clip_mode_reason`).
+    #[serde(default)]
+    pub clip_mode_reason: Option<String>,
+    /// `clip_mode = link` was asked for: a link refused fails the job
+    /// instead of falling back to copy.
+    #[serde(default)]
+    pub link_forced: bool,
+    /// Bytes the links hold (link mode), as linked so far.
+    #[serde(default)]
+    pub linked_bytes: Option<u64>,
 }
 
 fn normal_speed() -> f64 {
@@ -151,6 +166,12 @@ impl PersistedSession {
         if s.clip_path.as_deref().is_some_and(|p| !plain(p)) {
             return bad("clip_path is not a plain absolute path".into());
         }
+        if s.clip_mode_reason.as_ref().is_some_and(|r| r.len() > 8192) {
+            return bad("clip_mode_reason is too long".into());
+        }
+        if s.clip_mode == Mode::Copy && s.linked_bytes.is_some() {
+            return bad("linked_bytes of a session in copy mode".into());
+        }
         if s.warnings.len() > 1000 {
             return bad("too many warnings".into());
         }
@@ -209,9 +230,9 @@ impl Session {
                 .clip_path
                 .as_ref()
                 .map(|p| p.to_string_lossy().into_owned()),
-            clip_mode: Some("copy".to_string()),
-            clip_mode_reason: None,
-            linked_bytes: None,
+            clip_mode: Some(self.clip_mode.as_str().to_string()),
+            clip_mode_reason: self.clip_mode_reason.clone(),
+            linked_bytes: self.linked_bytes,
             speed: Some(self.speed),
             overrides: self.overrides.clone(),
             view_url: None,

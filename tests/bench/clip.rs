@@ -55,8 +55,15 @@ pub fn is_terminal_job(e: &Value) -> bool {
         && e["job"]["id"] != "stopped"
 }
 
+/// A start in copy mode: this part measures ffmpeg's clip job (link mode,
+/// the default where it can, has its own part: `link`).
 pub fn start_request(t0: f64, t1: f64) -> Value {
-    json!({"cmd": "start", "camera": "front", "start_time": t0, "end_time": t1})
+    start_request_in(t0, t1, "copy")
+}
+
+pub fn start_request_in(t0: f64, t1: f64, clip_mode: &str) -> Value {
+    json!({"cmd": "start", "camera": "front", "start_time": t0, "end_time": t1,
+           "clip_mode": clip_mode})
 }
 
 /// Starts a session and waits for its job's end; returns the wall time
@@ -96,7 +103,7 @@ pub fn stop_session(daemon: &Daemon, events: &mut Client, ctl: &mut Client) -> V
 
 /// The by-hand run: write the list, run ffmpeg with replayd's argv;
 /// `low` gives it the priority replayd gives its ffmpeg.
-fn hand_once(list_path: &Path, list: &[u8], out: &Path, low: bool) -> f64 {
+pub fn hand_once(list_path: &Path, list: &[u8], out: &Path, low: bool) -> f64 {
     let _ = fs::remove_file(out);
     let started = Instant::now();
     fs::write(list_path, list).expect("write concat list");

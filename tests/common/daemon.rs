@@ -61,6 +61,9 @@ pub struct SpawnOptions<'a> {
     pub listener: Option<&'a UnixListener>,
     /// Arguments instead of `--config <root>/replayd.toml`.
     pub args: Option<Vec<OsString>>,
+    /// Run the daemon as this uid and gid (the harness must be root; the
+    /// notify socket is handed to that user).
+    pub user: Option<(u32, u32)>,
 }
 
 /// A running (or exited, not yet dropped) replayd.
@@ -96,6 +99,7 @@ impl Daemon {
                     .collect(),
                 listener,
                 args: None,
+                user: None,
             },
         )
     }
@@ -187,6 +191,12 @@ impl Daemon {
         }
         for (k, v) in &opts.env {
             cmd.env(k, v);
+        }
+        if let Some((uid, gid)) = opts.user {
+            std::os::unix::fs::chown(&notify.path, Some(uid), Some(gid))
+                .unwrap_or_else(|e| panic!("chown {}: {e}", notify.path.display()));
+            // std clears the supplementary groups when root sets a uid.
+            cmd.uid(uid).gid(gid);
         }
         let _ = writeln!(
             log,

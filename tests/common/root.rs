@@ -257,17 +257,20 @@ impl TestRootBuilder {
         self
     }
 
-    /// `[ffmpeg] path`.
+    /// `[ffmpeg] path`. A test that replaces ffmpeg tests the clip job,
+    /// so this also sets `clip_mode = "copy"` (a later
+    /// [`Self::clip_mode`] changes it again).
     pub fn ffmpeg_path(self, path: impl Into<PathBuf>) -> Self {
         let path = path.into();
-        self.toml(move |t| t.ffmpeg = Some(path))
+        self.toml(move |t| t.ffmpeg = Some(path)).clip_mode("copy")
     }
 
     /// Writes `script` (a shell script body, without `#!`) to
-    /// `<root>/bin/ffmpeg` and makes it `[ffmpeg] path`.
+    /// `<root>/bin/ffmpeg` and makes it `[ffmpeg] path`; copy mode, as
+    /// [`Self::ffmpeg_path`].
     pub fn fake_ffmpeg(mut self, script: &str) -> Self {
         self.fake_ffmpeg = Some(script.into());
-        self
+        self.clip_mode("copy")
     }
 
     /// `[ffmpeg] stall_timeout`, e.g. `"2s"`.
@@ -280,6 +283,17 @@ impl TestRootBuilder {
     pub fn kill_grace(self, d: &str) -> Self {
         let d = d.to_string();
         self.toml(move |t| t.kill_grace = Some(d))
+    }
+
+    /// `[session] clip_mode` (`auto`, the default, links when it can):
+    /// tests of ffmpeg's clip job ask for `copy`.
+    pub fn clip_mode(self, mode: &str) -> Self {
+        let value = toml_str(mode);
+        self.toml(move |t| {
+            t.extra
+                .retain(|(section, key, _)| !(section == "session" && key == "clip_mode"));
+            t.extra.push(("session".into(), "clip_mode".into(), value))
+        })
     }
 
     /// `[session] max_range`.

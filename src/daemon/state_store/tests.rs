@@ -36,6 +36,10 @@ fn session_data() -> crate::replay::session::Session {
         warnings: Vec::new(),
         speed: 1.0,
         overrides: None,
+        clip_mode: Default::default(),
+        clip_mode_reason: None,
+        link_forced: false,
+        linked_bytes: None,
     }
 }
 

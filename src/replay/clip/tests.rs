@@ -1095,6 +1095,7 @@ fn present(path: &str, start: f64, end: f64, measured: Option<f64>) -> SegmentFi
             size: 1000,
             params: None,
             duration: measured,
+            facts: None,
         },
     }
 }

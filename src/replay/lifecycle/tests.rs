@@ -44,6 +44,7 @@ fn start_plan(n: usize) -> StartPlan {
         plan: segments(n),
         warnings: Vec::new(),
         options: Default::default(),
+        clip_mode: Default::default(),
     }
 }
 
@@ -507,6 +508,7 @@ fn a_finished_clip_is_measured_then_published_then_ready() {
     assert!(out.contains(&Action::Publish {
         source: "front".into(),
         replay: "_replay_front".into(),
+        mode: Mode::Copy,
         detect_size: Some((1280, 720)),
         tuning: Default::default(),
     }));
@@ -894,7 +896,13 @@ fn an_export_is_measured_before_the_reply_then_accepted_whole() {
             options: Default::default(),
         }]
     );
-    m.handle(Input::ExportProbeStarted { export: export() }, at(1.0));
+    m.handle(
+        Input::ExportProbeStarted {
+            export: export(),
+            clip_mode: Default::default(),
+        },
+        at(1.0),
+    );
     assert!(!m.view().active);
     assert_eq!(m.status_line(), "idle, checking export front_1-ab");
     assert_eq!(m.next_deadline(), Some(61.0));
@@ -940,7 +948,13 @@ fn an_export_that_cannot_be_replayed_is_refused_and_nothing_is_left() {
             },
             at(1.0),
         );
-        m.handle(Input::ExportProbeStarted { export: export() }, at(1.0));
+        m.handle(
+            Input::ExportProbeStarted {
+                export: export(),
+                clip_mode: Default::default(),
+            },
+            at(1.0),
+        );
         let out = m.handle(
             Input::ChildExited(ChildExit {
                 success,
@@ -991,7 +1005,13 @@ fn a_hung_export_probe_is_ended_and_the_start_refused() {
         },
         at(1.0),
     );
-    m.handle(Input::ExportProbeStarted { export: export() }, at(1.0));
+    m.handle(
+        Input::ExportProbeStarted {
+            export: export(),
+            clip_mode: Default::default(),
+        },
+        at(1.0),
+    );
     assert!(m
         .handle(Input::Timer, at(61.0))
         .contains(&Action::Terminate));
@@ -1055,6 +1075,7 @@ fn a_ready_session_is_resumed_with_the_same_deadline() {
     assert!(out.contains(&Action::Republish {
         source: "front".into(),
         replay: "_replay_front".into(),
+        mode: Mode::Copy,
         tuning: Default::default(),
     }));
     // Boot cleanup spares it at once, before the NVR answered.
@@ -1562,6 +1583,472 @@ fn absent_is_not_final_while_an_add_that_timed_out_may_still_land() {
     }
     assert!(t >= 36.0, "absent taken as final at {t}");
     assert!(m.pending_removals().is_empty());
+}
+
+// ---- link mode -------------------------------------------------------------
+
+fn link_choice(forced: bool) -> ModeChoice {
+    ModeChoice {
+        mode: Mode::Link,
+        reason: None,
+        forced,
+    }
+}
+
+/// A session accepted in `choice`'s mode over `n` segments; the actions of
+/// the acceptance.
+fn start_in(m: &mut Lifecycle, n: usize, choice: ModeChoice, now: Now) -> Vec<Action> {
+    m.handle(
+        Input::Start {
+            client: ADMIN,
+            camera: "front".into(),
+            start_time: BASE,
+            end_time: BASE + 10.0 * n as f64,
+            options: Default::default(),
+        },
+        now,
+    );
+    m.handle(
+        Input::StartChecked {
+            client: ADMIN,
+            result: Ok(StartPlan {
+                clip_mode: choice,
+                ..start_plan(n)
+            }),
+        },
+        now,
+    );
+    checked(m, now)
+}
+
+fn linking(n: usize, forced: bool) -> Lifecycle {
+    let mut m = machine();
+    let out = start_in(&mut m, n, link_choice(forced), at(1.0));
+    assert!(out.contains(&Action::LinkSegments {
+        replay: "_replay_front".into(),
+        plan: segments(n),
+        from: 0,
+    }));
+    m
+}
+
+fn link_ready(n: usize) -> Lifecycle {
+    let mut m = linking(n, false);
+    m.handle(
+        Input::Linked {
+            upto: n,
+            bytes: 100 * n as u64,
+        },
+        at(1.1),
+    );
+    m.handle(Input::PlaylistWritten, at(1.1));
+    m.handle(
+        Input::Published {
+            replay: "_replay_front".into(),
+            result: Ok(None),
+            clip_path: "/m/replayd/_replay_front/playlist.ffconcat".into(),
+            warnings: Vec::new(),
+        },
+        at(1.2),
+    );
+    assert_eq!(m.view().state, SessionState::Ready);
+    m
+}
+
+#[test]
+fn link_mode_links_in_batches_then_writes_the_playlist_then_publishes_it() {
+    let n = link::BATCH + 10;
+    let mut m = linking(n, false);
+    let view = m.view();
+    assert_eq!(view.state, SessionState::PreparingClip);
+    assert_eq!(view.clip_mode.as_deref(), Some("link"));
+    assert_eq!(view.clip_mode_reason, None);
+    assert_eq!(view.linked_bytes, Some(0));
+    // No child: nothing to stall, only the auto-stop is due.
+    assert!(!m.has_child());
+    assert_eq!(m.next_deadline(), Some(1.0 + SETTINGS.max_duration));
+
+    let out = m.handle(
+        Input::Linked {
+            upto: link::BATCH,
+            bytes: 1000,
+        },
+        at(1.1),
+    );
+    assert!(out.contains(&Action::LinkSegments {
+        replay: "_replay_front".into(),
+        plan: segments(n),
+        from: link::BATCH,
+    }));
+    assert_eq!(m.view().linked_bytes, Some(1000));
+    let out = m.handle(Input::Linked { upto: n, bytes: 50 }, at(1.2));
+    assert!(out.contains(&Action::WritePlaylist {
+        replay: "_replay_front".into(),
+        plan: segments(n),
+    }));
+    assert_eq!(m.view().linked_bytes, Some(1050));
+    // The link count is persisted for status after a restart.
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Persist(Some(r)) if r.session.linked_bytes == Some(1050)
+    )));
+
+    let out = m.handle(Input::PlaylistWritten, at(1.3));
+    assert!(out.contains(&Action::Publish {
+        source: "front".into(),
+        replay: "_replay_front".into(),
+        mode: Mode::Link,
+        detect_size: Some((1280, 720)),
+        tuning: Default::default(),
+    }));
+    assert_eq!(m.view().state, SessionState::StartingCamera);
+    let out = m.handle(
+        Input::Published {
+            replay: "_replay_front".into(),
+            result: Ok(None),
+            clip_path: "/m/replayd/_replay_front/playlist.ffconcat".into(),
+            warnings: Vec::new(),
+        },
+        at(1.4),
+    );
+    assert_eq!(
+        jobs(&out),
+        vec![(JobStatus::Success, m.job().unwrap().id.clone())]
+    );
+    let view = m.view();
+    assert_eq!(view.state, SessionState::Ready);
+    assert_eq!(
+        view.clip_path.as_deref(),
+        Some("/m/replayd/_replay_front/playlist.ffconcat")
+    );
+    assert_eq!(view.clip_mode.as_deref(), Some("link"));
+    assert_eq!(view.linked_bytes, Some(1050));
+    assert!(view.warnings.is_empty(), "{:?}", view.warnings);
+}
+
+#[test]
+fn link_progress_counts_segments_once_a_second() {
+    let n = 4 * link::BATCH;
+    let mut m = linking(n, false);
+    let out = m.handle(
+        Input::Linked {
+            upto: link::BATCH,
+            bytes: 1,
+        },
+        at(1.1),
+    );
+    let percents = |out: &[Action]| -> Vec<f64> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Emit(Event::JobState { job }) => job.results.progress_percent,
+                _ => None,
+            })
+            .collect()
+    };
+    // The first update goes out (25% of the segments), the next within the
+    // second does not, the one after it does.
+    assert_eq!(percents(&out), vec![25.0]);
+    let out = m.handle(
+        Input::Linked {
+            upto: 2 * link::BATCH,
+            bytes: 1,
+        },
+        at(1.5),
+    );
+    assert_eq!(percents(&out), Vec::<f64>::new());
+    let out = m.handle(
+        Input::Linked {
+            upto: 3 * link::BATCH,
+            bytes: 1,
+        },
+        at(2.2),
+    );
+    assert_eq!(percents(&out), vec![75.0]);
+}
+
+#[test]
+fn auto_copies_when_a_link_is_refused_at_run_time_and_says_why() {
+    let mut m = linking(3, false);
+    let out = m.handle(
+        Input::LinkRefused {
+            reason: "cross-device: /m/r/1.mp4 is on another file system".into(),
+        },
+        at(1.1),
+    );
+    let removed = position(&out, |a| matches!(a, Action::RemoveClip { .. }));
+    let spawned = position(&out, |a| matches!(a, Action::SpawnClip { .. }));
+    assert!(removed < spawned, "{out:?}");
+    assert!(failure(&out).is_none());
+    let view = m.view();
+    assert_eq!(view.clip_mode.as_deref(), Some("copy"));
+    assert_eq!(
+        view.clip_mode_reason.as_deref(),
+        Some("cross-device: /m/r/1.mp4 is on another file system")
+    );
+    assert_eq!(view.linked_bytes, None);
+    assert!(view.warnings.iter().any(|w| w.contains("cross-device")));
+    // From here on it is a copy-mode session.
+    m.handle(Input::ClipStarted { record: None }, at(1.2));
+    m.handle(Input::ChildExited(exit_ok()), at(3.0));
+    let out = m.handle(Input::ClipMeasured { duration: 30.0 }, at(3.0));
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Publish {
+            mode: Mode::Copy,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn forced_link_refused_at_run_time_fails_the_job_and_removes_the_links() {
+    let mut m = linking(3, true);
+    let out = m.handle(
+        Input::LinkRefused {
+            reason: "protected_hardlinks: /m/r/0.mp4 is owned by uid 0".into(),
+        },
+        at(1.1),
+    );
+    let message = failure(&out).unwrap();
+    assert_eq!(
+        message,
+        "cannot link the footage: protected_hardlinks: /m/r/0.mp4 is owned by uid 0"
+    );
+    assert!(out.contains(&Action::RemoveClip {
+        replay: "_replay_front".into()
+    }));
+    assert!(!out.iter().any(|a| matches!(a, Action::SpawnClip { .. })));
+    assert!(!m.view().active);
+    assert_eq!(persisted(&out).last(), Some(&None));
+}
+
+#[test]
+fn a_failed_link_step_fails_the_job_and_removes_what_was_linked() {
+    let mut m = linking(3, false);
+    let out = m.handle(
+        Input::StepFailed(JobFailure::Io(
+            "cannot link: segment /m/r/1.mp4 does not exist".into(),
+        )),
+        at(1.1),
+    );
+    assert_eq!(
+        failure(&out).as_deref(),
+        Some("cannot link: segment /m/r/1.mp4 does not exist")
+    );
+    assert!(out.contains(&Action::RemoveClip {
+        replay: "_replay_front".into()
+    }));
+    assert!(!m.view().active);
+}
+
+#[test]
+fn stop_while_linking_removes_the_links_and_ignores_the_batch_in_flight() {
+    let mut m = linking(2 * link::BATCH, false);
+    let out = m.handle(Input::Stop { client: ADMIN }, at(1.1));
+    // No child to wait for: cancelled, then cleaned (the folder goes with it).
+    assert!(!out.iter().any(|a| matches!(a, Action::Terminate)));
+    assert!(out.contains(&Action::CleanUp {
+        replay: "_replay_front".into()
+    }));
+    assert_eq!(jobs(&out)[0].0, JobStatus::Cancelled);
+    // The batch the shell finished before the stop changes nothing.
+    let out = m.handle(
+        Input::Linked {
+            upto: link::BATCH,
+            bytes: 1,
+        },
+        at(1.2),
+    );
+    assert!(out.is_empty(), "{out:?}");
+    let out = m.handle(
+        Input::Cleaned {
+            summary: Summary::default(),
+        },
+        at(1.3),
+    );
+    assert!(!m.view().active);
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Reply {
+            reply: Reply::Stopped(_),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_playlist_written_early_or_late_changes_nothing() {
+    let mut m = linking(3, false);
+    // Not all linked yet.
+    assert!(m.handle(Input::PlaylistWritten, at(1.1)).is_empty());
+    let mut m = ready();
+    assert!(m.handle(Input::PlaylistWritten, at(9.0)).is_empty());
+    assert!(m
+        .handle(Input::Linked { upto: 1, bytes: 1 }, at(9.0))
+        .is_empty());
+    assert!(m
+        .handle(Input::LinkRefused { reason: "x".into() }, at(9.0))
+        .is_empty());
+}
+
+#[test]
+fn auto_that_cannot_link_copies_with_the_reason_in_status_and_warnings() {
+    let mut m = machine();
+    let out = start_in(
+        &mut m,
+        2,
+        ModeChoice {
+            mode: Mode::Copy,
+            reason: Some("cross-device: /m/r/0.mp4".into()),
+            forced: false,
+        },
+        at(1.0),
+    );
+    assert!(out.iter().any(|a| matches!(a, Action::SpawnClip { .. })));
+    let view = m.view();
+    assert_eq!(view.clip_mode.as_deref(), Some("copy"));
+    assert_eq!(
+        view.clip_mode_reason.as_deref(),
+        Some("cross-device: /m/r/0.mp4")
+    );
+    assert_eq!(
+        view.warnings,
+        vec!["link mode not used, the footage is copied: cross-device: /m/r/0.mp4"]
+    );
+    // Copy asked for: said in status, not a warning.
+    let mut m = machine();
+    start_in(
+        &mut m,
+        2,
+        ModeChoice {
+            mode: Mode::Copy,
+            reason: Some("clip_mode copy".into()),
+            forced: true,
+        },
+        at(1.0),
+    );
+    assert_eq!(m.view().clip_mode_reason.as_deref(), Some("clip_mode copy"));
+    assert!(m.view().warnings.is_empty());
+}
+
+#[test]
+fn an_export_is_linked_whole_as_one_entry() {
+    let mut m = machine();
+    m.handle(
+        Input::StartFromExport {
+            client: ADMIN,
+            export_id: "front_1-ab".into(),
+            options: Default::default(),
+        },
+        at(1.0),
+    );
+    m.handle(
+        Input::ExportProbeStarted {
+            export: export(),
+            clip_mode: link_choice(false),
+        },
+        at(1.0),
+    );
+    m.handle(
+        Input::ChildExited(ChildExit {
+            stdout: b"42.5\n".to_vec(),
+            ..exit_ok()
+        }),
+        at(1.2),
+    );
+    let out = checked(&mut m, at(1.2));
+    let Some(Action::LinkSegments { plan, from: 0, .. }) = out
+        .iter()
+        .find(|a| matches!(a, Action::LinkSegments { .. }))
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(plan.entries.len(), 1);
+    assert_eq!(
+        plan.entries[0].path,
+        PathBuf::from("/m/exports/front_1-ab.mp4")
+    );
+    assert_eq!(plan.entries[0].inpoint, None);
+    assert_eq!(m.view().clip_mode.as_deref(), Some("link"));
+}
+
+fn saved_link(state: SessionState) -> Recovered {
+    let m = link_ready(2);
+    let session = m.record().unwrap().session;
+    Recovered::Session {
+        saved: Box::new(PersistedSession {
+            state,
+            stopping: false,
+            session,
+        }),
+        clip_exists: true,
+    }
+}
+
+#[test]
+fn a_ready_link_session_is_resumed_on_its_playlist() {
+    let mut m = Lifecycle::new(SETTINGS);
+    let out = m.handle(Input::Recovered(saved_link(SessionState::Ready)), at(1.0));
+    assert!(out.contains(&Action::Republish {
+        source: "front".into(),
+        replay: "_replay_front".into(),
+        mode: Mode::Link,
+        tuning: Default::default(),
+    }));
+    m.handle(Input::Republished { result: Ok(()) }, at(1.0));
+    let view = m.view();
+    assert_eq!(view.state, SessionState::Ready);
+    assert_eq!(view.clip_mode.as_deref(), Some("link"));
+    assert_eq!(view.linked_bytes, Some(200));
+
+    // Links or playlist gone: cleaned up like a copy session without its clip.
+    let Recovered::Session { saved, .. } = saved_link(SessionState::Ready) else {
+        unreachable!()
+    };
+    let mut m = Lifecycle::new(SETTINGS);
+    let out = m.handle(
+        Input::Recovered(Recovered::Session {
+            saved,
+            clip_exists: false,
+        }),
+        at(1.0),
+    );
+    assert!(out.contains(&Action::BootCleanup {
+        keep: None,
+        also: Some("_replay_front".into())
+    }));
+}
+
+#[test]
+fn an_interrupted_link_session_relinks_from_the_first_segment() {
+    let mut m = Lifecycle::new(SETTINGS);
+    m.handle(
+        Input::Recovered(saved_link(SessionState::PreparingClip)),
+        at(1.0),
+    );
+    assert_eq!(m.view().linked_bytes, Some(0));
+    let out = m.handle(
+        Input::Replanned {
+            result: Ok(segments(2)),
+        },
+        at(1.0),
+    );
+    assert!(out.contains(&Action::LinkSegments {
+        replay: "_replay_front".into(),
+        plan: segments(2),
+        from: 0,
+    }));
+}
+
+#[test]
+fn shutdown_while_linking_keeps_the_session_for_the_restart() {
+    let mut m = linking(3, false);
+    let out = m.handle(Input::Shutdown, at(1.1));
+    assert!(!out.iter().any(|a| matches!(
+        a,
+        Action::DiscardPartial { .. } | Action::RemoveClip { .. } | Action::KillAndReap
+    )));
+    assert_eq!(m.record().unwrap().state, SessionState::PreparingClip);
 }
 
 mod tuning;

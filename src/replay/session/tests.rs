@@ -19,6 +19,10 @@ fn session() -> Session {
         warnings: Vec::new(),
         speed: 1.0,
         overrides: None,
+        clip_mode: Default::default(),
+        clip_mode_reason: None,
+        link_forced: false,
+        linked_bytes: None,
     }
 }
 
@@ -120,4 +124,64 @@ fn session_round_trips_through_json() {
     });
     let text = serde_json::to_string(&s).unwrap();
     assert_eq!(serde_json::from_str::<Session>(&text).unwrap(), s);
+}
+
+#[test]
+fn a_session_json_from_before_link_mode_reads_as_copy() {
+    let mut json = serde_json::to_value(PersistedSession {
+        state: SessionState::Ready,
+        stopping: false,
+        session: session(),
+    })
+    .unwrap();
+    for key in [
+        "clip_mode",
+        "clip_mode_reason",
+        "link_forced",
+        "linked_bytes",
+    ] {
+        assert!(json.as_object_mut().unwrap().remove(key).is_some(), "{key}");
+    }
+    let saved: PersistedSession = serde_json::from_value(json).unwrap();
+    assert_eq!(saved.session.clip_mode, Mode::Copy);
+    assert_eq!(saved.session.linked_bytes, None);
+    assert_eq!(saved.validate("_replay_"), Ok(()));
+}
+
+#[test]
+fn the_view_shows_the_clip_mode_its_reason_and_the_linked_bytes() {
+    let mut s = session();
+    s.clip_mode = Mode::Link;
+    s.linked_bytes = Some(4096);
+    let v = s.view(SessionState::Ready);
+    assert_eq!(v.clip_mode.as_deref(), Some("link"));
+    assert_eq!(v.linked_bytes, Some(4096));
+    assert_eq!(v.clip_mode_reason, None);
+    let mut s = session();
+    s.clip_mode_reason = Some("cross-device: x".into());
+    let v = s.view(SessionState::Ready);
+    assert_eq!(v.clip_mode.as_deref(), Some("copy"));
+    assert_eq!(v.clip_mode_reason.as_deref(), Some("cross-device: x"));
+}
+
+#[test]
+fn validate_refuses_link_fields_that_do_not_fit() {
+    let check = |s: Session| {
+        PersistedSession {
+            state: SessionState::Ready,
+            stopping: false,
+            session: s,
+        }
+        .validate("_replay_")
+    };
+    let mut s = session();
+    s.linked_bytes = Some(1);
+    assert!(check(s).is_err(), "linked bytes in copy mode");
+    let mut s = session();
+    s.clip_mode_reason = Some("x".repeat(10_000));
+    assert!(check(s).is_err());
+    let mut s = session();
+    s.clip_mode = Mode::Link;
+    s.linked_bytes = Some(1);
+    assert_eq!(check(s), Ok(()));
 }

@@ -493,6 +493,7 @@ fn a_file_is_measured_before_the_reply_and_replayed_over_its_own_timeline() {
                 name: "bug-1234/clip.mp4".into(),
                 path: "/m/replayd-import/bug-1234/clip.mp4".into(),
             },
+            clip_mode: Default::default(),
         },
         at(1.0),
     );
@@ -544,6 +545,7 @@ fn a_file_that_cannot_be_read_or_is_too_long_is_refused() {
                     name: "a.mp4".into(),
                     path: "/m/replayd-import/a.mp4".into(),
                 },
+                clip_mode: Default::default(),
             },
             at(1.0),
         );
