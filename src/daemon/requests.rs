@@ -412,7 +412,15 @@ impl Daemon {
                 "'{shown}' in the import dir is empty"
             )));
         }
-        let path = import_dir.join(relative);
+        // Where the checked descriptor really is: a symlink inside the
+        // import dir is resolved once, here, so that the link or copy
+        // step opens the file itself (its last component never a link).
+        let path = resolved_beneath(&file, &dir).ok_or_else(|| {
+            RequestError::InvalidParams(format!(
+                "'{shown}' cannot be resolved inside the import dir {}",
+                import_dir.display()
+            ))
+        })?;
         let clip_mode = self.choose_clip_mode(
             options.clip_mode,
             [(path.as_path(), file_facts(&file, euid()).ok())],
@@ -545,6 +553,16 @@ impl Daemon {
             )),
         }
     }
+}
+
+/// The path of an opened file, read back from the kernel, if it lies
+/// inside the folder `dir` is open on.
+fn resolved_beneath(file: &fs::File, dir: &fs::File) -> Option<std::path::PathBuf> {
+    use std::os::fd::AsRawFd;
+    let at = |fd: i32| fs::read_link(format!("/proc/self/fd/{fd}")).ok();
+    let path = at(file.as_raw_fd())?;
+    let dir = at(dir.as_raw_fd())?;
+    (path.starts_with(&dir) && path != dir).then_some(path)
 }
 
 /// What the file of one recording segment is: missing (or not a regular
