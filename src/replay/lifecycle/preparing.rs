@@ -1,4 +1,6 @@
-//! preparing_clip (SPEC §2): the footage made ready — ffmpeg cuts a clip, or the segments are linked — measured, rebuilt without a bad segment, or failed.
+//! preparing_clip (SPEC §2): the footage made ready — ffmpeg cuts a clip, or
+//! the segments are linked — measured, rebuilt without a bad segment, or
+//! failed.
 
 use super::*;
 

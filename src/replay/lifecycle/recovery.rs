@@ -1,4 +1,5 @@
-//! crash recovery and boot cleanup (SPEC §2): what a dead daemon left is resumed, restarted once, finished or cleaned.
+//! crash recovery and boot cleanup (SPEC §2): what a dead daemon left is
+//! resumed, restarted once, finished or cleaned.
 
 use super::*;
 

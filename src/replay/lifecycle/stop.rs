@@ -1,4 +1,6 @@
-//! stop and auto-stop (SPEC §2): the job cancelled, the camera unpublished (or its removal owed and retried), rows and files cleaned, the clients answered.
+//! stop and auto-stop (SPEC §2): the job cancelled, the camera unpublished
+//! (or its removal owed and retried), rows and files cleaned, the clients
+//! answered.
 
 use super::*;
 

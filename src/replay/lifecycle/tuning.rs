@@ -1,4 +1,6 @@
-//! update and apply (SPEC §2): one change at a time, only while the session is ready; the session's overrides change only once the publisher took them.
+//! update and apply (SPEC §2): one change at a time, only while the session
+//! is ready; the session's overrides change only once the publisher took
+//! them.
 
 use super::*;
 
