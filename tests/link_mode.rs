@@ -429,3 +429,77 @@ fn a_link_refused_while_linking_falls_back_to_copy_or_fails_when_forced() {
     assert!(!folder(&root).exists(), "{:?}", names_in(&folder(&root)));
     assert_eq!(client.cmd("status")["session"]["active"], false);
 }
+
+/// A link refused at run time falls back to copy, which needs the space
+/// the start never asked for in link mode: found in review of the link
+/// step; without the check ffmpeg filled the file system.
+#[test]
+fn a_copy_after_a_refused_link_is_measured_against_the_free_space() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: mounts need root");
+        return;
+    }
+    let root = TestRoot::builder().segments(60).build();
+    let media = root.media();
+    // One small file system holding the whole media tree, mounted twice:
+    // media itself, and media/recordings again (same st_dev, another
+    // mount: the check finds links possible, the kernel says EXDEV). Big
+    // enough for a start in link mode (16 MiB margin), too small for a copy.
+    let small = root.path().join("small");
+    let Some(_tmpfs) = mount_tmpfs_sized(&small, "21m") else {
+        return;
+    };
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", media.display()))
+        .arg(&small)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(copied);
+    let bind = |from: &Path, to: &Path| {
+        Command::new("mount")
+            .arg("--bind")
+            .arg(from)
+            .arg(to)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(bind(&small, &media));
+    let _media = Unmount(media.clone());
+    assert!(bind(&small.join("recordings"), &media.join("recordings")));
+    let _recordings = Unmount(media.join("recordings"));
+
+    let daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
+    let mut client = daemon.client();
+    let base = root.base_time();
+    let reply = start_mode(&mut client, base, base + 110.0, None);
+    assert_eq!(reply["ok"], true, "{reply}\n{}", daemon.log_report());
+    let done = wait_job_end(&mut events, &daemon);
+    assert!(is_job(&done, "failed"), "{done}\n{}", daemon.log_report());
+    let message = done["job"]["error_message"].as_str().unwrap();
+    assert!(message.contains("not enough space in"), "{message}");
+    assert!(!folder(&root).exists(), "{:?}", names_in(&folder(&root)));
+    assert_eq!(client.cmd("status")["session"]["active"], false);
+}
+
+/// [`mount_tmpfs`] of a given size.
+fn mount_tmpfs_sized(dir: &Path, size: &str) -> Option<Unmount> {
+    fs::create_dir_all(dir).unwrap();
+    let mounted = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={size},mode=0755"),
+            "tmpfs",
+        ])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount a tmpfs on {}", dir.display());
+        return None;
+    }
+    Some(Unmount(dir.to_path_buf()))
+}

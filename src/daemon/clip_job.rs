@@ -136,6 +136,17 @@ impl Daemon {
                 )))
             }
         };
+        // A copy that follows a link refused at run time was not measured
+        // against the free space at the start (links take none): it is now.
+        let footage: u64 = plan
+            .entries
+            .iter()
+            .filter_map(|e| std::fs::metadata(&e.path).ok())
+            .map(|m| m.len())
+            .sum();
+        if let Err(e) = self.check_space(footage) {
+            return Input::StepFailed(JobFailure::Io(e.to_string()));
+        }
         // Write-ahead: the ledger names the folder before it exists.
         if let Err(e) = self.record_folder(replay) {
             return Input::StepFailed(JobFailure::Io(e));

@@ -503,7 +503,7 @@ impl Daemon {
     }
 
     /// Fails with `no_space` unless the replay dir's file system holds `need` plus a margin.
-    fn check_space(&self, need: u64) -> Result<(), RequestError> {
+    pub(super) fn check_space(&self, need: u64) -> Result<(), RequestError> {
         let dir = self.loaded.config.session.replay_dir.clone();
         fs::create_dir_all(&dir)
             .map_err(|e| RequestError::io(format!("cannot create {}", dir.display()), e))?;
