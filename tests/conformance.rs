@@ -906,6 +906,25 @@ fn tuning_loop(version: FrigateVersion) {
         w.bus.digest(mark)
     );
 
+    // motion.threshold live: Frigate announces …/motion (both versions).
+    let mark = w.bus.mark();
+    let reply = w.client().request(&json!({
+        "cmd": "update", "overrides": {"motion": {"threshold": 30}}
+    }));
+    assert_eq!(reply["ok"], true, "[{label}] update: {reply}");
+    assert_eq!(reply["changed"], json!(["motion"]), "{reply}");
+    assert_eq!(
+        w.frigate.api_config()["cameras"][REPLAY]["motion"]["threshold"],
+        30
+    );
+    assert!(
+        w.bus
+            .wait_for(mark, BUS_TIMEOUT, |e| is_bus_message(e, REPLAY, "motion"))
+            .is_some(),
+        "[{label}] no bus message config/cameras/{REPLAY}/motion; since the mark:\n{}",
+        w.bus.digest(mark)
+    );
+
     // A section 0.17 has no topic for goes out as remove + add there.
     let mark = w.bus.mark();
     let reply = w.client().request(&json!({
@@ -986,7 +1005,7 @@ fn tuning_loop(version: FrigateVersion) {
     assert_eq!(reply["ok"], true, "stop: {reply}");
     assert_eq!(
         reply["summary"]["overrides"],
-        json!({"motion": {"threshold": 25}, "zones": {"porch": {"inertia": 7}},
+        json!({"motion": {"threshold": 30}, "zones": {"porch": {"inertia": 7}},
                "face_recognition": {"min_area": 600}}),
         "{reply}"
     );
