@@ -240,8 +240,15 @@ config = "$CONFIG_DIR/config.yml"
 database = "$DB"
 media_dir = "$MEDIA"
 
+# The demo's NVR runs on this host, not in a container: its database and
+# config hold this host's paths, which map to themselves.
+[nvr.mounts]
+"$MEDIA" = "$MEDIA"
+"$CONFIG_DIR" = "$CONFIG_DIR"
+
 [runtime]
 dir = "$RUN"
+state_dir = "$DEMO/state"
 
 [control]
 socket = "$SOCK"
@@ -290,20 +297,31 @@ ctl ping
 
 FROM=$(( T0 + 15 ))
 TO=$(( T0 + 75 ))
-say "replayctl start front --from $FROM --to $TO"
+say "replayctl start front --from $FROM --to $TO --speed 2 --set motion.threshold=40"
 t=$(date +%s.%N)
-ctl start front --from "$FROM" --to "$TO"
+ctl start front --from "$FROM" --to "$TO" --speed 2 --set motion.threshold=40
 START_TIME=$(elapsed "$t")
 info "replay camera published after ${START_TIME} s"
 
 say "replayctl status"
 ctl status
 
+say "replayctl set zones.driveway.inertia=5 (a live update)"
+ctl set zones.driveway.inertia=5
+
+say "replayctl diff (the YAML to paste under the real camera)"
+ctl diff
+
 CAMERA_FILE="$RUN/cameras/_replay_front.yml"
-CLIP="$MEDIA/replayd/_replay_front/clip.mp4"
+# Link mode (the default when the recordings and the replay dir share a
+# file system) plays a playlist of hard links; copy mode a clip.
+CLIP="$MEDIA/replayd/_replay_front/playlist.ffconcat"
+[ -f "$CLIP" ] || CLIP="$MEDIA/replayd/_replay_front/clip.mp4"
 say "published camera: $CAMERA_FILE"
 [ -f "$CAMERA_FILE" ] || die "$CAMERA_FILE was not published"
 cat "$CAMERA_FILE"
+grep -q -- '-readrate 2' "$CAMERA_FILE" || die "the camera does not read at speed 2"
+grep -q 'inertia: 5' "$CAMERA_FILE" || die "the live update is not in the camera file"
 [ -f "$CLIP" ] || die "clip $CLIP is missing"
 CLIP_SECONDS=$(ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 "$CLIP")
 info "clip $CLIP: ${CLIP_SECONDS} s for a $(( TO - FROM )) s range"
