@@ -134,7 +134,11 @@ impl Daemon {
                 self.later.push(input);
                 None
             }
-            Action::WritePlaylist { replay, plan } => Some(self.write_playlist(&replay, &plan)),
+            Action::WritePlaylist {
+                replay,
+                plan,
+                skipped,
+            } => Some(self.write_playlist(&replay, &plan, &skipped)),
             Action::MeasureClip { replay } => Some(self.measure_clip(&replay)),
             Action::Terminate => {
                 if let Some(running) = self.child.as_mut() {

@@ -14,7 +14,7 @@ use rustix::fs::{accessat, Access, AtFlags, CWD};
 use rustix::io::Errno;
 
 use crate::config::ClipMode;
-use crate::nvr::media::open_segment;
+use crate::nvr::media::{open_segment, SegmentError};
 use crate::replay::clip::ClipPlan;
 use crate::replay::errors::RequestError;
 use crate::replay::lifecycle::{Input, JobFailure};
@@ -122,9 +122,20 @@ impl Daemon {
         };
         let end = from.saturating_add(link::BATCH).min(plan.entries.len());
         let mut bytes = 0u64;
+        let mut skipped = Vec::new();
         for (index, entry) in plan.entries.iter().enumerate().take(end).skip(from) {
             let (file, size) = match open_segment(&entry.path) {
                 Ok(opened) => opened,
+                // Gone or emptied since the start's check (the NVR's
+                // retention at the range's old end): skipped, as the check
+                // skips it, with a warning that names it.
+                Err(e @ (SegmentError::NotFound { .. } | SegmentError::Empty { .. })) => {
+                    skipped.push((
+                        index,
+                        format!("skipping recording segment: {e} (gone since the start's check)"),
+                    ));
+                    continue;
+                }
                 Err(e) => {
                     return Input::StepFailed(JobFailure::Io(format!("cannot link: {e}")));
                 }
@@ -163,12 +174,21 @@ impl Daemon {
                 }
             }
         }
-        Input::Linked { upto: end, bytes }
+        Input::Linked {
+            upto: end,
+            bytes,
+            skipped,
+        }
     }
 
     /// The playlist of the links, written atomically beside them.
-    pub(super) fn write_playlist(&mut self, replay: &str, plan: &ClipPlan) -> Input {
-        let text = link::playlist(plan);
+    pub(super) fn write_playlist(
+        &mut self,
+        replay: &str,
+        plan: &ClipPlan,
+        skipped: &[usize],
+    ) -> Input {
+        let text = link::playlist(plan, skipped);
         let written = ReplayFolder::open_existing(&self.loaded.config.session.replay_dir, replay)
             .and_then(|folder| {
                 folder.write_replace(link::PLAYLIST_TEMP, link::PLAYLIST, text.as_bytes())

@@ -431,10 +431,13 @@ pub enum Input {
         duration: f64,
     },
     /// [`Action::LinkSegments`] done: the plan's entries before `upto` are
-    /// linked; the links made in this step hold `bytes`.
+    /// linked; the links made in this step hold `bytes`. A segment gone
+    /// since the start's check (the NVR's retention) is skipped: its index
+    /// and the warning that names it.
     Linked {
         upto: usize,
         bytes: u64,
+        skipped: Vec<(usize, String)>,
     },
     /// The kernel refused a link (EXDEV, EPERM): why.
     LinkRefused {
@@ -534,6 +537,8 @@ pub enum Action {
     WritePlaylist {
         replay: String,
         plan: ClipPlan,
+        /// Entries that were not linked (gone since the check).
+        skipped: Vec<usize>,
     },
     /// Measure the partial clip: its header → [`Input::ClipMeasured`], else
     /// ffprobe → [`Input::MeasureStarted`] (or [`Input::StepFailed`]).
@@ -682,7 +687,11 @@ enum Preparing {
     },
     /// The segments are hard-linked, [`link::BATCH`] at a time, then the
     /// playlist is written (link mode).
-    Linking { plan: ClipPlan, done: usize },
+    Linking {
+        plan: ClipPlan,
+        done: usize,
+        skipped: Vec<usize>,
+    },
     /// A restarted session waits for its plan.
     Planning,
 }
@@ -823,7 +832,11 @@ impl Lifecycle {
             Input::Progress(update) => self.progress(update, now),
             Input::ChildExited(exit) => self.child_exited(exit, now),
             Input::ClipMeasured { duration } => self.clip_measured(duration, now),
-            Input::Linked { upto, bytes } => self.linked(upto, bytes, now),
+            Input::Linked {
+                upto,
+                bytes,
+                skipped,
+            } => self.linked(upto, bytes, skipped, now),
             Input::LinkRefused { reason } => self.link_refused(reason, now),
             Input::PlaylistWritten => self.playlist_written(now),
             Input::Published {

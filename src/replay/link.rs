@@ -86,10 +86,17 @@ pub fn is_link_name(name: &str) -> bool {
 /// play (`covers`: a `duration` longer than what plays would leave a gap
 /// in the timeline at the next entry), the first entry's inpoint and the
 /// last one's outpoint, with the same numbers copy mode's concat list uses.
-pub fn playlist(plan: &ClipPlan) -> String {
+pub fn playlist(plan: &ClipPlan, skipped: &[usize]) -> String {
     let mut out = String::with_capacity(24 + plan.entries.len() * 48);
     out.push_str("ffconcat version 1.0\n");
-    for (index, entry) in plan.entries.iter().enumerate() {
+    // A skipped entry has no link; the others keep their plan-order names.
+    // Its inpoint or outpoint goes with it: the next segment plays whole.
+    let kept = plan
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| !skipped.contains(index));
+    for (index, entry) in kept {
         out.push_str("file ");
         out.push_str(&link_name(index));
         out.push('\n');

@@ -27,6 +27,7 @@ impl Lifecycle {
         *step = Preparing::Linking {
             plan: plan.clone(),
             done: 0,
+            skipped: Vec::new(),
         };
         self.act(Action::LinkSegments {
             replay,
@@ -37,10 +38,15 @@ impl Lifecycle {
 
     /// A batch is linked: progress counts segments (throttled like
     /// ffmpeg's); the next batch, or the playlist once all are linked.
-    pub(super) fn linked(&mut self, upto: usize, bytes: u64, now: Now) {
+    pub(super) fn linked(&mut self, upto: usize, bytes: u64, gone: Vec<(usize, String)>, now: Now) {
         let Phase::PreparingClip {
             session,
-            step: Preparing::Linking { plan, done },
+            step:
+                Preparing::Linking {
+                    plan,
+                    done,
+                    skipped,
+                },
         } = &mut self.phase
         else {
             return;
@@ -48,6 +54,15 @@ impl Lifecycle {
         let total = plan.entries.len();
         *done = upto.clamp(*done, total);
         session.linked_bytes = Some(session.linked_bytes.unwrap_or(0).saturating_add(bytes));
+        let mut warnings = Vec::new();
+        for (index, warning) in gone {
+            if index < total && !skipped.contains(&index) {
+                skipped.push(index);
+                session.warnings.push(warning.clone());
+                warnings.push(warning);
+            }
+        }
+        let all_gone = skipped.len() >= total;
         let (done, replay) = (*done, session.replay_camera.clone());
         let next = if done < total {
             Action::LinkSegments {
@@ -59,8 +74,15 @@ impl Lifecycle {
             Action::WritePlaylist {
                 replay,
                 plan: plan.clone(),
+                skipped: skipped.clone(),
             }
         };
+        for warning in warnings {
+            self.log(log::Level::Warn, warning);
+        }
+        if all_gone && done >= total {
+            return self.fail(JobFailure::NoUsableSegments, now);
+        }
         self.progress = done as f64 / total as f64 * 100.0;
         if self
             .throttle
@@ -77,7 +99,7 @@ impl Lifecycle {
     pub(super) fn link_refused(&mut self, reason: String, now: Now) {
         let Phase::PreparingClip {
             session,
-            step: Preparing::Linking { plan, .. },
+            step: Preparing::Linking { plan, skipped, .. },
         } = &mut self.phase
         else {
             return;
@@ -85,7 +107,12 @@ impl Lifecycle {
         if session.link_forced {
             return self.fail(JobFailure::Link(reason), now);
         }
-        let plan = plan.clone();
+        // What was found gone while linking is not copied either.
+        let mut gone = skipped.clone();
+        gone.sort_unstable_by(|a, b| b.cmp(a));
+        let plan = gone.into_iter().fold(plan.clone(), |plan, index| {
+            clip::without_entry(&plan, index)
+        });
         let replay = session.replay_camera.clone();
         session.clip_mode = Mode::Copy;
         session.linked_bytes = None;
@@ -104,7 +131,7 @@ impl Lifecycle {
     pub(super) fn playlist_written(&mut self, now: Now) {
         let Phase::PreparingClip {
             session,
-            step: Preparing::Linking { plan, done },
+            step: Preparing::Linking { plan, done, .. },
         } = &self.phase
         else {
             return;

@@ -1638,6 +1638,7 @@ fn link_ready(n: usize) -> Lifecycle {
         Input::Linked {
             upto: n,
             bytes: 100 * n as u64,
+            skipped: Vec::new(),
         },
         at(1.1),
     );
@@ -1672,6 +1673,7 @@ fn link_mode_links_in_batches_then_writes_the_playlist_then_publishes_it() {
         Input::Linked {
             upto: link::BATCH,
             bytes: 1000,
+            skipped: Vec::new(),
         },
         at(1.1),
     );
@@ -1681,10 +1683,18 @@ fn link_mode_links_in_batches_then_writes_the_playlist_then_publishes_it() {
         from: link::BATCH,
     }));
     assert_eq!(m.view().linked_bytes, Some(1000));
-    let out = m.handle(Input::Linked { upto: n, bytes: 50 }, at(1.2));
+    let out = m.handle(
+        Input::Linked {
+            upto: n,
+            bytes: 50,
+            skipped: Vec::new(),
+        },
+        at(1.2),
+    );
     assert!(out.contains(&Action::WritePlaylist {
         replay: "_replay_front".into(),
         plan: segments(n),
+        skipped: Vec::new(),
     }));
     assert_eq!(m.view().linked_bytes, Some(1050));
     // The link count is persisted for status after a restart.
@@ -1734,6 +1744,7 @@ fn link_progress_counts_segments_once_a_second() {
         Input::Linked {
             upto: link::BATCH,
             bytes: 1,
+            skipped: Vec::new(),
         },
         at(1.1),
     );
@@ -1752,6 +1763,7 @@ fn link_progress_counts_segments_once_a_second() {
         Input::Linked {
             upto: 2 * link::BATCH,
             bytes: 1,
+            skipped: Vec::new(),
         },
         at(1.5),
     );
@@ -1760,6 +1772,7 @@ fn link_progress_counts_segments_once_a_second() {
         Input::Linked {
             upto: 3 * link::BATCH,
             bytes: 1,
+            skipped: Vec::new(),
         },
         at(2.2),
     );
@@ -1823,6 +1836,80 @@ fn forced_link_refused_at_run_time_fails_the_job_and_removes_the_links() {
 }
 
 #[test]
+fn a_segment_gone_since_the_check_is_skipped_with_a_warning_and_left_out_of_the_playlist() {
+    let mut m = linking(3, false);
+    let warning = "skipping recording segment: segment /m/recordings/1.mp4 does not exist (gone since the start's check)";
+    let out = m.handle(
+        Input::Linked {
+            upto: 3,
+            bytes: 200,
+            skipped: vec![(1, warning.to_string())],
+        },
+        at(1.1),
+    );
+    assert!(out.contains(&Action::WritePlaylist {
+        replay: "_replay_front".into(),
+        plan: segments(3),
+        skipped: vec![1],
+    }));
+    assert!(out.contains(&Action::Log {
+        level: log::Level::Warn,
+        message: warning.to_string(),
+    }));
+    assert!(m.view().warnings.iter().any(|w| w == warning));
+    assert!(failure(&out).is_none());
+
+    // Every segment gone: the job fails as with none usable at the start.
+    let mut m = linking(2, false);
+    m.handle(
+        Input::Linked {
+            upto: 1,
+            bytes: 0,
+            skipped: vec![(0, "gone 0".into())],
+        },
+        at(1.1),
+    );
+    let out = m.handle(
+        Input::Linked {
+            upto: 2,
+            bytes: 0,
+            skipped: vec![(1, "gone 1".into())],
+        },
+        at(1.2),
+    );
+    let message = failure(&out).expect("failed");
+    assert!(message.contains("none of the recordings"), "{message}");
+    assert!(!out
+        .iter()
+        .any(|a| matches!(a, Action::WritePlaylist { .. })));
+}
+
+#[test]
+fn a_copy_after_a_refused_link_leaves_out_what_was_found_gone() {
+    let mut m = linking(3, false);
+    m.handle(
+        Input::Linked {
+            upto: 2,
+            bytes: 100,
+            skipped: vec![(0, "gone".into())],
+        },
+        at(1.1),
+    );
+    let out = m.handle(
+        Input::LinkRefused {
+            reason: "cross-device: x".into(),
+        },
+        at(1.2),
+    );
+    let Some(Action::SpawnClip { plan, .. }) =
+        out.iter().find(|a| matches!(a, Action::SpawnClip { .. }))
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(plan, &clip::without_entry(&segments(3), 0));
+}
+
+#[test]
 fn a_failed_link_step_fails_the_job_and_removes_what_was_linked() {
     let mut m = linking(3, false);
     let out = m.handle(
@@ -1856,6 +1943,7 @@ fn stop_while_linking_removes_the_links_and_ignores_the_batch_in_flight() {
         Input::Linked {
             upto: link::BATCH,
             bytes: 1,
+            skipped: Vec::new(),
         },
         at(1.2),
     );
@@ -1884,7 +1972,14 @@ fn a_playlist_written_early_or_late_changes_nothing() {
     let mut m = ready();
     assert!(m.handle(Input::PlaylistWritten, at(9.0)).is_empty());
     assert!(m
-        .handle(Input::Linked { upto: 1, bytes: 1 }, at(9.0))
+        .handle(
+            Input::Linked {
+                upto: 1,
+                bytes: 1,
+                skipped: Vec::new()
+            },
+            at(9.0)
+        )
         .is_empty());
     assert!(m
         .handle(Input::LinkRefused { reason: "x".into() }, at(9.0))

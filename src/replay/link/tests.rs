@@ -29,7 +29,7 @@ fn link_names_are_six_digits_in_plan_order() {
 #[test]
 fn the_playlist_plays_what_copy_mode_cuts() {
     let plan = plan(3, 1.5, 24.0);
-    let text = playlist(&plan);
+    let text = playlist(&plan, &[]);
     assert_eq!(
         text,
         "ffconcat version 1.0\n\
@@ -44,8 +44,26 @@ fn the_playlist_plays_what_copy_mode_cuts() {
 }
 
 #[test]
+fn a_skipped_entry_leaves_the_playlist_and_the_others_keep_their_names() {
+    let plan = plan(3, 1.5, 24.0);
+    // The first (with the inpoint) gone: the next plays whole.
+    assert_eq!(
+        playlist(&plan, &[0]),
+        "ffconcat version 1.0\n\
+         file 000001.mp4\nduration 10.000000\n\
+         file 000002.mp4\nduration 4.000000\noutpoint 4.000000\n"
+    );
+    assert_eq!(
+        playlist(&plan, &[1]),
+        "ffconcat version 1.0\n\
+         file 000000.mp4\nduration 8.500000\ninpoint 1.500000\n\
+         file 000002.mp4\nduration 4.000000\noutpoint 4.000000\n"
+    );
+}
+
+#[test]
 fn the_playlist_holds_only_safe_relative_names_and_no_option() {
-    let text = playlist(&plan(40, 0.0, 400.0));
+    let text = playlist(&plan(40, 0.0, 400.0), &[]);
     for line in text.lines().skip(1) {
         let (directive, value) = line.split_once(' ').unwrap();
         assert_ne!(directive, "option", "safe mode refuses options");
@@ -61,14 +79,14 @@ fn the_playlist_holds_only_safe_relative_names_and_no_option() {
 fn a_whole_file_is_one_entry_without_in_or_outpoint() {
     let plan = clip::plan_whole_file(Path::new("/m/exports/a.mp4"), 42.25);
     assert_eq!(
-        playlist(&plan),
+        playlist(&plan, &[]),
         "ffconcat version 1.0\nfile 000000.mp4\nduration 42.250000\n"
     );
 }
 
 #[test]
 fn playlist_names_reads_back_only_what_replayd_writes() {
-    let text = playlist(&plan(3, 1.0, 25.0));
+    let text = playlist(&plan(3, 1.0, 25.0), &[]);
     assert_eq!(
         playlist_names(&text),
         Some(vec!["000000.mp4", "000001.mp4", "000002.mp4"])
