@@ -56,7 +56,7 @@ impl Daemon {
                 | Action::MeasureClip { .. }
                 | Action::Publish { .. }
                 | Action::Republish { .. }
-                | Action::PublishUpdate { .. }
+                | Action::PublishUpdate(_)
                 | Action::ApplyOverrides { .. }
                 | Action::CleanUp { .. }
                 | Action::CleanStale { .. }
@@ -190,25 +190,7 @@ impl Daemon {
                 mode,
                 tuning,
             } => self.republish(&source, &replay, mode, &tuning),
-            Action::PublishUpdate {
-                client,
-                source,
-                replay,
-                mode,
-                detect_size,
-                tuning,
-                overrides,
-                reset,
-            } => self.publish_update(
-                client,
-                &source,
-                &replay,
-                mode,
-                detect_size,
-                &tuning,
-                overrides,
-                &reset,
-            ),
+            Action::PublishUpdate(request) => self.publish_update(request),
             Action::ApplyOverrides {
                 client,
                 source,

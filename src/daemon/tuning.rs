@@ -16,8 +16,7 @@ use crate::nvr::config::NvrConfig;
 use crate::nvr::frigate;
 use crate::protocol::{ApplyReply, CameraAction, Event};
 use crate::replay::errors::RequestError;
-use crate::replay::lifecycle::{ClientId, Input, JobFailure, UpdateDone};
-use crate::replay::link::Mode;
+use crate::replay::lifecycle::{ClientId, Input, JobFailure, UpdateDone, UpdateRequest};
 use crate::replay::overrides;
 use crate::replay::session::Tuning;
 
@@ -44,27 +43,10 @@ struct Prepared {
 
 impl Daemon {
     /// update: merge, rebuild, validate, then publish → [`Input::UpdatePublished`].
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn publish_update(
-        &mut self,
-        client: ClientId,
-        source: &str,
-        replay: &str,
-        mode: Mode,
-        detect_size: Option<(u32, u32)>,
-        tuning: &Tuning,
-        overrides: Option<Value>,
-        reset: &[String],
-    ) -> Option<Input> {
-        let prepared = match self.prepare_update(
-            source,
-            replay,
-            mode,
-            detect_size,
-            tuning,
-            overrides,
-            reset,
-        ) {
+    pub(super) fn publish_update(&mut self, request: UpdateRequest) -> Option<Input> {
+        let client = request.client;
+        let replay = request.replay.as_str();
+        let prepared = match self.prepare_update(&request) {
             Ok(prepared) => prepared,
             Err(error) => {
                 return Some(Input::UpdatePublished {
@@ -127,17 +109,18 @@ impl Daemon {
 
     /// The session's new overrides, the camera rebuilt with them and
     /// validated, and what it was published as before.
-    #[allow(clippy::too_many_arguments)]
-    fn prepare_update(
-        &self,
-        source: &str,
-        replay: &str,
-        mode: Mode,
-        detect_size: Option<(u32, u32)>,
-        tuning: &Tuning,
-        new: Option<Value>,
-        reset: &[String],
-    ) -> Result<Prepared, RequestError> {
+    fn prepare_update(&self, request: &UpdateRequest) -> Result<Prepared, RequestError> {
+        let UpdateRequest {
+            source,
+            replay,
+            mode,
+            detect_size,
+            tuning,
+            overrides: new,
+            reset,
+            ..
+        } = request;
+        let (mode, detect_size) = (*mode, *detect_size);
         let invalid = |e: overrides::OverrideError| RequestError::InvalidParams(e.to_string());
         let kept = overrides::reset(tuning.overrides.as_ref(), reset).map_err(invalid)?;
         let session_overrides = match &new {

@@ -278,6 +278,21 @@ pub struct UpdateDone {
     pub changed: Vec<String>,
 }
 
+/// An `update` as the shell carries it out ([`Action::PublishUpdate`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateRequest {
+    pub client: ClientId,
+    pub source: String,
+    pub replay: String,
+    /// What the replay camera plays: the clip or the playlist.
+    pub mode: Mode,
+    pub detect_size: Option<(u32, u32)>,
+    /// The session's speed and overrides before this update.
+    pub tuning: Tuning,
+    pub overrides: Option<serde_json::Value>,
+    pub reset: Vec<String>,
+}
+
 /// A refusal as the machine decides it; `RequestError` itself is not `Clone`
 /// (it may carry an io::Error), so the machine's own refusals are kept apart
 /// from the ones the shell hands back.
@@ -579,18 +594,7 @@ pub enum Action {
     /// replay camera, validate it and update the running one (camera file,
     /// `camera update` event, the NVR) → [`Input::UpdatePublished`]. A
     /// refusal changes nothing.
-    PublishUpdate {
-        client: ClientId,
-        source: String,
-        replay: String,
-        /// What the replay camera plays: the clip or the playlist.
-        mode: Mode,
-        detect_size: Option<(u32, u32)>,
-        /// The session's speed and overrides before this update.
-        tuning: Tuning,
-        overrides: Option<serde_json::Value>,
-        reset: Vec<String>,
-    },
+    PublishUpdate(UpdateRequest),
     /// Write the session's overrides of `sections` (all, when empty) into
     /// the source camera → [`Input::Applied`].
     ApplyOverrides {

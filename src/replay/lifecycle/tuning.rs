@@ -52,7 +52,7 @@ impl Lifecycle {
             );
         }
         self.tuning_for = Some(client);
-        self.act(Action::PublishUpdate {
+        self.act(Action::PublishUpdate(UpdateRequest {
             client,
             source: session.source_camera.clone(),
             replay: session.replay_camera.clone(),
@@ -61,7 +61,7 @@ impl Lifecycle {
             tuning: session.tuning(),
             overrides,
             reset,
-        });
+        }));
     }
 
     pub(super) fn update_published(

@@ -143,9 +143,7 @@ fn update_needs_a_ready_session() {
     let (code, message) = refusal(&out).unwrap();
     assert_eq!(code, ErrorCode::NotActive);
     assert!(message.contains("preparing_clip, not ready"), "{message}");
-    assert!(!out
-        .iter()
-        .any(|a| matches!(a, Action::PublishUpdate { .. })));
+    assert!(!out.iter().any(|a| matches!(a, Action::PublishUpdate(_))));
 }
 
 #[test]
@@ -159,14 +157,14 @@ fn an_update_is_published_then_kept_and_persisted_before_the_reply() {
         },
         at(10.0),
     );
-    let Some(Action::PublishUpdate {
+    let Some(Action::PublishUpdate(UpdateRequest {
         source,
         replay,
         tuning,
         overrides,
         detect_size,
         ..
-    }) = out.first()
+    })) = out.first()
     else {
         panic!("{out:?}")
     };
@@ -228,7 +226,7 @@ fn an_update_is_published_then_kept_and_persisted_before_the_reply() {
         },
         at(11.0),
     );
-    assert!(matches!(out.as_slice(), [Action::PublishUpdate { .. }]));
+    assert!(matches!(out.as_slice(), [Action::PublishUpdate(_)]));
 }
 
 #[test]
