@@ -503,3 +503,47 @@ fn mount_tmpfs_sized(dir: &Path, size: &str) -> Option<Unmount> {
     }
     Some(Unmount(dir.to_path_buf()))
 }
+
+/// A folder of the NVR's tree swapped for a link to elsewhere: the segment
+/// paths still look like the media root's, the files are not. Nothing
+/// behind the link is linked or copied; the warnings say why. Found in
+/// review: segments were opened through links above their last component,
+/// so a planted day folder made replayd read (and link) files outside the
+/// media root.
+#[test]
+fn segments_behind_a_link_out_of_the_media_root_are_never_read() {
+    let root = TestRoot::new();
+    let base = root.base_time();
+    let folder_of_first = root.segments()[0].path.parent().unwrap().to_path_buf();
+    let elsewhere = root.path().join("elsewhere");
+    fs::rename(&folder_of_first, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &folder_of_first).unwrap();
+    let outside: Vec<PathBuf> = fs::read_dir(&elsewhere)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!outside.is_empty());
+
+    let daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
+    let mut client = daemon.client();
+    let reply = start_mode(&mut client, base, base + 4.0, None);
+    if reply["ok"] == true {
+        let done = wait_job_end(&mut events, &daemon);
+        assert!(is_job(&done, "failed"), "{done}\n{}", daemon.log_report());
+    } else {
+        assert_eq!(error_code(&reply), "no_recordings", "{reply}");
+    }
+    let log = daemon.log();
+    assert!(
+        log.contains("leads out of") && log.contains("through a symbolic link"),
+        "{}",
+        daemon.log_report()
+    );
+    for file in &outside {
+        let links = std::os::unix::fs::MetadataExt::nlink(&fs::metadata(file).unwrap());
+        assert_eq!(links, 1, "{} was linked", file.display());
+    }
+    assert!(!folder(&root).join("000000.mp4").exists());
+    assert_eq!(client.cmd("status")["session"]["active"], false);
+}

@@ -124,7 +124,8 @@ impl Daemon {
         let mut bytes = 0u64;
         let mut skipped = Vec::new();
         for (index, entry) in plan.entries.iter().enumerate().take(end).skip(from) {
-            let (file, size) = match open_segment(&entry.path) {
+            let root = self.read_root(&entry.path).unwrap_or(&entry.path);
+            let (file, size) = match open_segment(root, &entry.path) {
                 Ok(opened) => opened,
                 // Gone or emptied since the start's check (the NVR's
                 // retention at the range's old end): skipped, as the check

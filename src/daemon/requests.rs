@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::nvr::db::Export;
-use crate::nvr::media::open_segment;
+use crate::nvr::media::{open_segment, SegmentError};
 use crate::protocol::{self, Pong, Request, StartOptions, StatusReply, PROTOCOL_VERSION};
 use crate::replay::camera;
 use crate::replay::clip::{self, ClipPlan, SegmentFile, SegmentState};
@@ -296,8 +296,17 @@ impl Daemon {
         }
         // Opened once, without following a symlink: its facts decide the
         // clip mode.
-        let (size, facts) = match open_segment(&export.video_path) {
+        let root = self
+            .media_root(&export.video_path)
+            .unwrap_or(&export.video_path);
+        let (size, facts) = match open_segment(root, &export.video_path) {
             Ok((file, size)) => (size, file_facts(&file, euid()).ok()),
+            Err(e @ SegmentError::Outside { .. }) => {
+                return Err(RequestError::InvalidParams(format!(
+                    "the video of export '{}': {e}",
+                    export.id
+                )))
+            }
             Err(_) => {
                 return Err(RequestError::NotFound(format!(
                     "the video of export '{}' ({}) does not exist",
@@ -415,12 +424,14 @@ impl Daemon {
         // Where the checked descriptor really is: a symlink inside the
         // import dir is resolved once, here, so that the link or copy
         // step opens the file itself (its last component never a link).
-        let path = resolved_beneath(&file, &dir).ok_or_else(|| {
-            RequestError::InvalidParams(format!(
-                "'{shown}' cannot be resolved inside the import dir {}",
-                import_dir.display()
-            ))
-        })?;
+        let path = resolved_beneath(&file, &dir)
+            .map(|inside| import_dir.join(inside))
+            .ok_or_else(|| {
+                RequestError::InvalidParams(format!(
+                    "'{shown}' cannot be resolved inside the import dir {}",
+                    import_dir.display()
+                ))
+            })?;
         let clip_mode = self.choose_clip_mode(
             options.clip_mode,
             [(path.as_path(), file_facts(&file, euid()).ok())],
@@ -468,7 +479,8 @@ impl Daemon {
                         ),
                     ),
                     Some(host) => {
-                        let state = inspect_segment(&host, euid);
+                        let root = self.media_root(&host).unwrap_or(&host);
+                        let state = inspect_segment(root, &host, euid);
                         (host, state)
                     }
                     None => (
@@ -491,15 +503,36 @@ impl Daemon {
     /// `/media/frigate` (recordings on their own disk). A row pointing
     /// anywhere else is not read, whatever the database says.
     fn in_media(&self, host: &std::path::Path) -> bool {
+        self.media_root(host).is_some()
+    }
+
+    /// The folder of this host a media file is read beneath: the longest of
+    /// `nvr.media_dir` and the mounts of the NVR's media folders that holds
+    /// it. A symlink inside may point around in that folder, never out.
+    fn media_root(&self, host: &std::path::Path) -> Option<&std::path::Path> {
         use std::path::Component;
         if host.components().any(|c| matches!(c, Component::ParentDir)) {
-            return false;
+            return None;
         }
         let nvr = &self.loaded.config.nvr;
-        host.starts_with(&nvr.media_dir)
-            || nvr.mounts.entries().iter().any(|m| {
-                m.nvr.starts_with(crate::nvr::mounts::NVR_MEDIA_DIR) && host.starts_with(&m.host)
-            })
+        let mounts = nvr
+            .mounts
+            .entries()
+            .iter()
+            .filter(|m| m.nvr.starts_with(crate::nvr::mounts::NVR_MEDIA_DIR))
+            .map(|m| m.host.as_path());
+        std::iter::once(nvr.media_dir.as_path())
+            .chain(mounts)
+            .filter(|root| host.starts_with(root))
+            .max_by_key(|root| root.components().count())
+    }
+
+    /// The folder a file of a clip plan is read beneath: its media root, or
+    /// the import dir for a file replayed from there.
+    pub(super) fn read_root(&self, host: &std::path::Path) -> Option<&std::path::Path> {
+        let import_dir = self.loaded.config.session.import_dir.as_path();
+        self.media_root(host)
+            .or_else(|| host.starts_with(import_dir).then_some(import_dir))
     }
 
     /// Fails with `no_space` unless the replay dir's file system holds `need` plus a margin.
@@ -555,14 +588,17 @@ impl Daemon {
     }
 }
 
-/// The path of an opened file, read back from the kernel, if it lies
-/// inside the folder `dir` is open on.
+/// Where an opened file is inside the folder `dir` is open on, as the
+/// kernel resolved it (a path relative to that folder, no link in it).
 fn resolved_beneath(file: &fs::File, dir: &fs::File) -> Option<std::path::PathBuf> {
     use std::os::fd::AsRawFd;
     let at = |fd: i32| fs::read_link(format!("/proc/self/fd/{fd}")).ok();
     let path = at(file.as_raw_fd())?;
     let dir = at(dir.as_raw_fd())?;
-    (path.starts_with(&dir) && path != dir).then_some(path)
+    path.strip_prefix(&dir)
+        .ok()
+        .filter(|inside| !inside.as_os_str().is_empty())
+        .map(std::path::Path::to_path_buf)
 }
 
 /// What the file of one recording segment is: missing (or not a regular
@@ -570,9 +606,9 @@ fn resolved_beneath(file: &fs::File, dir: &fs::File) -> Option<std::path::PathBu
 /// header tells (unreadable headers are left to ffmpeg and the duration
 /// check). Opened once, never stat-then-open: a path swapped for a FIFO
 /// cannot block the loop.
-fn inspect_segment(path: &std::path::Path, euid: u32) -> SegmentState {
+fn inspect_segment(root: &std::path::Path, path: &std::path::Path, euid: u32) -> SegmentState {
     use crate::nvr::media::SegmentError;
-    match open_segment(path) {
+    match open_segment(root, path) {
         Ok((file, size)) => {
             let (params, duration) = mp4::video_params_and_duration(&file).unwrap_or((None, None));
             SegmentState::Present {

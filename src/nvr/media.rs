@@ -19,6 +19,10 @@ pub enum SegmentError {
     Symlink { path: PathBuf },
     #[error("segment {path} is empty")]
     Empty { path: PathBuf },
+    /// A symbolic link on the way leads out of the folder it must be read
+    /// from (the NVR's media root, a mount of it, the import dir).
+    #[error("segment {path} leads out of {} through a symbolic link (map the target in nvr.mounts if it is the NVR's)", root.display())]
+    Outside { path: PathBuf, root: PathBuf },
     #[error("cannot open segment {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -35,29 +39,60 @@ pub enum SegmentError {
 ///
 /// The last component must not be a symbolic link (`O_NOFOLLOW`): the NVR
 /// writes segments as plain files, and a link planted in its folders must
-/// not make the daemon read elsewhere. Links in the directories above are
-/// followed: the media root itself is often one (a mount or a share).
+/// not make the daemon read elsewhere. `path` is resolved beneath `root`
+/// (`RESOLVE_BENEATH`): a linked folder on the way may point around inside
+/// `root`, never out of it. Links in `root`'s own path are followed: the
+/// media root itself is often one (a mount or a share).
 /// `ELOOP` from the kernel is reported as [`SegmentError::Symlink`]; with
 /// `O_NOFOLLOW` it means exactly that the last component is a link (or the
 /// path loops through links, which no segment path does).
-pub fn open_segment(path: &Path) -> Result<(File, u64), SegmentError> {
+pub fn open_segment(root: &Path, path: &Path) -> Result<(File, u64), SegmentError> {
+    use rustix::fs::{openat2, ResolveFlags};
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let io_err = |source: io::Error| SegmentError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let fd = match rustix::fs::open(path, flags, Mode::empty()) {
+    let outside = || SegmentError::Outside {
+        path: path.to_path_buf(),
+        root: root.to_path_buf(),
+    };
+    let relative = match path.strip_prefix(root) {
+        Ok(relative) if !relative.as_os_str().is_empty() => relative,
+        _ => return Err(outside()),
+    };
+    let not_found = || SegmentError::NotFound {
+        path: path.to_path_buf(),
+    };
+    let dir = match rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(dir) => dir,
+        Err(rustix::io::Errno::NOENT) => return Err(not_found()),
+        Err(e) => return Err(io_err(e.into())),
+    };
+    let opened = match openat2(
+        &dir,
+        relative,
+        flags,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+    ) {
+        // A kernel before 5.6: the last component is still checked.
+        Err(rustix::io::Errno::NOSYS) => rustix::fs::open(path, flags, Mode::empty()),
+        other => other,
+    };
+    let fd = match opened {
         Ok(fd) => fd,
-        Err(rustix::io::Errno::NOENT) => {
-            return Err(SegmentError::NotFound {
-                path: path.to_path_buf(),
-            })
-        }
+        Err(rustix::io::Errno::NOENT) => return Err(not_found()),
         Err(rustix::io::Errno::LOOP) => {
             return Err(SegmentError::Symlink {
                 path: path.to_path_buf(),
             })
         }
+        Err(rustix::io::Errno::XDEV) => return Err(outside()),
         Err(e) => return Err(io_err(e.into())),
     };
     let file = File::from(fd);

@@ -72,7 +72,9 @@ fn a_fifo_is_refused_at_once() {
     let dir = TempDir::new();
     let fifo = dir.join("seg.mp4");
     mkfifo(&fifo);
-    let result = within(Duration::from_secs(5), &fifo, || open_segment(&fifo));
+    let result = within(Duration::from_secs(5), &fifo, || {
+        open_segment(&dir.0, &fifo)
+    });
     match result {
         Err(SegmentError::NotRegular { path, kind }) => {
             assert_eq!((path, kind), (fifo, "a FIFO"));
@@ -109,7 +111,7 @@ fn a_segment_swapped_for_a_fifo_never_blocks() {
     within(Duration::from_secs(5), &fifo, || {
         let started = std::time::Instant::now();
         while started.elapsed() < Duration::from_secs(1) {
-            match open_segment(&segment) {
+            match open_segment(&dir.0, &segment) {
                 Ok((_, size)) => {
                     assert_eq!(size, 17);
                     regular += 1;
@@ -142,7 +144,9 @@ fn symlinks_are_refused_whatever_they_point_at() {
     ] {
         let link = dir.join(name);
         std::os::unix::fs::symlink(&target, &link).expect("symlink");
-        let result = within(Duration::from_secs(5), &fifo, || open_segment(&link));
+        let result = within(Duration::from_secs(5), &fifo, || {
+            open_segment(&dir.0, &link)
+        });
         assert!(
             matches!(&result, Err(SegmentError::Symlink { path }) if *path == link),
             "{name}: {result:?}"
@@ -151,13 +155,56 @@ fn symlinks_are_refused_whatever_they_point_at() {
 }
 
 #[test]
-fn a_linked_folder_above_the_segment_is_followed() {
+fn a_linked_folder_inside_the_root_is_followed_and_the_roots_own_path_too() {
     let dir = TempDir::new();
-    std::fs::create_dir(dir.join("real")).expect("mkdir");
-    std::fs::write(dir.join("real/seg.mp4"), b"data").expect("write");
-    std::os::unix::fs::symlink(dir.join("real"), dir.join("media")).expect("symlink");
-    let (_, size) = open_segment(&dir.join("media/seg.mp4")).expect("open through a linked folder");
+    std::fs::create_dir_all(dir.join("disk/real")).expect("mkdir");
+    std::fs::write(dir.join("disk/real/seg.mp4"), b"data").expect("write");
+    // A relative link that stays inside the root.
+    std::os::unix::fs::symlink("real", dir.join("disk/media")).expect("symlink");
+    // The root itself reached through a link (a mount point, a share).
+    std::os::unix::fs::symlink(dir.join("disk"), dir.join("root")).expect("symlink");
+    let root = dir.join("root");
+    let (_, size) =
+        open_segment(&root, &root.join("media/seg.mp4")).expect("open through a linked folder");
     assert_eq!(size, 4);
+    // An absolute link is refused even when it points inside: the kernel
+    // cannot tell where it leads without leaving the root.
+    std::os::unix::fs::symlink(dir.join("disk/real"), dir.join("disk/absolute")).expect("symlink");
+    assert!(matches!(
+        open_segment(&root, &root.join("absolute/seg.mp4")),
+        Err(SegmentError::Outside { .. })
+    ));
+}
+
+#[test]
+fn a_linked_folder_that_leads_out_of_the_root_is_refused() {
+    // The NVR's tree with a day folder swapped for a link to elsewhere:
+    // the segment path looks like the media root's, the file is not.
+    let dir = TempDir::new();
+    let root = dir.join("media");
+    std::fs::create_dir_all(root.join("recordings")).expect("mkdir");
+    std::fs::create_dir(dir.join("elsewhere")).expect("mkdir");
+    std::fs::write(dir.join("elsewhere/secret.mp4"), b"not footage").expect("write");
+    std::os::unix::fs::symlink(dir.join("elsewhere"), root.join("recordings/2026-12-02"))
+        .expect("symlink");
+    let path = root.join("recordings/2026-12-02/secret.mp4");
+    let result = open_segment(&root, &path);
+    assert!(
+        matches!(&result, Err(SegmentError::Outside { path: p, root: r }) if *p == path && *r == root),
+        "{result:?}"
+    );
+    assert!(result.unwrap_err().to_string().contains("leads out of"));
+    // A relative link that climbs out is refused too.
+    std::os::unix::fs::symlink("../../elsewhere", root.join("recordings/up")).expect("symlink");
+    assert!(matches!(
+        open_segment(&root, &root.join("recordings/up/secret.mp4")),
+        Err(SegmentError::Outside { .. })
+    ));
+    // A path that is not under the root at all.
+    assert!(matches!(
+        open_segment(&root, &dir.join("elsewhere/secret.mp4")),
+        Err(SegmentError::Outside { .. })
+    ));
 }
 
 #[test]
@@ -165,7 +212,7 @@ fn a_regular_file_opens_blocking_and_close_on_exec() {
     let dir = TempDir::new();
     let path = dir.join("seg.mp4");
     std::fs::write(&path, b"0123456789").expect("write");
-    let (mut file, size) = open_segment(&path).expect("open");
+    let (mut file, size) = open_segment(&dir.0, &path).expect("open");
     assert_eq!(size, 10);
     let flags = rustix::fs::fcntl_getfl(&file).expect("getfl");
     assert!(!flags.contains(OFlags::NONBLOCK), "{flags:?}");
@@ -182,14 +229,15 @@ fn missing_empty_and_directory_are_told_apart() {
     let empty = dir.join("empty.mp4");
     std::fs::write(&empty, b"").expect("write");
     assert!(matches!(
-        open_segment(&dir.join("absent.mp4")),
+        open_segment(&dir.0, &dir.join("absent.mp4")),
         Err(SegmentError::NotFound { .. })
     ));
     assert!(matches!(
-        open_segment(&empty),
+        open_segment(&dir.0, &empty),
         Err(SegmentError::Empty { .. })
     ));
-    let err = open_segment(&dir.0).expect_err("a directory is refused");
+    std::fs::create_dir(dir.join("folder.mp4")).expect("mkdir");
+    let err = open_segment(&dir.0, &dir.join("folder.mp4")).expect_err("a directory is refused");
     assert!(
         matches!(
             err,
