@@ -215,7 +215,7 @@ pub struct SessionView {
     pub started_at: Option<f64>,
     pub auto_stop_at: Option<f64>,
     pub clip_path: Option<String>,
-    /// Protocol 2: `"copy"` (link mode is not built yet), null when idle.
+    /// Protocol 2: `"link"` or `"copy"`, null when idle.
     #[serde(default)]
     pub clip_mode: Option<String>,
     #[serde(default)]
