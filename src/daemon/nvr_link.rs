@@ -419,16 +419,14 @@ impl NvrLink {
         match (step, outcome) {
             (Step::Version, Outcome::Version(version)) => {
                 log::debug!("Frigate at {} is version {}", self.url, version.text());
+                let tuning_step = first_tuning_step(&job, &version);
                 self.version = Some(version);
                 let next = match &job {
                     Job::Check { remove_first, .. } if *remove_first => self.removal_step(&job),
                     Job::Check { .. } | Job::Ensure { .. } => Step::Config,
                     Job::Add { .. } => Step::Add,
                     Job::Remove { .. } => self.removal_step(&job),
-                    Job::Update { .. } | Job::Apply { .. } => {
-                        let version = self.version.as_ref().expect("set above");
-                        first_tuning_step(&job, version)
-                    }
+                    Job::Update { .. } | Job::Apply { .. } => tuning_step,
                 };
                 Next::Send(job, next, running)
             }

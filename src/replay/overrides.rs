@@ -162,7 +162,10 @@ where
     let mut root = Map::new();
     for assignment in assignments {
         let (path, value) = parse_assignment(assignment.as_ref())?;
-        let (last, parents) = path.split_last().expect("a path has one name at least");
+        // parse_assignment refuses an empty path; nothing to set otherwise.
+        let Some((last, parents)) = path.split_last() else {
+            continue;
+        };
         let mut node = &mut root;
         for (depth, name) in parents.iter().enumerate() {
             let child = node
@@ -824,27 +827,16 @@ fn lookup<'a>(mapping: &'a Mapping, path: &[&str]) -> Option<&'a serde_yaml::Val
 }
 
 fn insert_path(root: &mut Value, path: &[String], value: Value) {
-    let Some((last, parents)) = path.split_last() else {
+    let Some((first, rest)) = path.split_first() else {
         *root = value;
         return;
     };
-    let mut node = root;
-    for name in parents {
-        if !node.is_object() {
-            *node = Value::Object(Map::new());
-        }
-        node = node
-            .as_object_mut()
-            .expect("made a mapping above")
-            .entry(name.clone())
-            .or_insert_with(|| Value::Object(Map::new()));
+    if !root.is_object() {
+        *root = Value::Object(Map::new());
     }
-    if !node.is_object() {
-        *node = Value::Object(Map::new());
+    if let Value::Object(map) = root {
+        insert_path(map.entry(first.clone()).or_insert(Value::Null), rest, value);
     }
-    node.as_object_mut()
-        .expect("made a mapping above")
-        .insert(last.clone(), value);
 }
 
 /// `speed` as ffmpeg's `-readrate` takes it, shortest form (`4`, `0.25`).
