@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 const KEY: &str = "link-v1-h264-160x90-5fps-gop5-10s";
@@ -54,47 +54,15 @@ pub fn tiny_pool() -> Pool {
         let _ = fs::remove_dir_all(&tmp);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&tmp).unwrap();
-        let out = Command::new("ffmpeg")
-            .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-            .args(["-f", "lavfi", "-i", "testsrc2=size=160x90:rate=5"])
-            .args(["-t", &(SIX_HOURS * 10).to_string()])
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-pix_fmt",
-                "yuv420p",
-            ])
-            .args([
-                "-bf",
-                "0",
-                "-g",
-                "5",
-                "-keyint_min",
-                "5",
-                "-sc_threshold",
-                "0",
-            ])
-            .args([
-                "-f",
-                "segment",
-                "-segment_time",
-                "10",
-                "-reset_timestamps",
-                "1",
-            ])
-            .args(["-segment_format", "mp4"])
-            .args(["-segment_format_options", "movflags=+faststart"])
-            .arg(tmp.join("seg%04d.mp4"))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run ffmpeg");
-        assert!(
-            out.status.success(),
-            "generating the link fixtures: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if let Err(e) = media::record_segments(
+            &tmp.join("seg%04d.mp4"),
+            "160x90",
+            5,
+            (SIX_HOURS * 10) as f64,
+            &[],
+        ) {
+            panic!("generating the link fixtures: {e}");
+        }
         fs::write(tmp.join("complete"), KEY).unwrap();
         fs::rename(&tmp, &dir).unwrap();
         let took = t.elapsed();

@@ -78,22 +78,26 @@ fn complete(dir: &Path) -> bool {
             .all(|p| p.metadata().is_ok_and(|m| m.len() > 0))
 }
 
-/// One ffmpeg run cut into 10 s segments by the segment muxer, like a
-/// camera recorded by the NVR: no B-frames, a keyframe every second, MP4
-/// with the index up front. `ultrafast` at 1 Mbit/s keeps generation short.
-fn generate(base: &Path, dir: &Path, chunk: usize) -> io::Result<()> {
-    let tmp = base.join(format!("chunk{chunk}.tmp-{}", std::process::id()));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp)?;
-    }
-    if dir.exists() {
-        fs::remove_dir_all(dir)?;
-    }
-    fs::create_dir_all(&tmp)?;
-    let seconds = CHUNK_SEGMENTS as f64 * SEGMENT_SECONDS;
+/// One ffmpeg run of `seconds` of test pattern cut into 10 s segments by
+/// the segment muxer (`pattern`: `…/seg%03d.mp4`), like a camera recorded by
+/// the NVR: no B-frames, a keyframe every second, MP4 with the index up
+/// front; `extra` goes before the muxer (a bitrate).
+pub fn record_segments(
+    pattern: &Path,
+    size: &str,
+    fps: u32,
+    seconds: f64,
+    extra: &[&str],
+) -> io::Result<()> {
+    let gop = fps.to_string();
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=15"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size={size}:rate={fps}"),
+        ])
         .args(["-t", &seconds.to_string()])
         .args([
             "-c:v",
@@ -107,13 +111,13 @@ fn generate(base: &Path, dir: &Path, chunk: usize) -> io::Result<()> {
             "-bf",
             "0",
             "-g",
-            "15",
+            &gop,
             "-keyint_min",
-            "15",
+            &gop,
             "-sc_threshold",
             "0",
         ])
-        .args(["-b:v", "1M", "-maxrate", "1M", "-bufsize", "2M"])
+        .args(extra)
         .args([
             "-f",
             "segment",
@@ -124,17 +128,40 @@ fn generate(base: &Path, dir: &Path, chunk: usize) -> io::Result<()> {
         ])
         .args(["-segment_format", "mp4"])
         .args(["-segment_format_options", "movflags=+faststart"])
-        .arg(tmp.join("seg%03d.mp4"))
+        .arg(pattern)
         .stdin(Stdio::null())
         .output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!(
-            "ffmpeg generating {} failed ({}): {}",
-            tmp.display(),
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "ffmpeg recording {} failed ({}): {}",
+            pattern.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr)
-        )));
+        )))
     }
+}
+
+/// The 720p chunks of the clip bench: `ultrafast` at 1 Mbit/s keeps
+/// generation short.
+fn generate(base: &Path, dir: &Path, chunk: usize) -> io::Result<()> {
+    let tmp = base.join(format!("chunk{chunk}.tmp-{}", std::process::id()));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp)?;
+    }
+    if dir.exists() {
+        fs::remove_dir_all(dir)?;
+    }
+    fs::create_dir_all(&tmp)?;
+    let seconds = CHUNK_SEGMENTS as f64 * SEGMENT_SECONDS;
+    record_segments(
+        &tmp.join("seg%03d.mp4"),
+        "1280x720",
+        15,
+        seconds,
+        &["-b:v", "1M", "-maxrate", "1M", "-bufsize", "2M"],
+    )?;
     fs::write(tmp.join("complete"), format!("{KEY}\n"))?;
     if !complete(&tmp) {
         return Err(io::Error::other(format!(
