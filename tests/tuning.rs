@@ -482,3 +482,34 @@ fn a_replay_camera_in_the_re_read_nvr_config_is_still_cleaned_at_stop() {
         daemon.log_report()
     );
 }
+
+/// Frigate's API cannot store an integer-like key (a zone named "1"): that
+/// is the frigate publisher's rule only (SPEC §4). Found in review: the
+/// file publisher cut the whole clip and then failed the publish with it.
+#[test]
+fn a_zone_named_like_a_number_is_published_by_the_file_publisher() {
+    let root = TestRoot::builder()
+        .camera(
+            "side",
+            "ffmpeg:\n  inputs:\n    - path: rtsp://127.0.0.1:8554/side\n      roles: [detect]\ndetect:\n  width: 320\n  height: 240\nzones:\n  \"1\":\n    coordinates: 0.1,0.1,0.9,0.1,0.9,0.9,0.1,0.9\n",
+        )
+        .recordings("side", 4)
+        .build();
+    let daemon = Daemon::spawn(&root);
+    let mut events = Client::subscribe(root.socket());
+    let base = root.base_time();
+    let reply = daemon
+        .client()
+        .request(&start_req("side", base, base + 6.0));
+    assert_eq!(reply["ok"], true, "{reply}\n{}", daemon.log_report());
+    let end = wait_job_end(&mut events, &daemon);
+    assert!(is_job(&end, "success"), "{end}\n{}", daemon.log_report());
+    let text = fs::read_to_string(root.camera_file("_replay_side")).unwrap();
+    assert!(text.contains("'1':") || text.contains("\"1\":"), "{text}");
+    // A live update of it goes out too.
+    let reply = daemon.client().request(&json!({
+        "cmd": "update", "overrides": {"zones": {"1": {"inertia": 4}}}
+    }));
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(daemon.client().cmd("stop")["ok"], true);
+}

@@ -188,8 +188,9 @@ impl Daemon {
                 source,
                 replay,
                 mode,
+                detect_size,
                 tuning,
-            } => self.republish(&source, &replay, mode, &tuning),
+            } => self.republish(&source, &replay, mode, detect_size, &tuning),
             Action::PublishUpdate(request) => self.publish_update(request),
             Action::ApplyOverrides {
                 client,

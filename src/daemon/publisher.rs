@@ -5,6 +5,7 @@
 //! removal.
 
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
@@ -98,7 +99,7 @@ impl Daemon {
         if let Err(failure) = self.write_camera_file(replay, &config) {
             return failed(failure);
         }
-        let json = match crate::nvr::frigate::yaml_to_json(&Value::Mapping(config)) {
+        let json = match self.camera_json(&config) {
             Ok(json) => json,
             Err(e) => return failed(JobFailure::InvalidCamera(e)),
         };
@@ -134,11 +135,12 @@ impl Daemon {
         source: &str,
         replay: &str,
         mode: Mode,
+        detect_size: Option<(u32, u32)>,
         tuning: &Tuning,
     ) -> Option<Input> {
         let mut warnings = Vec::new();
         let built = self
-            .mode_camera_config(source, replay, mode, None, tuning, &mut warnings)
+            .mode_camera_config(source, replay, mode, detect_size, tuning, &mut warnings)
             .and_then(|config| self.write_camera_file(replay, &config).map(|()| config));
         let config = match built {
             Ok(config) => config,
@@ -148,13 +150,14 @@ impl Daemon {
                 })
             }
         };
-        let Some(link) = self.nvr.as_mut() else {
+        if self.nvr.is_none() {
             return Some(Input::Republished { result: Ok(()) });
-        };
-        let json = match crate::nvr::frigate::yaml_to_json(&Value::Mapping(config)) {
+        }
+        let json = match self.camera_json(&config) {
             Ok(json) => json,
             Err(e) => return Some(Input::Republished { result: Err(e) }),
         };
+        let link = self.nvr.as_mut()?;
         let results = link.submit(
             Job::Ensure {
                 replay: replay.to_string(),
@@ -258,6 +261,18 @@ impl Daemon {
         Ok(config)
     }
 
+    /// The camera as JSON, for the `camera` event and the NVR. Frigate's API
+    /// cannot store some keys (an integer-like zone or mask name): that rule
+    /// is the frigate publisher's only (SPEC §4), the file publisher sends
+    /// what the NVR config holds.
+    pub(super) fn camera_json(&self, config: &Mapping) -> Result<serde_json::Value, String> {
+        let yaml = Value::Mapping(config.clone());
+        match self.nvr {
+            Some(_) => crate::nvr::frigate::yaml_to_json(&yaml),
+            None => crate::replay::overrides::yaml_to_json(&yaml),
+        }
+    }
+
     /// The replay camera's input on this host: the clip, or the playlist.
     pub(super) fn input_path(&self, replay: &str, mode: Mode) -> PathBuf {
         let paths = self.clip_paths(replay);
@@ -269,7 +284,8 @@ impl Daemon {
 
     /// [`Self::camera_config`] on the input of `mode`. A playlist has no MP4
     /// header to take a detect size from: when the NVR did not say and the
-    /// source sets none, the first link's header gives it.
+    /// source sets none, the header of the first link it plays gives it
+    /// (not `000000.mp4`, which a segment gone at link time never got).
     pub(super) fn mode_camera_config(
         &self,
         source: &str,
@@ -286,7 +302,17 @@ impl Daemon {
             return built;
         }
         let params = ReplayFolder::open_existing(&self.loaded.config.session.replay_dir, replay)
-            .and_then(|folder| folder.open_file(&link::link_name(0)))
+            .and_then(|folder| {
+                let mut text = String::new();
+                folder
+                    .open_file(link::PLAYLIST)?
+                    .take(link::PLAYLIST_MAX)
+                    .read_to_string(&mut text)?;
+                let first = link::playlist_names(&text)
+                    .and_then(|names| names.first().map(|name| name.to_string()))
+                    .ok_or_else(|| std::io::Error::other("the playlist names no link"))?;
+                folder.open_file(&first)
+            })
             .map_err(mp4::Mp4Error::from)
             .and_then(mp4::video_params);
         let Ok(params) = params else {

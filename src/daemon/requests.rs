@@ -172,17 +172,11 @@ impl Daemon {
             .map_err(|e| {
                 RequestError::InvalidParams(format!("camera '{camera}' cannot be replayed: {e}"))
             })?;
-        // With the Frigate publisher, what its config API cannot store
-        // (a mapping key that looks like an integer) is refused here too.
-        if self.nvr.is_some() {
-            crate::nvr::frigate::yaml_to_json(&serde_yaml::Value::Mapping(config)).map_err(
-                |e| {
-                    RequestError::InvalidParams(format!(
-                        "camera '{camera}' cannot be replayed: {e}"
-                    ))
-                },
-            )?;
-        }
+        // What the publisher cannot send (with Frigate: a mapping key that
+        // looks like an integer) is refused here, before the footage is cut.
+        self.camera_json(&config).map_err(|e| {
+            RequestError::InvalidParams(format!("camera '{camera}' cannot be replayed: {e}"))
+        })?;
         Ok(())
     }
 

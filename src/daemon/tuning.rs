@@ -13,7 +13,6 @@ use serde_json::Value;
 use serde_yaml::Mapping;
 
 use crate::nvr::config::NvrConfig;
-use crate::nvr::frigate;
 use crate::protocol::{ApplyReply, CameraAction, Event};
 use crate::replay::errors::RequestError;
 use crate::replay::lifecycle::{ClientId, Input, JobFailure, UpdateDone, UpdateRequest};
@@ -79,7 +78,7 @@ impl Daemon {
             let result = self.publish_updated(pending).map(|()| done);
             return Some(Input::UpdatePublished { client, result });
         }
-        let old = match frigate::yaml_to_json(&serde_yaml::Value::Mapping(old)) {
+        let old = match self.camera_json(&old) {
             Ok(old) => old,
             Err(e) => {
                 return Some(Input::UpdatePublished {
@@ -148,10 +147,9 @@ impl Daemon {
                 &mut warnings,
             )
             .map_err(refused)?;
-        let json =
-            frigate::yaml_to_json(&serde_yaml::Value::Mapping(config.clone())).map_err(|e| {
-                RequestError::InvalidParams(format!("the update cannot be published: {e}"))
-            })?;
+        let json = self.camera_json(&config).map_err(|e| {
+            RequestError::InvalidParams(format!("the update cannot be published: {e}"))
+        })?;
         // What the NVR runs now: the camera file last written, else the
         // camera rebuilt from the tuning before this update.
         let old = match self.published_camera(replay) {

@@ -588,6 +588,9 @@ pub enum Action {
         source: String,
         replay: String,
         mode: Mode,
+        /// What the NVR said at the start: a resumed camera keeps the
+        /// detect size it was published with.
+        detect_size: Option<(u32, u32)>,
         tuning: Tuning,
     },
     /// Merge `overrides` into the session's and drop `reset`, rebuild the

@@ -55,12 +55,14 @@ impl Lifecycle {
                 let source = session.source_camera.clone();
                 let tuning = session.tuning();
                 let mode = session.clip_mode;
+                let detect_size = session.detect_size;
                 self.phase = Phase::Recovering { session };
                 self.boot_cleanup(Some(replay.clone()), None);
                 self.act(Action::Republish {
                     source,
                     replay,
                     mode,
+                    detect_size,
                     tuning,
                 });
             }

@@ -1077,6 +1077,7 @@ fn a_ready_session_is_resumed_with_the_same_deadline() {
         replay: "_replay_front".into(),
         mode: Mode::Copy,
         tuning: Default::default(),
+        detect_size: Some((1280, 720)),
     }));
     // Boot cleanup spares it at once, before the NVR answered.
     assert!(out.contains(&Action::BootCleanup {
@@ -2089,6 +2090,7 @@ fn a_ready_link_session_is_resumed_on_its_playlist() {
         replay: "_replay_front".into(),
         mode: Mode::Link,
         tuning: Default::default(),
+        detect_size: Some((1280, 720)),
     }));
     m.handle(Input::Republished { result: Ok(()) }, at(1.0));
     let view = m.view();
