@@ -126,7 +126,7 @@ impl Daemon {
     }
 
     /// Writes the concat list and starts ffmpeg on `plan`.
-    pub(super) fn spawn_clip(&mut self, replay: &str, plan: &ClipPlan) -> Input {
+    pub(super) fn spawn_clip(&mut self, replay: &str, plan: &ClipPlan, check_space: bool) -> Input {
         let paths = self.clip_paths(replay);
         let list = match clip::concat_list(plan) {
             Ok(list) => list,
@@ -138,14 +138,20 @@ impl Daemon {
         };
         // A copy that follows a link refused at run time was not measured
         // against the free space at the start (links take none): it is now.
-        let footage: u64 = plan
-            .entries
-            .iter()
-            .filter_map(|e| std::fs::metadata(&e.path).ok())
-            .map(|m| m.len())
-            .sum();
-        if let Err(e) = self.check_space(footage) {
-            return Input::StepFailed(JobFailure::Io(e.to_string()));
+        // The sizes are the segments' as the kernel reports them beneath
+        // their root (no link out of it counts).
+        if check_space {
+            let footage = plan
+                .entries
+                .iter()
+                .filter_map(|e| {
+                    let root = self.read_root(&e.path)?;
+                    crate::nvr::media::open_segment(root, &e.path).ok()
+                })
+                .fold(0u64, |total, (_, size)| total.saturating_add(size));
+            if let Err(e) = self.check_space(footage) {
+                return Input::StepFailed(JobFailure::Io(e.to_string()));
+            }
         }
         // Write-ahead: the ledger names the folder before it exists.
         if let Err(e) = self.record_folder(replay) {

@@ -126,7 +126,11 @@ impl Daemon {
                 path,
                 options,
             } => Some(self.check_file(&camera, &path, &options)),
-            Action::SpawnClip { replay, plan } => Some(self.spawn_clip(&replay, &plan)),
+            Action::SpawnClip {
+                replay,
+                plan,
+                check_space,
+            } => Some(self.spawn_clip(&replay, &plan, check_space)),
             Action::LinkSegments { replay, plan, from } => {
                 // Fed on the loop's next turn: a stop between two batches
                 // is served at once.

@@ -142,7 +142,7 @@ impl Daemon {
                 }
             };
             match folder.link_file(&file, &link::link_name(index)) {
-                Ok(()) => bytes += size,
+                Ok(()) => bytes = bytes.saturating_add(size),
                 Err(Errno::XDEV) => {
                     return Input::LinkRefused {
                         reason: format!(

@@ -538,6 +538,10 @@ pub enum Action {
     SpawnClip {
         replay: String,
         plan: ClipPlan,
+        /// Measure the free space against the plan's footage first: a copy
+        /// that follows a link refused at run time (the start asked for no
+        /// space in link mode).
+        check_space: bool,
     },
     /// Link the plan's entries from `from` on (at most [`link::BATCH`]) into
     /// the replay camera's folder → [`Input::Linked`],

@@ -9,7 +9,7 @@ impl Lifecycle {
     pub(super) fn prepare(&mut self, plan: ClipPlan, now: Now) {
         match self.session().map(|s| s.clip_mode) {
             Some(Mode::Link) => self.link(plan, now),
-            Some(Mode::Copy) => self.cut(plan, 0, now),
+            Some(Mode::Copy) => self.cut(plan, 0, false, now),
             None => {}
         }
     }
@@ -124,7 +124,7 @@ impl Lifecycle {
         );
         self.act(Action::RemoveClip { replay });
         self.progress = 0.0;
-        self.cut(plan, 0, now);
+        self.cut(plan, 0, true, now);
     }
 
     /// The playlist is in place: the camera is published on it.
@@ -152,7 +152,7 @@ impl Lifecycle {
     }
 
     /// Starts (or restarts, after a bad segment) ffmpeg on `plan`.
-    pub(super) fn cut(&mut self, plan: ClipPlan, rebuilds: u32, now: Now) {
+    pub(super) fn cut(&mut self, plan: ClipPlan, rebuilds: u32, check_space: bool, now: Now) {
         if plan.entries.is_empty() {
             return self.fail(JobFailure::NoUsableSegments, now);
         }
@@ -165,7 +165,11 @@ impl Lifecycle {
             rebuilds,
             child: ChildWatch::new("ffmpeg", now),
         };
-        self.act(Action::SpawnClip { replay, plan });
+        self.act(Action::SpawnClip {
+            replay,
+            plan,
+            check_space,
+        });
     }
 
     pub(super) fn clip_started(&mut self, record: Option<ChildRecord>) {
@@ -394,7 +398,7 @@ impl Lifecycle {
                         plan.expected_duration
                     ),
                 );
-                self.cut(clip::without_entry(&plan, bad), rebuilds + 1, now);
+                self.cut(clip::without_entry(&plan, bad), rebuilds + 1, false, now);
             }
             ClipVerdict::Fail(bad) => {
                 let segment = plan.entries[bad].path.display().to_string();

@@ -551,11 +551,14 @@ fn a_clip_that_ended_early_is_rebuilt_without_the_bad_segment() {
     m.handle(Input::ChildExited(exit_ok()), at(5.0));
     // Ended at 20 s of 40: segment 2 (20..30) is the bad one.
     let out = m.handle(Input::ClipMeasured { duration: 20.0 }, at(5.0));
-    let Some(Action::SpawnClip { plan, .. }) =
-        out.iter().find(|a| matches!(a, Action::SpawnClip { .. }))
+    let Some(Action::SpawnClip {
+        plan, check_space, ..
+    }) = out.iter().find(|a| matches!(a, Action::SpawnClip { .. }))
     else {
         panic!("{out:?}")
     };
+    // The start measured the space; the old partial clip is still there.
+    assert!(!check_space);
     assert_eq!(plan.entries.len(), 3);
     assert!(plan
         .entries
@@ -1902,11 +1905,13 @@ fn a_copy_after_a_refused_link_leaves_out_what_was_found_gone() {
         },
         at(1.2),
     );
-    let Some(Action::SpawnClip { plan, .. }) =
-        out.iter().find(|a| matches!(a, Action::SpawnClip { .. }))
+    let Some(Action::SpawnClip {
+        plan, check_space, ..
+    }) = out.iter().find(|a| matches!(a, Action::SpawnClip { .. }))
     else {
         panic!("{out:?}")
     };
+    assert!(check_space, "the start asked for no space in link mode");
     assert_eq!(plan, &clip::without_entry(&segments(3), 0));
 }
 
