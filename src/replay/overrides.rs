@@ -4,7 +4,7 @@
 //! Overrides are JSON (the protocol's `overrides` object): a mapping of
 //! sections, nested mappings below. A `null` removes the key it names from
 //! the replay camera. What is here:
-//! - `KEY=VALUE` assignments (`replayctl --set`) → [`from_assignments`];
+//! (`replayctl --set KEY=VALUE` builds them client-side: `client::overrides`.)
 //! - the checks: known sections ([`check_shape`]) and the value types the
 //!   NVR wants for the fields replayd knows ([`check_types`]);
 //! - the session's overrides over time: [`accumulate`], [`reset`];
@@ -105,37 +105,6 @@ pub fn check_speed(speed: f64) -> Result<(), String> {
     }
 }
 
-// ---- KEY=VALUE --------------------------------------------------------------
-
-/// One `KEY=VALUE` (`motion.threshold=25`): the dotted path and the value
-/// parsed as YAML (`25` a number, `true` a boolean, `0.1,0.2,...` a string,
-/// `[a, b]` a list, nothing or `null` a removal).
-pub fn parse_assignment(text: &str) -> Result<(Vec<String>, Value), OverrideError> {
-    let Some((key, value)) = text.split_once('=') else {
-        return Err(OverrideError {
-            field: "overrides".into(),
-            message: format!(
-                "{:?} is not KEY=VALUE (for example motion.threshold=25)",
-                crate::protocol::printable(text)
-            ),
-        });
-    };
-    let path = parse_path(key.trim())?;
-    if !SECTIONS.contains(&path[0].as_str()) {
-        return Err(OverrideError::at(
-            &path[..1],
-            format!(
-                "only the detection sections may be overridden ({})",
-                SECTIONS.join(", ")
-            ),
-        ));
-    }
-    let yaml: serde_yaml::Value = serde_yaml::from_str(value)
-        .map_err(|e| OverrideError::at(&path, format!("the value is not YAML: {e}")))?;
-    let value = yaml_to_json(&yaml).map_err(|message| OverrideError::at(&path, message))?;
-    Ok((path, value))
-}
-
 /// A dotted path of non-empty names.
 fn parse_path(key: &str) -> Result<Vec<String>, OverrideError> {
     let path: Vec<String> = key.split('.').map(str::to_string).collect();
@@ -149,61 +118,6 @@ fn parse_path(key: &str) -> Result<Vec<String>, OverrideError> {
         });
     }
     Ok(path)
-}
-
-/// Assignments as one overrides object. The same key twice: the last wins;
-/// a key below one set to a value before (`motion=null`, then
-/// `motion.threshold=5`) is a conflict.
-pub fn from_assignments<I, S>(assignments: I) -> Result<Value, OverrideError>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<str>,
-{
-    let mut root = Map::new();
-    for assignment in assignments {
-        let (path, value) = parse_assignment(assignment.as_ref())?;
-        // parse_assignment refuses an empty path; nothing to set otherwise.
-        let Some((last, parents)) = path.split_last() else {
-            continue;
-        };
-        let mut node = &mut root;
-        for (depth, name) in parents.iter().enumerate() {
-            let child = node
-                .entry(name.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            node = match child {
-                Value::Object(map) => map,
-                _ => {
-                    return Err(OverrideError::at(
-                        &path,
-                        format!(
-                            "conflicts with {} set before to a value",
-                            field_name(&path[..=depth])
-                        ),
-                    ))
-                }
-            };
-        }
-        if matches!(node.get(last), Some(Value::Object(_))) && !value.is_object() {
-            return Err(OverrideError::at(
-                &path,
-                "conflicts with keys below it set before",
-            ));
-        }
-        match (node.get_mut(last), value) {
-            (Some(Value::Object(existing)), Value::Object(new)) => {
-                let mut merged = Value::Object(std::mem::take(existing));
-                accumulate_into(&mut merged, &Value::Object(new));
-                node.insert(last.clone(), merged);
-            }
-            (_, value) => {
-                node.insert(last.clone(), value);
-            }
-        }
-    }
-    let root = Value::Object(root);
-    check_shape(&root)?;
-    Ok(root)
 }
 
 /// A YAML number as JSON: integers stay integers; `None` for what JSON
