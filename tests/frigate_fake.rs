@@ -298,8 +298,20 @@ fn section_updates() {
     let old = replay_camera()["zones"].clone();
     let new =
         json!({"porch": {"coordinates": "0.1,0.5,0.4,0.5,0.4,1.0,0.1,1.0", "objects": ["person"]}});
-    let patch = frigate::section_patch(&old, &new);
-    let request = frigate::update_section(&version, REPLAY, "zones", &patch);
+    let mut old_camera = replay_camera();
+    old_camera["zones"] = old;
+    let mut new_camera = old_camera.clone();
+    new_camera["zones"] = new.clone();
+    let frigate::UpdatePlan::Sections(sets) = frigate::update_plan(
+        &version,
+        REPLAY,
+        &old_camera,
+        &new_camera,
+        &["zones".into()],
+    ) else {
+        panic!("0.18 has a zones topic")
+    };
+    let request = sets[0].request();
     assert_eq!(call(&fake, Op::UpdateSection, &request), Ok(Outcome::Done));
     assert!(announced(&fake, "zones"));
     assert_eq!(fake.file_camera(REPLAY).unwrap()["zones"], new);
@@ -307,7 +319,13 @@ fn section_updates() {
     // 0.17 has no lpr topic: written, nothing announced.
     let fake = FakeFrigate::start(FrigateVersion::V017, &["front", "back"]);
     let version = version_of(&fake);
-    let request = frigate::update_section(&version, "front", "lpr", &json!({"enabled": true}));
+    let applied = frigate::apply_requests(
+        &version,
+        "front",
+        &[("lpr".into(), json!({"enabled": true}))],
+    );
+    assert_eq!(applied.restart_needed, ["lpr"]);
+    let request = applied.sets[0].request();
     assert_eq!(call(&fake, Op::UpdateSection, &request), Ok(Outcome::Done));
     assert!(fake.announcements().is_empty());
     assert_eq!(

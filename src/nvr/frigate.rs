@@ -5,7 +5,8 @@
 //!
 //! A session's calls, in order: [`version`], [`config`] (and on 0.18
 //! [`debug_replay_status`]), [`refusal_before_add`], then [`add`];
-//! [`update_section`] while it runs; [`remove`] at the end. Each reply goes
+//! [`update_plan`] and [`apply_requests`] while it runs (each a list of
+//! [`ConfigSet`]s); [`remove`] at the end. Each reply goes
 //! through [`classify`] with the [`Op`] that sent it.
 
 use std::collections::BTreeMap;
@@ -352,16 +353,6 @@ pub fn remove(version: &Version, name: &str) -> Request {
             Some(topic(name, "remove")),
         ),
     }
-}
-
-/// Sets `cameras.<name>.<section>` (merged into what Frigate has: build
-/// `value` with [`section_patch`]) and announces it on the section's topic
-/// when this version has one. Without a topic the change is only written
-/// and applies at Frigate's next restart: for a replay camera, remove and
-/// re-add instead ([`has_section_topic`]).
-pub fn update_section(version: &Version, name: &str, section: &str, value: &Value) -> Request {
-    let topic = has_section_topic(version, section).then(|| topic(name, section));
-    config_set(name, json!({ section: value }), topic)
 }
 
 /// The sections whose change this version announces to a running camera.

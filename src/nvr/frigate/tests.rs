@@ -170,33 +170,6 @@ fn a_name_cannot_change_the_request_line() {
 }
 
 #[test]
-fn update_section_request() {
-    let zones = json!({"porch": {"coordinates": "0,0,1,0,1,1", "objects": ["person"]}});
-    let request = update_section(&v17(), "_replay_front", "zones", &zones);
-    assert_eq!(
-        body_json(&request),
-        json!({
-            "requires_restart": 0,
-            "update_topic": "config/cameras/_replay_front/zones",
-            "config_data": {"cameras": {"_replay_front": {"zones": zones}}},
-        })
-    );
-    // 0.17 has no lpr topic: written, applied at restart.
-    let lpr = json!({"enabled": true});
-    let request = update_section(&v17(), "front", "lpr", &lpr);
-    assert_eq!(body_json(&request)["update_topic"], Value::Null);
-    assert_eq!(
-        body_json(&request)["config_data"]["cameras"]["front"]["lpr"],
-        lpr
-    );
-    let request = update_section(&v18(), "front", "lpr", &lpr);
-    assert_eq!(
-        body_json(&request)["update_topic"],
-        "config/cameras/front/lpr"
-    );
-}
-
-#[test]
 fn section_topics_per_version() {
     // The sections a replay session changes.
     for section in ["detect", "objects", "zones", "motion"] {
