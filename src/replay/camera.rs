@@ -231,8 +231,11 @@ pub fn validate_tuned(
     validate(nvr, name, camera).map_err(|e| {
         let effective = nvr.effective_camera(source).unwrap_or_default();
         let in_source = |path: &[String]| {
-            let mut node = effective.get(path[0].as_str());
-            for name in &path[1..] {
+            let Some((first, rest)) = path.split_first() else {
+                return false;
+            };
+            let mut node = effective.get(first.as_str());
+            for name in rest {
                 node = node.and_then(|n| n.get(name.as_str()));
             }
             node.is_some()
